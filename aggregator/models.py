@@ -1,0 +1,304 @@
+"""The normalized price model every provider plugin produces and every reader consumes.
+
+An :class:`Offer` is one way to rent one machine: provider x region x zone x instance type x
+purchase option x term x payment x offering class (its *natural key*). It is validated on
+construction, so nothing inconsistent reaches the store: prices are finite, the GPU count is
+positive, pay-as-you-go offers have no term and commitments have one, the currency is an ISO
+4217 code and the source row is named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "COMMITMENT_OPTIONS",
+    "HOURS_PER_YEAR",
+    "INTERRUPTIBLE_OPTIONS",
+    "Billing",
+    "Offer",
+    "OfferingClass",
+    "Payment",
+    "PriceInterval",
+    "PurchaseOption",
+    "StoredOffer",
+    "SyncRun",
+    "SyncStatus",
+    "natural_key_id",
+]
+
+HOURS_PER_YEAR = 8760
+
+
+class PurchaseOption(StrEnum):
+    """How an instance-hour is bought."""
+
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+    LOW_PRIORITY = "low_priority"
+    RESERVED = "reserved"
+    SAVINGS_PLAN = "savings_plan"
+    COMMITTED = "committed"
+
+    @property
+    def interruptible(self) -> bool:
+        return self in INTERRUPTIBLE_OPTIONS
+
+    @property
+    def is_commitment(self) -> bool:
+        return self in COMMITMENT_OPTIONS
+
+
+INTERRUPTIBLE_OPTIONS = frozenset({PurchaseOption.SPOT, PurchaseOption.LOW_PRIORITY})
+COMMITMENT_OPTIONS = frozenset(
+    {PurchaseOption.RESERVED, PurchaseOption.SAVINGS_PLAN, PurchaseOption.COMMITTED}
+)
+
+
+class Payment(StrEnum):
+    """Upfront payment choice of a commitment, where the provider distinguishes them."""
+
+    NO_UPFRONT = "no_upfront"
+    PARTIAL_UPFRONT = "partial_upfront"
+    ALL_UPFRONT = "all_upfront"
+
+
+class OfferingClass(StrEnum):
+    """AWS reserved-instance offering class."""
+
+    STANDARD = "standard"
+    CONVERTIBLE = "convertible"
+
+
+# Active ISO 4217 currency codes (a fact list; SIX Financial Information maintains it).
+ISO_4217 = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN
+    BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP
+    ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR
+    ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD
+    MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR
+    PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL
+    THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF
+    XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+    """.split()
+)
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must be timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
+Finite = Annotated[float, AfterValidator(_finite)]
+UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
+
+
+class Billing(BaseModel):
+    """How usage is metered: billing increment and minimum charge, in seconds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    increment_seconds: int = Field(gt=0, description="e.g. 1 for per-second, 60 per-minute")
+    minimum_seconds: int = Field(default=0, ge=0, description="minimum charge per start")
+
+
+def natural_key_id(
+    provider: str,
+    region: str,
+    zone: str | None,
+    instance_type: str,
+    purchase_option: str,
+    term_hours: int,
+    payment: str | None,
+    offering_class: str | None,
+) -> str:
+    """A stable id for a natural key: the same offer has the same id in every store."""
+    parts = [
+        provider,
+        region,
+        zone or "",
+        instance_type,
+        str(purchase_option),
+        str(term_hours),
+        payment or "",
+        offering_class or "",
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+class Offer(BaseModel):
+    """One way to rent one machine, with its effective hourly price and where it came from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    provider: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    region: str = Field(min_length=1)
+    zone: str | None = None
+    instance_type: str = Field(min_length=1)
+    gpu: str = Field(min_length=1, description="canonical GPU name (see `gpuhours gpus`)")
+    gpu_count: Finite = Field(gt=0, description="GPUs per instance; may be fractional")
+    gpu_memory_gb: Finite = Field(gt=0, description="memory per GPU")
+    vcpus: Finite | None = Field(default=None, gt=0)
+    memory_gb: Finite | None = Field(default=None, gt=0)
+    purchase_option: PurchaseOption
+    term_hours: int = Field(default=0, ge=0)
+    payment: Payment | None = None
+    offering_class: OfferingClass | None = None
+    price_per_hour: Finite = Field(
+        gt=0, description="effective price of one instance-hour, upfront amortized over the term"
+    )
+    upfront: Finite = Field(default=0.0, ge=0)
+    currency: str = "USD"
+    billing: Billing | None = None
+    source: dict[str, str] = Field(
+        description="identifiers of the source row (SKU, meter id, rate code ...)"
+    )
+    observed_at: UtcDatetime | None = Field(
+        default=None, description="when this price was last seen at the source"
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if value not in ISO_4217:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _source_named(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value or not any(v.strip() for v in value.values()):
+            raise ValueError("must name the source row (e.g. {'sku': ..., 'rate_code': ...})")
+        return value
+
+    @field_validator("zone", mode="before")
+    @classmethod
+    def _empty_zone_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _term_matches_option(self) -> Self:
+        option = self.purchase_option
+        if option.is_commitment:
+            if self.term_hours <= 0:
+                raise ValueError(f"a {option.value} offer needs term_hours > 0")
+        else:
+            if self.term_hours != 0:
+                raise ValueError(f"a {option.value} offer is pay-as-you-go: term_hours must be 0")
+            if self.payment is not None or self.upfront:
+                raise ValueError(f"a {option.value} offer has no upfront payment")
+        if self.offering_class is not None and option is not PurchaseOption.RESERVED:
+            raise ValueError("offering_class applies to reserved offers only")
+        if self.term_hours and self.upfront > self.price_per_hour * self.term_hours * (1 + 1e-9):
+            raise ValueError("upfront exceeds the whole term's effective price")
+        return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def interruptible(self) -> bool:
+        return self.purchase_option.interruptible
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def price_per_gpu_hour(self) -> float:
+        return self.price_per_hour / self.gpu_count
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        """Stable identifier derived from the natural key."""
+        return natural_key_id(*self.natural_key())
+
+    def natural_key(self) -> tuple[str, str, str, str, str, int, str, str]:
+        return (
+            self.provider,
+            self.region,
+            self.zone or "",
+            self.instance_type,
+            self.purchase_option.value,
+            self.term_hours,
+            self.payment.value if self.payment else "",
+            self.offering_class.value if self.offering_class else "",
+        )
+
+
+class StoredOffer(Offer):
+    """An offer as the store holds it: with its feed and lifecycle timestamps."""
+
+    feed: str
+    first_seen: UtcDatetime
+    withdrawn_at: UtcDatetime | None = None
+
+
+class PriceInterval(BaseModel):
+    """One stretch of time during which an offer had one price."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offer_id: str
+    price_per_hour: float
+    upfront: float
+    currency: str
+    source: dict[str, str]
+    valid_from: UtcDatetime
+    valid_to: UtcDatetime | None = None
+
+
+class SyncStatus(StrEnum):
+    OK = "ok"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    NOT_CONFIGURED = "not_configured"
+
+
+class SyncRun(BaseModel):
+    """The record of one feed sync, successful or not."""
+
+    id: int | None = None
+    feed: str
+    provider: str
+    started_at: UtcDatetime
+    finished_at: UtcDatetime | None = None
+    status: SyncStatus
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    error: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def utcnow() -> datetime:
+    """The current time, always timezone-aware UTC."""
+    return datetime.now(UTC)

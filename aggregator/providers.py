@@ -1,0 +1,152 @@
+"""What a provider plugin subclasses: :class:`Provider`, :class:`Feed` and the :class:`FetchContext`.
+
+A provider is registered once (through the ``register_providers`` hook) and owns one or more
+feeds. A feed is the unit of syncing and scheduling: ``aws/on-demand``, ``azure/retail``. Its
+``fetch(ctx)`` is an async generator of offers; the sync engine validates, stores and accounts
+for them. Feeds never touch the database and never build their own HTTP client: everything they
+need arrives on the context, which is what lets tests replay recorded responses and lets one
+failing feed not disturb the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar, Protocol
+
+import httpx
+from pydantic_settings import BaseSettings
+
+from aggregator.models import Offer
+
+__all__ = ["Feed", "FetchContext", "Progress", "Provider", "Unchanged"]
+
+log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """Receives progress from a running feed (the CLI draws it, the scheduler logs it)."""
+
+    def __call__(self, *, advance: int = 0, total: int | None = None, note: str = "") -> None: ...
+
+
+def _no_progress(*, advance: int = 0, total: int | None = None, note: str = "") -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A part of a feed that the source says has not changed since the last good sync.
+
+    ``match`` holds offer field values (``{"region": "us-east-1"}``); an empty match means the
+    whole feed. Stored offers that match are kept as they are instead of being withdrawn.
+    """
+
+    match: Mapping[str, str]
+    reason: str
+
+
+@dataclass
+class FetchContext:
+    """Everything a feed's ``fetch`` may use.
+
+    ``state`` is a small string map that persists between successful syncs of this feed
+    (ETags, Last-Modified values, offer-file versions); changes made during a sync are saved
+    only if that sync succeeds.
+    """
+
+    client: httpx.AsyncClient
+    feed_id: str
+    settings: BaseSettings | None = None
+    state: dict[str, str] = field(default_factory=dict)
+    progress: Progress = _no_progress
+    log: logging.Logger = field(default_factory=lambda: log)
+    unchanged: list[Unchanged] = field(default_factory=list)
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+    unknowns: list[tuple[str, str]] = field(default_factory=list)
+
+    def mark_unchanged(self, reason: str = "not modified", **match: str) -> None:
+        """Keep stored offers matching ``match`` (all of the feed when empty) as they are."""
+        self.unchanged.append(Unchanged(match=dict(match), reason=reason))
+
+    def reject(self, reason: str, raw: object = "") -> None:
+        """Count a source row that should have been an offer but could not be made one."""
+        self.rejects.append((reason, _short(raw)))
+        self.log.warning("%s: rejected row: %s: %s", self.feed_id, reason, _short(raw))
+
+    def report_unknown(self, what: str, raw: object) -> None:
+        """Count a row skipped because the plugin's tables do not know it (never guessed)."""
+        self.unknowns.append((what, _short(raw)))
+        self.log.warning("%s: skipped unknown %s: %s", self.feed_id, what, _short(raw))
+
+    async def conditional_get(
+        self, url: str, *, state_key: str, params: Mapping[str, str] | None = None
+    ) -> httpx.Response | None:
+        """GET ``url`` with ``If-None-Match``/``If-Modified-Since`` from the last good sync.
+
+        Returns ``None`` when the source answers 304 Not Modified; otherwise the (streamed)
+        response, whose validators are remembered in ``state`` under ``state_key``. The caller
+        must close the response (use it as ``async with``-less: ``await resp.aclose()``).
+        """
+        headers: dict[str, str] = {}
+        if etag := self.state.get(f"{state_key}:etag"):
+            headers["If-None-Match"] = etag
+        if modified := self.state.get(f"{state_key}:last-modified"):
+            headers["If-Modified-Since"] = modified
+        request = self.client.build_request("GET", url, params=params, headers=headers)
+        response = await self.client.send(request, stream=True)
+        if response.status_code == 304:
+            await response.aclose()
+            return None
+        response.raise_for_status()
+        if etag := response.headers.get("etag"):
+            self.state[f"{state_key}:etag"] = etag
+        if modified := response.headers.get("last-modified"):
+            self.state[f"{state_key}:last-modified"] = modified
+        return response
+
+
+def _short(raw: object, limit: int = 300) -> str:
+    text = raw if isinstance(raw, str) else repr(raw)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Feed(ABC):
+    """One independently synced stream of offers from a provider.
+
+    Subclasses set ``name`` (``on-demand``, ``spot``: lower case, no slash) and
+    ``default_interval``, and implement :meth:`fetch`. Yield :class:`Offer` objects or plain
+    mappings of offer fields; mappings are validated by the sync engine, so one bad row is
+    counted as rejected instead of ending the feed.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str] = ""
+    default_interval: ClassVar[timedelta] = timedelta(days=1)
+
+    @abstractmethod
+    def fetch(self, ctx: FetchContext) -> AsyncIterator[Offer | Mapping[str, Any]]:
+        """Yield every offer currently published by this feed's source."""
+
+
+class Provider(ABC):
+    """A cloud (or any other seller of GPU time) and its feeds.
+
+    ``settings_class`` is an optional pydantic-settings model (use the ``GPUHOURS_`` env
+    prefix) that gpuhours instantiates and hands to the feeds as ``ctx.settings``.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str] = ""
+    settings_class: ClassVar[type[BaseSettings] | None] = None
+
+    @abstractmethod
+    def feeds(self) -> Sequence[Feed]:
+        """The feeds this provider offers."""
+
+    def not_configured_reason(self, settings: BaseSettings | None) -> str | None:
+        """Why this provider cannot sync with ``settings`` (e.g. a missing API key), or None."""
+        return None

@@ -1,0 +1,57 @@
+"""Settings of the core, read from ``GPUHOURS_*`` environment variables.
+
+Provider plugins declare their own settings classes (same prefix); this one holds only what
+the core uses. Secrets are ``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GPUHOURS_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file under data_dir"
+    )
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("gpuhours"))
+    plugins: str | None = Field(
+        default=None, description="comma-separated allow-list of plugin (entry point) names"
+    )
+    http_connect_timeout: float = Field(default=10.0, gt=0)
+    http_read_timeout: float = Field(default=60.0, gt=0)
+    http_retries: int = Field(default=5, ge=0)
+    http_max_retry_wait: float = Field(
+        default=120.0, ge=0, description="cap on the total time spent waiting between retries"
+    )
+    sync_max_reject_share: float = Field(
+        default=0.2, ge=0, le=1, description="a sync rejecting more than this share fails"
+    )
+    sync_min_share_of_last: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="a sync returning fewer offers than this share of the last good one fails",
+    )
+    admin_token: SecretStr | None = None
+
+    @property
+    def plugin_allowlist(self) -> set[str] | None:
+        if self.plugins is None:
+            return None
+        return {name.strip() for name in self.plugins.split(",") if name.strip()}
+
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "gpuhours.db"
+
+
+def get_settings() -> Settings:
+    """Fresh settings from the environment (cheap; not cached so tests can change env)."""
+    return Settings()

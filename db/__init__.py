@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, engine, repository functions and Alembic migrations."""

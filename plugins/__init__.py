@@ -1,0 +1,1 @@
+"""Built-in provider plugins; each loads through the `gpuhours.providers` entry points."""
