@@ -83,7 +83,14 @@ class PluginError(GpuhoursError):
 
 
 class ProviderError(GpuhoursError):
-    """A provider's price API failed. ``url`` never contains secrets."""
+    """A provider's price API failed. ``url`` never contains secrets.
+
+    ``status_code`` is the final HTTP status (None for transport failures) and ``attempts``
+    how many requests were made, where known.
+    """
+
+    status_code: int | None = None
+    attempts: int | None = None
 
     def __init__(
         self,

@@ -1,0 +1,636 @@
+"""The shared HTTP client: retries, typed errors, redaction, record and replay.
+
+No network: every test answers through ``httpx.MockTransport`` and waits through an injected
+sleep that only records how long it was asked to wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import logging
+import tracemalloc
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from aggregator.errors import (
+    ConfigurationError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderResponseError,
+    ProviderUnavailable,
+    ReplayMiss,
+)
+from aggregator.http import (
+    USER_AGENT,
+    RecordTransport,
+    ReplayTransport,
+    _NetworkTransport,
+    make_client,
+    redact_url,
+    translate_error,
+)
+from aggregator.settings import Settings
+
+T = TypeVar("T")
+
+SECRET = "SECRET123"
+URL = f"https://api.example.com/v1/skus?currencyCode=USD&key={SECRET}"
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "http_retries": 3,
+        "http_max_retry_wait": 120.0,
+        "http_connect_timeout": 3.0,
+        "http_read_timeout": 7.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class Sleeps:
+    """A sleep that does not wait, remembering what it was asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+Step = int | tuple[int, dict[str, str]] | tuple[int, dict[str, str], bytes] | type[Exception]
+
+
+class Server:
+    """Answers with the given steps in turn, repeating the last one forever."""
+
+    def __init__(self, *steps: Step) -> None:
+        self.steps = list(steps)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        step = self.steps.pop(0) if len(self.steps) > 1 else self.steps[0]
+        if isinstance(step, type):
+            raise step("simulated failure", request=request)  # type: ignore[call-arg]
+        if isinstance(step, int):
+            return httpx.Response(step, content=b"body")
+        status, headers, *body = step
+        return httpx.Response(status, headers=headers, content=body[0] if body else b"body")
+
+
+def client_for(
+    server: Callable[[httpx.Request], Any], sleeps: Sleeps | None = None, **overrides: Any
+) -> httpx.AsyncClient:
+    return make_client(
+        settings(**overrides), transport=httpx.MockTransport(server), sleep=sleeps or Sleeps()
+    )
+
+
+async def fetch(client: httpx.AsyncClient, url: str = URL, method: str = "GET") -> httpx.Response:
+    async with client:
+        return await client.request(method, url)
+
+
+# --- retries -----------------------------------------------------------------------------
+
+
+def test_429_waits_what_retry_after_says_then_succeeds() -> None:
+    sleeps = Sleeps()
+    server = Server((429, {"Retry-After": "2"}), 200)
+    response = run(fetch(client_for(server, sleeps)))
+    assert response.status_code == 200
+    assert sleeps.calls == [2.0]
+    assert len(server.requests) == 2
+
+
+def test_retry_after_as_http_date() -> None:
+    sleeps = Sleeps()
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    run(fetch(client_for(Server((503, {"Retry-After": when}), 200), sleeps)))
+    assert len(sleeps.calls) == 1
+    assert 27 <= sleeps.calls[0] <= 30
+
+
+@pytest.mark.parametrize(
+    "first",
+    [503, 500, 502, 504, httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError],
+    ids=str,
+)
+def test_transient_failure_then_success(first: Step) -> None:
+    sleeps = Sleeps()
+    server = Server(first, 200)
+    response = run(fetch(client_for(server, sleeps)))
+    assert response.status_code == 200
+    assert response.content == b"body"
+    assert len(server.requests) == 2
+    assert len(sleeps.calls) == 1
+    assert 0.25 <= sleeps.calls[0] <= 0.5  # first backoff, jittered
+
+
+def test_backoff_grows_exponentially_with_jitter() -> None:
+    sleeps = Sleeps()
+    run(fetch(client_for(Server(503, 503, 503, 200), sleeps, http_retries=3)))
+    assert len(sleeps.calls) == 3
+    for n, waited in enumerate(sleeps.calls):
+        assert 0.5 * 2**n / 2 <= waited <= 0.5 * 2**n
+
+
+def test_retried_response_is_closed_before_the_retry() -> None:
+    closed: list[bool] = []
+
+    class Body(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"unavailable"
+
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    calls = 0
+
+    def server(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return httpx.Response(503, stream=Body())
+        assert closed == [True]  # the 503 was released before we were asked again
+        return httpx.Response(200)
+
+    assert run(fetch(client_for(server))).status_code == 200
+
+
+def test_503_forever_names_url_without_secret_and_attempts() -> None:
+    server = Server(503)
+    with pytest.raises(ProviderUnavailable) as caught:
+        run(fetch(client_for(server, http_retries=3)))
+    message = str(caught.value)
+    assert SECRET not in message
+    assert "https://api.example.com/v1/skus?currencyCode=USD&key=REDACTED" in message
+    assert "GET" in message and "503" in message
+    assert "after 4 attempts" in message and "GPUHOURS_HTTP_RETRIES" in message
+    assert caught.value.url is not None and SECRET not in caught.value.url
+    assert getattr(caught.value, "status_code", None) == 503
+    assert getattr(caught.value, "attempts", None) == 4
+    assert len(server.requests) == 4
+
+
+def test_429_forever_raises_rate_limited_with_retry_after() -> None:
+    sleeps = Sleeps()
+    with pytest.raises(ProviderRateLimited) as caught:
+        run(fetch(client_for(Server((429, {"Retry-After": "5"})), sleeps, http_retries=2)))
+    assert caught.value.retry_after == 5.0
+    assert sleeps.calls == [5.0, 5.0]
+    assert "after 3 attempts" in str(caught.value)
+    assert "try again in 5 s" in str(caught.value)
+
+
+def test_429_without_retry_after_has_none() -> None:
+    with pytest.raises(ProviderRateLimited) as caught:
+        run(fetch(client_for(Server(429), http_retries=0)))
+    assert caught.value.retry_after is None
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failure_is_not_retried(status: int) -> None:
+    sleeps = Sleeps()
+    server = Server(status)
+    with pytest.raises(ProviderAuthError) as caught:
+        run(fetch(client_for(server, sleeps)))
+    assert len(server.requests) == 1 and sleeps.calls == []
+    assert "after 1 attempt." in str(caught.value) and "API key" in str(caught.value)
+    assert getattr(caught.value, "status_code", None) == status
+
+
+def test_404_is_a_response_error_and_not_retried() -> None:
+    server = Server(404)
+    with pytest.raises(ProviderResponseError) as caught:
+        run(fetch(client_for(server)))
+    assert getattr(caught.value, "status_code", None) == 404
+    assert len(server.requests) == 1
+    assert "HTTP 404 Not Found" in str(caught.value)
+
+
+def test_error_message_quotes_server_without_echoed_secret() -> None:
+    body = json.dumps({"error": {"message": f"API key {SECRET} not valid. Pass a valid key."}})
+    server = Server((400, {"Content-Type": "application/json"}, body.encode()))
+    with pytest.raises(ProviderResponseError) as caught:
+        run(fetch(client_for(server)))
+    assert "API key REDACTED not valid" in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_retry_after_beyond_the_wait_budget_gives_up_at_once() -> None:
+    sleeps = Sleeps()
+    server = Server((429, {"Retry-After": "1000"}), 200)
+    with pytest.raises(ProviderRateLimited) as caught:
+        run(fetch(client_for(server, sleeps, http_max_retry_wait=120)))
+    assert sleeps.calls == []
+    assert len(server.requests) == 1
+    assert caught.value.retry_after == 1000.0
+    assert "GPUHOURS_HTTP_MAX_RETRY_WAIT" in str(caught.value)
+
+
+def test_total_wait_is_capped_across_retries() -> None:
+    sleeps = Sleeps()
+    server = Server((503, {"Retry-After": "50"}))
+    with pytest.raises(ProviderUnavailable):
+        run(fetch(client_for(server, sleeps, http_retries=5, http_max_retry_wait=120)))
+    assert sleeps.calls == [50.0, 50.0]  # a third 50 s wait would pass 120 s
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("failure", [503, httpx.ConnectError], ids=str)
+def test_post_is_not_retried(failure: Step) -> None:
+    sleeps = Sleeps()
+    server = Server(failure, 200)
+    with pytest.raises(ProviderUnavailable) as caught:
+        run(fetch(client_for(server, sleeps), method="POST"))
+    assert len(server.requests) == 1 and sleeps.calls == []
+    assert "POST is not retried" in str(caught.value)
+
+
+def test_head_is_retried() -> None:
+    server = Server(503, 200)
+    assert run(fetch(client_for(server), method="HEAD")).status_code == 200
+    assert len(server.requests) == 2
+
+
+def test_timeouts_outlasting_retries_become_unavailable() -> None:
+    server = Server(httpx.ReadTimeout)
+    with pytest.raises(ProviderUnavailable) as caught:
+        run(fetch(client_for(server, http_retries=2)))
+    message = str(caught.value)
+    assert "timed out after 3 attempts" in message
+    assert SECRET not in message and "key=REDACTED" in message
+    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
+
+
+def test_connection_errors_outlasting_retries_become_unavailable() -> None:
+    with pytest.raises(ProviderUnavailable, match=r"failed after 2 attempts .*ConnectError"):
+        run(fetch(client_for(Server(httpx.ConnectError), http_retries=1)))
+
+
+def test_error_while_streaming_the_body_is_translated() -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"first,"
+        raise httpx.ReadError("connection reset")
+
+    async def go() -> None:
+        client = client_for(lambda request: httpx.Response(200, content=body()))
+        async with client, client.stream("GET", URL) as response:
+            async for _ in response.aiter_bytes():
+                pass
+
+    with pytest.raises(ProviderUnavailable, match="while reading the body"):
+        run(go())
+
+
+def test_successful_body_stays_streamed() -> None:
+    produced: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        for n in range(3):
+            produced.append(n)
+            yield b"x" * 10
+
+    async def go() -> None:
+        async with client_for(lambda request: httpx.Response(200, content=body())) as client:
+            request = client.build_request("GET", URL)
+            response = await client.send(request, stream=True)
+            assert produced == []  # nothing read the body on the way to us
+            assert len(await response.aread()) == 30
+            await response.aclose()
+
+    run(go())
+
+
+# --- client configuration ----------------------------------------------------------------
+
+
+def test_user_agent_and_timeouts_come_from_the_factory() -> None:
+    server = Server(200)
+    client = client_for(server, http_connect_timeout=3.5, http_read_timeout=42.0)
+    assert client.timeout.connect == 3.5
+    assert client.timeout.read == 42.0
+    assert client.follow_redirects is True
+    run(fetch(client))
+    assert server.requests[0].headers["user-agent"] == USER_AGENT
+    assert (
+        USER_AGENT.startswith("gpuhours/") and "+https://github.com/gpuhours/gpuhours" in USER_AGENT
+    )
+
+
+def test_record_and_replay_together_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot be used together"):
+        make_client(settings(), record_dir=tmp_path / "a", replay_dir=tmp_path)
+
+
+def test_httpx_request_log_line_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        run(fetch(client_for(Server(200))))
+    assert "HTTP Request" in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_network_transport_follows_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example,.mirror.test")
+    network = _NetworkTransport()
+    assert network.proxy_for(httpx.URL("https://pricing.us-east-1.amazonaws.com/")) == (
+        "http://proxy.corp:3128"
+    )
+    assert network.proxy_for(httpx.URL("https://internal.example/x")) is None
+    assert network.proxy_for(httpx.URL("https://a.mirror.test/x")) is None
+    assert network.proxy_for(httpx.URL("http://plain.example/")) is None
+
+
+# --- redaction and translation -----------------------------------------------------------
+
+
+def test_redact_url_replaces_secret_values_only() -> None:
+    url = "https://u:pw@h.example/p?Key=a&API_KEY=b&apikey=c&token=d&access_token=e&sig=f&" + (
+        "Signature=g&password=h&secret=i&code=j&pageToken=next&page=2"
+    )
+    redacted = redact_url(url)
+    for value in "abcdefghij":
+        assert f"={value}&" not in redacted + "&"
+    assert "pw" not in redacted and "REDACTED@h.example" in redacted
+    assert "pageToken=next" in redacted and "page=2" in redacted
+    assert redact_url(httpx.URL("https://h.example/p?q=1")) == "https://h.example/p?q=1"
+
+
+def test_translate_error_maps_httpx_exceptions() -> None:
+    request = httpx.Request("GET", URL)
+    connect = translate_error(httpx.ConnectError("refused", request=request))
+    assert isinstance(connect, ProviderUnavailable) and SECRET not in str(connect)
+    timeout = translate_error(httpx.ReadTimeout("slow", request=request))
+    assert isinstance(timeout, ProviderUnavailable) and "timed out" in str(timeout)
+    for status, kind in [
+        (404, ProviderResponseError),
+        (403, ProviderAuthError),
+        (502, ProviderUnavailable),
+    ]:
+        response = httpx.Response(status, request=request)
+        raw = httpx.HTTPStatusError(f"error for url {URL}", request=request, response=response)
+        error = translate_error(raw)
+        assert type(error) is kind
+        assert getattr(error, "status_code", None) == status and SECRET not in str(error)
+    limited = httpx.Response(429, headers={"Retry-After": "7"}, request=request)
+    error = translate_error(httpx.HTTPStatusError("x", request=request, response=limited))
+    assert isinstance(error, ProviderRateLimited) and error.retry_after == 7.0
+    assert isinstance(translate_error(httpx.ConnectError("no request")), ProviderUnavailable)
+    already = ProviderError("done")
+    assert translate_error(already) is already
+    assert translate_error(ValueError("not ours")) is None
+
+
+# --- record and replay -------------------------------------------------------------------
+
+
+def files_under(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file())
+
+
+def recording_client(record_dir: Path, server: Callable[[httpx.Request], Any]) -> httpx.AsyncClient:
+    return make_client(
+        settings(), transport=httpx.MockTransport(server), record_dir=record_dir, sleep=Sleeps()
+    )
+
+
+def replaying_client(replay_dir: Path) -> httpx.AsyncClient:
+    return make_client(settings(http_retries=0), replay_dir=replay_dir, sleep=Sleeps())
+
+
+def test_record_then_replay_gives_the_same_answer(tmp_path: Path) -> None:
+    body = b'{"skus": [1, 2, 3]}' * 1000
+    headers = {
+        "Content-Type": "application/json",
+        "ETag": '"v1"',
+        "X-Request-Id": "abc123",
+        "Set-Cookie": "session=s3cr3t-cookie",
+        "X-Echo": f"called with key={SECRET}",
+    }
+    recorded = run(
+        fetch(
+            recording_client(tmp_path, lambda r: httpx.Response(200, headers=headers, content=body))
+        )
+    )
+    replayed = run(fetch(replaying_client(tmp_path), url=URL.replace(SECRET, "another-key")))
+    assert replayed.status_code == recorded.status_code == 200
+    assert replayed.content == recorded.content == body
+    kept = {k: v for k, v in recorded.headers.items() if k not in ("set-cookie", "x-echo")}
+    assert dict(replayed.headers) == kept
+    assert "content-length" not in replayed.headers
+
+
+def test_recording_layout(tmp_path: Path) -> None:
+    url = f"https://api.example.com/p?b=2&key={SECRET}&a=1"
+    run(fetch(recording_client(tmp_path, lambda r: httpx.Response(201, content=b"hi")), url=url))
+    key = "GET https://api.example.com/p?a=1&b=2&key=REDACTED"
+    stem = hashlib.sha256(key.encode()).hexdigest()[:16]
+    assert files_under(tmp_path) == [
+        tmp_path / "api.example.com" / f"{stem}.body",
+        tmp_path / "api.example.com" / f"{stem}.json",
+    ]
+    meta = json.loads((tmp_path / "api.example.com" / f"{stem}.json").read_text())
+    assert meta == {
+        "method": "GET",
+        "url": "https://api.example.com/p?b=2&key=REDACTED&a=1",
+        "key": key,
+        "status": 201,
+        "headers": [],
+        "body": f"{stem}.body",
+    }
+    assert (tmp_path / "api.example.com" / f"{stem}.body").read_bytes() == b"hi"
+
+
+def test_secrets_never_reach_the_record_directory(tmp_path: Path) -> None:
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/start":
+            return httpx.Response(302, headers={"Location": f"/final?key={SECRET}"})
+        return httpx.Response(
+            200,
+            headers={
+                "Set-Cookie": f"k={SECRET}",
+                "Link": f"<https://api.example.com/final?page=2&key={SECRET}>; rel=next",
+                "X-Api-Key": SECRET,
+            },
+            content=b"body mentions nothing",
+        )
+
+    response = run(
+        fetch(recording_client(tmp_path, server), url=f"https://api.example.com/start?key={SECRET}")
+    )
+    assert response.status_code == 200
+    files = files_under(tmp_path)
+    assert len(files) == 4  # the redirect and the final answer, meta and body each
+    for path in files:
+        assert SECRET.encode() not in path.read_bytes(), path
+        assert SECRET not in str(path)
+    replayed = run(fetch(replaying_client(tmp_path), url="https://api.example.com/start?key=x"))
+    assert replayed.status_code == 200 and replayed.content == b"body mentions nothing"
+
+
+def test_large_body_is_teed_to_disk_without_being_held_in_memory(tmp_path: Path) -> None:
+    chunk_size, chunks = 64 * 1024, 320  # 20 MiB
+
+    async def body() -> AsyncIterator[bytes]:
+        for n in range(chunks):
+            yield bytes([n % 251]) * chunk_size
+
+    async def go() -> str:
+        digest = hashlib.sha256()
+        async with (
+            recording_client(tmp_path, lambda r: httpx.Response(200, content=body())) as client,
+            client.stream("GET", URL) as response,
+        ):
+            async for part in response.aiter_bytes():
+                digest.update(part)
+        return digest.hexdigest()
+
+    tracemalloc.start()
+    try:
+        streamed = run(go())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes for a 20 MiB body"
+    (body_file,) = tmp_path.rglob("*.body")
+    on_disk = hashlib.sha256()
+    with body_file.open("rb") as f:
+        while block := f.read(1 << 20):
+            on_disk.update(block)
+    assert body_file.stat().st_size == chunk_size * chunks
+    assert on_disk.hexdigest() == streamed
+
+
+def test_gzip_content_encoding_is_recorded_decoded(tmp_path: Path) -> None:
+    plain = b"region,price\n" * 500
+    headers = {"Content-Encoding": "gzip", "Content-Type": "text/csv"}
+    server = lambda r: httpx.Response(200, headers=headers, content=gzip.compress(plain))  # noqa: E731
+    recorded = run(fetch(recording_client(tmp_path, server)))
+    assert recorded.content == plain
+    (meta_file,) = tmp_path.rglob("*.json")
+    meta = json.loads(meta_file.read_text())
+    assert ["content-type", "text/csv"] in meta["headers"]
+    assert all(name != "content-encoding" for name, _ in meta["headers"])
+    assert meta_file.with_suffix(".body").read_bytes() == plain
+    replayed = run(fetch(replaying_client(tmp_path)))
+    assert replayed.content == plain and "content-encoding" not in replayed.headers
+
+
+def test_replay_reads_gzipped_bodies(tmp_path: Path) -> None:
+    run(fetch(recording_client(tmp_path, lambda r: httpx.Response(200, content=b"a,b\n" * 100))))
+    (body_file,) = tmp_path.rglob("*.body")
+    body_file.with_name(body_file.name + ".gz").write_bytes(gzip.compress(body_file.read_bytes()))
+    body_file.unlink()
+    assert run(fetch(replaying_client(tmp_path))).content == b"a,b\n" * 100
+
+
+def test_replay_miss_says_what_is_missing_and_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ReplayMiss) as caught:
+        run(fetch(replaying_client(tmp_path)))
+    message = str(caught.value)
+    assert "GET https://api.example.com/v1/skus?currencyCode=USD&key=REDACTED" in message
+    assert str(tmp_path) in message and "--record DIR" in message
+    assert SECRET not in message
+
+
+def test_abandoned_body_is_not_recorded(tmp_path: Path) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"x" * 1000
+
+    async def go() -> None:
+        async with (
+            recording_client(tmp_path, lambda r: httpx.Response(200, content=body())) as client,
+            client.stream("GET", URL) as response,
+        ):
+            async for _ in response.aiter_bytes():
+                break
+
+    run(go())
+    assert files_under(tmp_path) == []
+
+
+def test_later_response_for_the_same_key_replaces_the_earlier(tmp_path: Path) -> None:
+    answers = iter([b"first", b"second"])
+    client = recording_client(tmp_path, lambda r: httpx.Response(200, content=next(answers)))
+
+    async def go() -> None:
+        async with client:
+            await client.get(URL)
+            await client.get(URL.replace(SECRET, "rotated-key"))
+
+    run(go())
+    (body_file,) = tmp_path.rglob("*.body")
+    assert body_file.read_bytes() == b"second"
+
+
+def test_retried_failures_are_not_left_in_the_recording(tmp_path: Path) -> None:
+    run(fetch(recording_client(tmp_path, Server(503, 200))))
+    (meta_file,) = tmp_path.rglob("*.json")
+    assert json.loads(meta_file.read_text())["status"] == 200
+
+
+def test_not_modified_keeps_the_recording_and_replay_answers_conditionals(tmp_path: Path) -> None:
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"ETag": '"v1"'})
+        return httpx.Response(200, headers={"ETag": '"v1"'}, content=b"prices")
+
+    async def conditional(client: httpx.AsyncClient, etag: str) -> httpx.Response:
+        async with client:
+            return await client.get(URL, headers={"If-None-Match": etag})
+
+    run(fetch(recording_client(tmp_path, server)))
+    assert run(conditional(recording_client(tmp_path, server), '"v1"')).status_code == 304
+    (body_file,) = tmp_path.rglob("*.body")
+    assert body_file.read_bytes() == b"prices"
+    assert run(conditional(replaying_client(tmp_path), '"v1"')).status_code == 304
+    assert run(conditional(replaying_client(tmp_path), '"v0"')).content == b"prices"
+
+
+def test_pagination_cursors_are_separate_recordings(tmp_path: Path) -> None:
+    client = recording_client(
+        tmp_path, lambda r: httpx.Response(200, content=r.url.params["pageToken"].encode())
+    )
+
+    async def go() -> None:
+        async with client:
+            for token in ("p1", "p2"):
+                await client.get(f"{URL}&pageToken={token}")
+
+    run(go())
+    assert len(list(tmp_path.rglob("*.body"))) == 2
+    replayed = run(fetch(replaying_client(tmp_path), url=URL + "&pageToken=p2"))
+    assert replayed.content == b"p2"
+
+
+def test_transports_are_usable_on_their_own(tmp_path: Path) -> None:
+    async def go() -> bytes:
+        recorder = RecordTransport(
+            httpx.MockTransport(lambda r: httpx.Response(200, content=b"ok")), tmp_path
+        )
+        async with httpx.AsyncClient(transport=recorder) as client:
+            await client.get(URL)
+        async with httpx.AsyncClient(transport=ReplayTransport(tmp_path)) as client:
+            return (await client.get(URL)).content
+
+    assert run(go()) == b"ok"
