@@ -1,0 +1,216 @@
+"""The four tables of the price store, as SQLModel classes.
+
+The tables are a storage representation, not the API: readers get
+:class:`aggregator.models.StoredOffer`, :class:`~aggregator.models.PriceInterval` and
+:class:`~aggregator.models.SyncRun` back from :mod:`db.store`, never these rows. Hot paths in
+the store use the Core ``Table`` objects exported below (``offers``, ``price_history``,
+``sync_runs``, ``feed_state``) with plain dict rows; the SQLModel classes exist so the schema is
+declared once, in Python, and Alembic can compare the migrated database against it.
+
+Choices that the rest of the store relies on:
+
+- ``offers.id`` is :func:`aggregator.models.natural_key_id` of the natural key, so the same offer
+  has the same id in every store and upserts can conflict on the primary key.
+- ``zone``, ``payment`` and ``offering_class`` are stored as ``''`` when absent: NULLs are
+  distinct in a unique constraint, so NULL would let the same natural key be stored twice.
+- ``source`` is JSON text (``json.dumps(..., sort_keys=True)``), not a JSON column type: the
+  same bytes on SQLite and PostgreSQL, and comparable with ``=``.
+- Every timestamp is a :class:`UtcDateTime`: naive datetimes are refused when written, and
+  values always come back timezone-aware in UTC (SQLite itself stores no offset).
+- Enumerations (``purchase_option``, ``payment``, ``status`` ...) are plain strings holding the
+  enum's value, so no PostgreSQL ``ENUM`` type has to be migrated when a value is added.
+- Constraints and indexes carry explicit names so migrations can refer to them on both
+  dialects.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "NATURAL_KEY_COLUMNS",
+    "OFFER_MATCH_COLUMNS",
+    "FeedStateRow",
+    "OfferRow",
+    "PriceHistoryRow",
+    "SyncRunRow",
+    "UtcDateTime",
+    "feed_state",
+    "metadata",
+    "offers",
+    "price_history",
+    "sync_runs",
+]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is written and read as timezone-aware UTC on every dialect.
+
+    PostgreSQL gets ``timestamp with time zone``; SQLite gets its text ``DATETIME`` holding the
+    UTC wall time, which sorts and compares correctly because every value is converted to UTC
+    before it is written.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool) -> Any:
+    # sa_column needs a fresh Column per field; typed Any because sqlmodel's Field() is.
+    return Field(sa_column=Column(UtcDateTime(), nullable=nullable))
+
+
+NATURAL_KEY_COLUMNS = (
+    "provider",
+    "region",
+    "zone",
+    "instance_type",
+    "purchase_option",
+    "term_hours",
+    "payment",
+    "offering_class",
+)
+"""The columns of an offer's natural key, in the order :func:`natural_key_id` hashes them."""
+
+
+class OfferRow(SQLModel, table=True):
+    """The current state of one offer: its last seen price and its lifecycle timestamps."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        UniqueConstraint(*NATURAL_KEY_COLUMNS, name="uq_offers_natural_key"),
+        Index("ix_offers_gpu_live_price", "gpu", "withdrawn_at", "price_per_gpu_hour"),
+        Index("ix_offers_feed", "feed"),
+        Index("ix_offers_provider_region", "provider", "region"),
+    )
+
+    id: str = Field(sa_column=Column(String(20), primary_key=True))
+    feed: str = Field(sa_column=Column(String, nullable=False))
+    provider: str = Field(sa_column=Column(String, nullable=False))
+    region: str = Field(sa_column=Column(String, nullable=False))
+    zone: str = Field(sa_column=Column(String, nullable=False))
+    instance_type: str = Field(sa_column=Column(String, nullable=False))
+    gpu: str = Field(sa_column=Column(String, nullable=False))
+    gpu_count: float = Field(sa_column=Column(Float, nullable=False))
+    gpu_memory_gb: float = Field(sa_column=Column(Float, nullable=False))
+    vcpus: float | None = Field(sa_column=Column(Float, nullable=True))
+    memory_gb: float | None = Field(sa_column=Column(Float, nullable=True))
+    purchase_option: str = Field(sa_column=Column(String, nullable=False))
+    term_hours: int = Field(sa_column=Column(Integer, nullable=False))
+    payment: str = Field(sa_column=Column(String, nullable=False))
+    offering_class: str = Field(sa_column=Column(String, nullable=False))
+    price_per_hour: float = Field(sa_column=Column(Float, nullable=False))
+    upfront: float = Field(sa_column=Column(Float, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    price_per_gpu_hour: float = Field(sa_column=Column(Float, nullable=False))
+    interruptible: bool = Field(sa_column=Column(Boolean, nullable=False))
+    billing_increment_seconds: int | None = Field(sa_column=Column(Integer, nullable=True))
+    billing_minimum_seconds: int | None = Field(sa_column=Column(Integer, nullable=True))
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen: datetime = _ts(nullable=False)
+    observed_at: datetime = _ts(nullable=False)
+    withdrawn_at: datetime | None = _ts(nullable=True)
+
+
+class PriceHistoryRow(SQLModel, table=True):
+    """One interval during which an offer had one price; ``valid_to`` NULL = still current."""
+
+    __tablename__ = "price_history"
+    __table_args__ = (Index("ix_price_history_offer_valid_from", "offer_id", "valid_from"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    offer_id: str = Field(
+        sa_column=Column(
+            String(20),
+            ForeignKey("offers.id", name="fk_price_history_offer_id_offers"),
+            nullable=False,
+        )
+    )
+    price_per_hour: float = Field(sa_column=Column(Float, nullable=False))
+    upfront: float = Field(sa_column=Column(Float, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    valid_from: datetime = _ts(nullable=False)
+    valid_to: datetime | None = _ts(nullable=True)
+
+
+class SyncRunRow(SQLModel, table=True):
+    """The record of one feed sync (see :class:`aggregator.models.SyncRun`)."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_feed_started_at", "feed", "started_at"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    feed: str = Field(sa_column=Column(String, nullable=False))
+    provider: str = Field(sa_column=Column(String, nullable=False))
+    started_at: datetime = _ts(nullable=False)
+    finished_at: datetime | None = _ts(nullable=True)
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    seen: int = Field(sa_column=Column(Integer, nullable=False))
+    new: int = Field(sa_column=Column(Integer, nullable=False))
+    changed: int = Field(sa_column=Column(Integer, nullable=False))
+    unchanged: int = Field(sa_column=Column(Integer, nullable=False))
+    withdrawn: int = Field(sa_column=Column(Integer, nullable=False))
+    rejected: int = Field(sa_column=Column(Integer, nullable=False))
+    unknown: int = Field(sa_column=Column(Integer, nullable=False))
+    error: str | None = Field(sa_column=Column(Text, nullable=True))
+
+
+class FeedStateRow(SQLModel, table=True):
+    """A small persisted map per feed (ETags, source versions) for conditional fetches."""
+
+    __tablename__ = "feed_state"
+
+    feed: str = Field(sa_column=Column(String, primary_key=True))
+    key: str = Field(sa_column=Column(String, primary_key=True))
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+metadata = SQLModel.metadata
+offers: Table = metadata.tables["offers"]
+price_history: Table = metadata.tables["price_history"]
+sync_runs: Table = metadata.tables["sync_runs"]
+feed_state: Table = metadata.tables["feed_state"]
+
+OFFER_MATCH_COLUMNS = frozenset({"id", "instance_type", "gpu", "currency", *NATURAL_KEY_COLUMNS})
+"""Offer columns an ``unchanged`` match of a feed snapshot may name.
+
+Text-like columns only, compared as strings (``term_hours`` as ``"8760"``; an absent zone,
+payment or offering class as ``""``), so a match means the same on every dialect.
+"""

@@ -1,0 +1,121 @@
+"""Shared fixtures: a migrated database on each dialect, and an offer factory.
+
+``engine`` runs a test against SQLite (a fresh temporary file) and PostgreSQL. The PostgreSQL
+variant needs ``GPUHOURS_TEST_DATABASE_URL`` (skipped otherwise) and gets a schema of its own
+per test (``CREATE SCHEMA gh_test_<random>``, selected through ``search_path``, dropped
+afterwards), so tests running concurrently against the same database never see each other.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.pool import NullPool
+
+from aggregator.models import Offer, PurchaseOption
+from db.engine import make_engine, normalize_url
+from db.migrate import upgrade
+
+# Fixtures of the sync and CLI tests (test-only plugins installed through entry points).
+pytest_plugins = ["fake_plugins"]
+
+TEST_DATABASE_URL_ENV = "GPUHOURS_TEST_DATABASE_URL"
+
+OfferFactory = Callable[..., Offer]
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL URL tests may use, or ``None``."""
+    return os.environ.get(TEST_DATABASE_URL_ENV) or None
+
+
+def _sqlite_engine(directory: Path, *, migrate: bool) -> Engine:
+    engine = make_engine(f"sqlite:///{directory / 'gpuhours.db'}")
+    if migrate:
+        upgrade(engine)
+    return engine
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A URL whose connections use a fresh, empty PostgreSQL schema (dropped afterwards)."""
+    url = postgres_url()
+    if url is None:
+        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run PostgreSQL tests")
+    schema = f"gh_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_url(url), poolclass=NullPool)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        scoped = make_url(normalize_url(url)).update_query_dict(
+            {"options": f"-csearch_path={schema}"}
+        )
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
+
+
+def _database(request: pytest.FixtureRequest, tmp_path: Path, *, migrate: bool) -> Engine:
+    if request.param == "sqlite":
+        engine = _sqlite_engine(tmp_path, migrate=migrate)
+    else:
+        url = request.getfixturevalue("postgres_schema_url")
+        engine = make_engine(url)
+        if migrate:
+            upgrade(engine)
+    request.addfinalizer(engine.dispose)
+    return engine
+
+
+_DIALECTS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=_DIALECTS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    """A database migrated to the newest schema, on each dialect."""
+    return _database(request, tmp_path, migrate=True)
+
+
+@pytest.fixture(params=_DIALECTS)
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    """An empty database (never migrated), on each dialect."""
+    return _database(request, tmp_path, migrate=False)
+
+
+def build_offer(**overrides: Any) -> Offer:
+    """An H100 on-demand offer (AWS p5.48xlarge in us-east-1) with ``overrides`` applied."""
+    fields: dict[str, Any] = {
+        "provider": "aws",
+        "region": "us-east-1",
+        "instance_type": "p5.48xlarge",
+        "gpu": "H100",
+        "gpu_count": 8,
+        "gpu_memory_gb": 80,
+        "vcpus": 192,
+        "memory_gb": 2048,
+        "purchase_option": PurchaseOption.ON_DEMAND,
+        "price_per_hour": 98.32,
+        "source": {
+            "sku": "XCS3ZTE3JUWJBR8G",
+            "rate_code": "XCS3ZTE3JUWJBR8G.JRTCKXETXF.6YS6EN2CT7",
+        },
+    }
+    fields.update(overrides)
+    return Offer(**fields)
+
+
+@pytest.fixture
+def make_offer() -> OfferFactory:
+    """``make_offer(**overrides) -> Offer``: see :func:`build_offer` for the defaults."""
+    return build_offer
