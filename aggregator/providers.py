@@ -1,4 +1,4 @@
-"""What a provider plugin subclasses: :class:`Provider`, :class:`Feed` and the :class:`FetchContext`.
+"""What a provider plugin subclasses: :class:`Provider`, :class:`Feed`, :class:`FetchContext`.
 
 A provider is registered once (through the ``register_providers`` hook) and owns one or more
 feeds. A feed is the unit of syncing and scheduling: ``aws/on-demand``, ``azure/retail``. Its

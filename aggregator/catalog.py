@@ -1,0 +1,214 @@
+"""Reading the price store for people: the functions behind both the CLI and the HTTP API.
+
+Nothing here knows about terminals or HTTP. User-facing values (GPU aliases, purchase option
+names, region globs) are checked and turned into store queries here, so both interfaces reject
+the same bad input with the same :class:`InvalidInput` message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, computed_field
+from sqlalchemy import Engine
+
+from aggregator.errors import InvalidInput
+from aggregator.models import PriceInterval, PurchaseOption, StoredOffer, SyncRun, utcnow
+from aggregator.plugins import Registry
+from aggregator.settings import Settings
+from db import store
+from db.engine import make_engine
+from db.migrate import check_schema, current_revision, upgrade
+
+__all__ = [
+    "FeedStatus",
+    "OfferHistory",
+    "PluginStatus",
+    "ProvidersReport",
+    "SortKey",
+    "build_offer_query",
+    "find_offers",
+    "offer_history",
+    "open_store",
+    "parse_purchase_options",
+    "providers_report",
+]
+
+SortKey = Literal["price_per_gpu_hour", "price_per_hour"]
+STALE_AFTER_INTERVALS = 2
+
+
+def open_store(settings: Settings, *, check: bool = True) -> Engine:
+    """An engine on the configured store whose schema matches this code.
+
+    A brand-new local SQLite file (no tables at all) is created and migrated on first use, so a
+    laptop user needs no setup; any other database with an older schema is refused with a
+    message saying to run ``gpuhours db upgrade`` (shared services migrate deliberately).
+    """
+    engine = make_engine(settings.database_url, settings=settings)
+    if check:
+        if (
+            engine.dialect.name == "sqlite"
+            and settings.database_url is None
+            and current_revision(engine) is None
+            and _is_empty(engine)
+        ):
+            upgrade(engine)
+        check_schema(engine)
+    return engine
+
+
+def _is_empty(engine: Engine) -> bool:
+    from sqlalchemy import inspect
+
+    return not inspect(engine).get_table_names()
+
+
+def parse_purchase_options(values: Sequence[str]) -> list[PurchaseOption]:
+    """Purchase options from user text (``on-demand``, ``spot``, ``reserved`` ...)."""
+    options: list[PurchaseOption] = []
+    for value in values:
+        text = value.strip().lower().replace("-", "_")
+        try:
+            options.append(PurchaseOption(text))
+        except ValueError:
+            known = ", ".join(p.value for p in PurchaseOption)
+            raise InvalidInput(
+                f"unknown purchase option {value!r} (one of: {known})", field="purchase_option"
+            ) from None
+    return options
+
+
+def build_offer_query(
+    registry: Registry,
+    *,
+    gpus: Sequence[str] = (),
+    min_gpu_memory_gb: float | None = None,
+    providers: Sequence[str] = (),
+    regions: Sequence[str] = (),
+    purchase_options: Sequence[str] = (),
+    interruptible: bool | None = None,
+    ids: Sequence[str] = (),
+    include_withdrawn: bool = False,
+    sort: SortKey = "price_per_gpu_hour",
+    limit: int | None = None,
+) -> store.OfferQuery:
+    """Check user filters and turn them into a store query."""
+    variants: list[tuple[str, float | None]] = []
+    for text in gpus:
+        resolved = registry.gpus.resolve(text)
+        variants.append((resolved.name, resolved.memory_gb))
+    if min_gpu_memory_gb is not None and min_gpu_memory_gb < 0:
+        raise InvalidInput("minimum GPU memory must be >= 0", field="min_gpu_memory_gb")
+    if limit is not None and limit < 1:
+        raise InvalidInput("limit must be at least 1", field="limit")
+    for pattern in regions:
+        if not pattern.strip():
+            raise InvalidInput("an empty region pattern matches nothing", field="region")
+    return store.OfferQuery(
+        gpu_variants=variants,
+        min_gpu_memory_gb=min_gpu_memory_gb,
+        providers=list(providers),
+        regions=[r.strip() for r in regions],
+        purchase_options=parse_purchase_options(purchase_options),
+        interruptible=interruptible,
+        ids=list(ids),
+        include_withdrawn=include_withdrawn,
+        sort=sort,
+        limit=limit,
+    )
+
+
+def find_offers(engine: Engine, query: store.OfferQuery) -> list[StoredOffer]:
+    return store.query_offers(engine, query)
+
+
+class OfferHistory(BaseModel):
+    """An offer with every price interval the store holds for it."""
+
+    offer: StoredOffer
+    intervals: list[PriceInterval]
+
+
+def offer_history(engine: Engine, query: store.OfferQuery) -> list[OfferHistory]:
+    """Price intervals of the offers matching ``query`` (withdrawn ones included)."""
+    offers = store.query_offers(engine, query)
+    intervals = store.price_history(engine, [o.id for o in offers])
+    by_offer: dict[str, list[PriceInterval]] = {}
+    for interval in intervals:
+        by_offer.setdefault(interval.offer_id, []).append(interval)
+    return [OfferHistory(offer=o, intervals=by_offer.get(o.id, [])) for o in offers]
+
+
+class PluginStatus(BaseModel):
+    name: str
+    distribution: str | None
+    version: str | None
+    providers: list[str]
+    errors: list[str]
+
+
+class FeedStatus(BaseModel):
+    """A feed, its schedule and how fresh its data is."""
+
+    id: str
+    provider: str
+    title: str
+    interval_seconds: float
+    live_offers: int
+    last_run: SyncRun | None
+    last_success_at: datetime | None
+    now: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def age_seconds(self) -> float | None:
+        if self.last_success_at is None:
+            return None
+        return (self.now - self.last_success_at).total_seconds()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stale(self) -> bool:
+        age = self.age_seconds
+        return age is None or age > STALE_AFTER_INTERVALS * self.interval_seconds
+
+
+class ProvidersReport(BaseModel):
+    plugins: list[PluginStatus]
+    feeds: list[FeedStatus]
+
+
+def providers_report(registry: Registry, engine: Engine | None) -> ProvidersReport:
+    """Plugins (with load errors), their feeds, last sync and data age."""
+    now = utcnow()
+    latest = store.latest_runs(engine) if engine is not None else {}
+    feeds: list[FeedStatus] = []
+    for feed_id, ref in sorted(registry.feeds.items()):
+        good = store.last_good_run(engine, feed_id) if engine is not None else None
+        interval: timedelta = ref.feed.default_interval
+        feeds.append(
+            FeedStatus(
+                id=feed_id,
+                provider=ref.provider.name,
+                title=ref.feed.title or ref.provider.title or feed_id,
+                interval_seconds=interval.total_seconds(),
+                live_offers=store.live_offer_count(engine, feed_id) if engine is not None else 0,
+                last_run=latest.get(feed_id),
+                last_success_at=good.finished_at if good else None,
+                now=now,
+            )
+        )
+    plugins = [
+        PluginStatus(
+            name=p.name,
+            distribution=p.distribution,
+            version=p.version,
+            providers=list(p.providers),
+            errors=list(p.errors),
+        )
+        for p in registry.plugins
+    ]
+    return ProvidersReport(plugins=plugins, feeds=feeds)

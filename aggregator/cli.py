@@ -1,0 +1,598 @@
+"""The ``gpuhours`` command line: thin commands over :mod:`aggregator.catalog` and the sync engine.
+
+Conventions every command keeps:
+
+* ``--json`` prints exactly one JSON document on stdout and nothing else (progress, logs and
+  warnings go to stderr).
+* Exit codes: 0 ok, 1 nothing found, 2 bad input or setup (including a database whose schema
+  is older than this code), 3 a sync failed, 4 the store could not be used.
+* Errors are one clear line naming what failed and what to do; no traceback unless
+  ``GPUHOURS_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aggregator import catalog
+from aggregator.errors import (
+    ConfigurationError,
+    GpuhoursError,
+    InvalidInput,
+    SchemaOutdated,
+    StoreError,
+)
+from aggregator.models import StoredOffer, SyncStatus, utcnow
+from aggregator.plugins import FeedRef, Registry, load_registry
+from aggregator.settings import Settings
+from aggregator.sync import SyncOutcome, sync_feeds
+
+EXIT_OK, EXIT_NOTHING, EXIT_INPUT, EXIT_SYNC_FAILED, EXIT_STORE = 0, 1, 2, 3, 4
+
+app = typer.Typer(
+    name="gpuhours",
+    help="The cheapest way to buy N GPU-hours across AWS, Google Cloud and Azure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+db_app = typer.Typer(help="Manage the price store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+class _Consoles:
+    """Rich consoles made on use, bound to the current stdout/stderr.
+
+    Output that is not a terminal (a pipe, a file) gets a wide fixed width so tables are not
+    cut to 80 columns.
+    """
+
+    @property
+    def out(self) -> Console:
+        return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+    @property
+    def err(self) -> Console:
+        return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+
+
+consoles = _Consoles()
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# -- plumbing -----------------------------------------------------------------------------------
+
+
+def _emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(document), indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _exit_code_for(exc: GpuhoursError) -> int:
+    if isinstance(exc, InvalidInput | ConfigurationError | SchemaOutdated):
+        return EXIT_INPUT
+    if isinstance(exc, StoreError):
+        return EXIT_STORE
+    return EXIT_NOTHING
+
+
+@contextmanager
+def _errors(as_json: bool) -> Iterator[None]:
+    """Turn gpuhours errors into one message and an exit code; never a traceback."""
+    try:
+        yield
+    except GpuhoursError as exc:
+        _fail(exc, _exit_code_for(exc), as_json)
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if os.environ.get("GPUHOURS_DEBUG"):
+            raise
+        wrapped = StoreError(
+            f"unexpected {type(exc).__name__}: {exc} (rerun with GPUHOURS_DEBUG=1 for details)"
+        )
+        _fail(wrapped, EXIT_STORE, as_json)
+
+
+def _fail(exc: GpuhoursError, code: int, as_json: bool) -> NoReturn:
+    field = getattr(exc, "field", None)
+    if as_json:
+        _emit_json({"error": {"type": type(exc).__name__, "message": str(exc), "field": field}})
+    consoles.err.print(f"error: {exc}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _nothing(message: str, as_json: bool, document: dict[str, Any]) -> NoReturn:
+    if as_json:
+        _emit_json(document)
+    consoles.err.print(message, markup=False, highlight=False)
+    raise typer.Exit(EXIT_NOTHING)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{max(seconds, 0):.0f}s"
+
+
+def _age(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "never"
+    return _duration(((now or utcnow()) - when).total_seconds())
+
+
+def _money(value: float) -> str:
+    return f"{value:,.4f}" if value < 100 else f"{value:,.2f}"
+
+
+def _context() -> tuple[Settings, Registry]:
+    settings = Settings()
+    return settings, load_registry(settings)
+
+
+# -- sync ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def sync(
+    feeds: Annotated[
+        list[str] | None,
+        typer.Argument(help="Providers (aws) or feeds (aws/spot) to sync; default: all."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Accept a result far smaller than the last one.")
+    ] = False,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="Save every response received to DIR.")
+    ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option("--replay", help="Answer requests from responses recorded in DIR."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch current prices from the providers' price APIs into the store."""
+    with _errors(as_json):
+        if record and replay:
+            raise InvalidInput("--record and --replay cannot be used together", field="record")
+        if replay is not None and not replay.is_dir():
+            raise InvalidInput(f"--replay: {replay} is not a directory", field="replay")
+        settings, registry = _context()
+        refs = registry.select_feeds(feeds or [])
+        if not refs:
+            _nothing(
+                "no provider feeds are loaded; `gpuhours providers` shows plugins and load errors",
+                as_json,
+                {"runs": []},
+            )
+        engine = catalog.open_store(settings)
+        try:
+            outcomes = _run_sync(
+                refs, registry, engine, settings, force, record, replay, show=not as_json
+            )
+        finally:
+            engine.dispose()
+        if as_json:
+            _emit_json({"runs": [o.run for o in outcomes]})
+        else:
+            _print_sync_summary(outcomes)
+        if any(o.failed for o in outcomes):
+            raise typer.Exit(EXIT_SYNC_FAILED)
+
+
+def _run_sync(
+    refs: Sequence[FeedRef],
+    registry: Registry,
+    engine: Any,
+    settings: Settings,
+    force: bool,
+    record: Path | None,
+    replay: Path | None,
+    *,
+    show: bool,
+) -> list[SyncOutcome]:
+    def run(factory: Callable[[FeedRef], Any] | None) -> list[SyncOutcome]:
+        return asyncio.run(
+            sync_feeds(
+                refs,
+                registry,
+                engine,
+                settings,
+                force=force,
+                record_dir=record,
+                replay_dir=replay,
+                progress_factory=factory,
+            )
+        )
+
+    if not show:
+        return run(None)
+    with Progress(
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        TextColumn("{task.completed:>8,.0f} {task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=consoles.err,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def factory(ref: FeedRef) -> Any:
+            tasks[ref.id] = bar.add_task(ref.id, total=None, note="")
+
+            def report(*, advance: int = 0, total: int | None = None, note: str = "") -> None:
+                bar.update(tasks[ref.id], advance=advance, total=total, note=note)
+
+            return report
+
+        outcomes = run(factory)
+        for outcome in outcomes:
+            bar.update(tasks[outcome.feed.id], total=1, completed=1, note=outcome.run.status.value)
+        return outcomes
+
+
+def _print_sync_summary(outcomes: Sequence[SyncOutcome]) -> None:
+    table = Table(title="sync")
+    for column in ("feed", "status", "seen", "new", "changed", "withdrawn", "rejected", "unknown"):
+        table.add_column(column, justify="left" if column in ("feed", "status") else "right")
+    table.add_column("seconds", justify="right")
+    for outcome in outcomes:
+        run = outcome.run
+        style = {"failed": "red", "not_configured": "yellow"}.get(run.status.value, "")
+        table.add_row(
+            run.feed,
+            f"[{style}]{run.status.value}[/]" if style else run.status.value,
+            *(
+                f"{n:,}"
+                for n in (run.seen, run.new, run.changed, run.withdrawn, run.rejected, run.unknown)
+            ),
+            f"{outcome.seconds:.1f}",
+        )
+    consoles.out.print(table)
+    for outcome in outcomes:
+        if outcome.run.error:
+            level = "error" if outcome.failed else "note"
+            consoles.err.print(f"{level}: {outcome.run.feed}: {outcome.run.error}", markup=False)
+
+
+# -- offers ---------------------------------------------------------------------------------------
+
+GpuOpt = Annotated[
+    list[str] | None,
+    typer.Option("--gpu", "-g", help="GPU name or alias (H100, a100:80); repeatable."),
+]
+ProviderOpt = Annotated[
+    list[str] | None, typer.Option("--provider", "-p", help="Provider name; repeatable.")
+]
+RegionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--region", "-r", help="Region or glob (us-*, *east*); repeatable."),
+]
+OptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--purchase-option",
+        "-o",
+        help="on-demand, spot, low-priority, reserved, savings-plan, committed; repeatable.",
+    ),
+]
+
+
+@app.command()
+def offers(
+    gpu: GpuOpt = None,
+    min_gpu_memory: Annotated[
+        float | None, typer.Option("--min-gpu-memory", help="Minimum GB per GPU.")
+    ] = None,
+    provider: ProviderOpt = None,
+    region: RegionOpt = None,
+    purchase_option: OptionOpt = None,
+    spot: Annotated[
+        bool | None,
+        typer.Option(
+            "--spot/--no-spot", help="Only interruptible (spot, low priority) offers, or none."
+        ),
+    ] = None,
+    sort: Annotated[
+        str, typer.Option("--sort", help="gpu-hour (price per GPU-hour) or hour.")
+    ] = "gpu-hour",
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most N offers.")] = 20,
+    include_withdrawn: Annotated[
+        bool, typer.Option("--include-withdrawn", help="Also offers no longer published.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List stored offers, cheapest first."""
+    with _errors(as_json):
+        sort_key = _sort_key(sort)
+        settings, registry = _context()
+        query = catalog.build_offer_query(
+            registry,
+            gpus=gpu or [],
+            min_gpu_memory_gb=min_gpu_memory,
+            providers=provider or [],
+            regions=region or [],
+            purchase_options=purchase_option or [],
+            interruptible=spot,
+            include_withdrawn=include_withdrawn,
+            sort=sort_key,
+            limit=limit,
+        )
+        engine = catalog.open_store(settings)
+        try:
+            found = catalog.find_offers(engine, query)
+        finally:
+            engine.dispose()
+        if not found:
+            _nothing(
+                "no offers match; widen the filters or run `gpuhours sync`",
+                as_json,
+                {"offers": [], "count": 0},
+            )
+        if as_json:
+            _emit_json({"offers": found, "count": len(found)})
+        else:
+            consoles.out.print(_offers_table(found))
+
+
+def _sort_key(text: str) -> catalog.SortKey:
+    keys: dict[str, catalog.SortKey] = {
+        "gpu-hour": "price_per_gpu_hour",
+        "price_per_gpu_hour": "price_per_gpu_hour",
+        "hour": "price_per_hour",
+        "price_per_hour": "price_per_hour",
+    }
+    if text not in keys:
+        raise InvalidInput(f"--sort must be gpu-hour or hour, not {text!r}", field="sort")
+    return keys[text]
+
+
+def _option_label(offer: StoredOffer) -> str:
+    label = offer.purchase_option.value
+    if offer.term_hours:
+        years = offer.term_hours / 8760
+        label += f" {years:g}y"
+    if offer.payment:
+        label += f" {offer.payment.value}"
+    if offer.offering_class:
+        label += f" {offer.offering_class.value}"
+    return label
+
+
+def _offers_table(found: Sequence[StoredOffer]) -> Table:
+    table = Table()
+    for column in ("id", "provider", "region", "instance type", "GPUs", "option"):
+        table.add_column(column)
+    for column in ("$/hour", "$/GPU-hour", "cur", "seen"):
+        table.add_column(column, justify="right")
+    now = utcnow()
+    for offer in found:
+        table.add_row(
+            offer.id,
+            offer.provider,
+            offer.region + (f" ({offer.zone})" if offer.zone else ""),
+            offer.instance_type,
+            f"{offer.gpu_count:g}x {offer.gpu} {offer.gpu_memory_gb:g}GB",
+            _option_label(offer) + (" [withdrawn]" if offer.withdrawn_at else ""),
+            _money(offer.price_per_hour),
+            _money(offer.price_per_gpu_hour),
+            offer.currency,
+            _age(offer.observed_at, now),
+        )
+    return table
+
+
+# -- history --------------------------------------------------------------------------------------
+
+
+@app.command()
+def history(
+    offer_ids: Annotated[
+        list[str] | None, typer.Argument(help="Offer ids (from `gpuhours offers`).")
+    ] = None,
+    gpu: GpuOpt = None,
+    provider: ProviderOpt = None,
+    region: RegionOpt = None,
+    purchase_option: OptionOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most N offers.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the price intervals of matching offers (withdrawn ones included)."""
+    with _errors(as_json):
+        settings, registry = _context()
+        query = catalog.build_offer_query(
+            registry,
+            gpus=gpu or [],
+            providers=provider or [],
+            regions=region or [],
+            purchase_options=purchase_option or [],
+            ids=offer_ids or [],
+            include_withdrawn=True,
+            limit=limit,
+        )
+        engine = catalog.open_store(settings)
+        try:
+            found = catalog.offer_history(engine, query)
+        finally:
+            engine.dispose()
+        if not found:
+            _nothing("no offers match", as_json, {"offers": []})
+        if as_json:
+            _emit_json({"offers": found})
+            return
+        table = Table()
+        for column in ("id", "offer", "from", "to"):
+            table.add_column(column)
+        table.add_column("$/hour", justify="right")
+        table.add_column("upfront", justify="right")
+        for item in found:
+            o = item.offer
+            label = f"{o.provider} {o.region} {o.instance_type} {_option_label(o)}"
+            for interval in item.intervals:
+                table.add_row(
+                    o.id,
+                    label,
+                    interval.valid_from.isoformat(timespec="seconds"),
+                    interval.valid_to.isoformat(timespec="seconds") if interval.valid_to else "now",
+                    f"{_money(interval.price_per_hour)} {interval.currency}",
+                    _money(interval.upfront) if interval.upfront else "",
+                )
+        consoles.out.print(table)
+
+
+# -- gpus, providers ------------------------------------------------------------------------------
+
+
+@app.command()
+def gpus(as_json: JsonOpt = False) -> None:
+    """List the GPU names gpuhours knows, with memory variants and aliases."""
+    with _errors(as_json):
+        _, registry = _context()
+        specs = registry.gpus.specs()
+        if as_json:
+            _emit_json(
+                {
+                    "gpus": [
+                        {
+                            "name": s.name,
+                            "vendor": s.vendor,
+                            "memory_gb": list(s.memory_gb),
+                            "bf16_tflops": s.bf16_tflops,
+                            "aliases": list(s.aliases),
+                        }
+                        for s in specs
+                    ]
+                }
+            )
+            return
+        table = Table()
+        for column in ("name", "vendor", "memory GB", "BF16 TFLOPS", "aliases"):
+            table.add_column(column)
+        for s in specs:
+            table.add_row(
+                s.name,
+                s.vendor,
+                ", ".join(f"{m:g}" for m in s.memory_gb),
+                f"{s.bf16_tflops:g}" if s.bf16_tflops else "?",
+                ", ".join(s.aliases),
+            )
+        consoles.out.print(table)
+
+
+@app.command()
+def providers(as_json: JsonOpt = False) -> None:
+    """List plugins (and their load errors), feeds, last sync and how old the data is."""
+    with _errors(as_json):
+        settings, registry = _context()
+        engine = catalog.open_store(settings)
+        try:
+            report = catalog.providers_report(registry, engine)
+        finally:
+            engine.dispose()
+        if as_json:
+            _emit_json(report)
+            return
+        plugins_table = Table(title="plugins")
+        for column in ("plugin", "package", "providers", "status"):
+            plugins_table.add_column(column)
+        for p in report.plugins:
+            plugins_table.add_row(
+                p.name,
+                f"{p.distribution or '-'} {p.version or ''}".strip(),
+                ", ".join(p.providers) or "-",
+                "ok" if not p.errors else "[red]" + "; ".join(p.errors) + "[/]",
+            )
+        consoles.out.print(plugins_table)
+        feeds_table = Table(title="feeds")
+        for column in ("feed", "every", "offers", "last sync", "status", "data age", "note"):
+            feeds_table.add_column(column)
+        for f in report.feeds:
+            run = f.last_run
+            status = run.status.value if run else "never synced"
+            if f.stale:
+                status += " (stale)"
+            note = (run.error or "") if run and run.status is not SyncStatus.OK else ""
+            feeds_table.add_row(
+                f.id,
+                _duration(f.interval_seconds),
+                f"{f.live_offers:,}",
+                _age(run.finished_at) if run else "never",
+                status,
+                _age(f.last_success_at),
+                note,
+            )
+        consoles.out.print(feeds_table)
+        if not report.plugins:
+            consoles.err.print("no provider plugins are installed")
+
+
+# -- db -------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: JsonOpt = False) -> None:
+    """Create or migrate the store's schema to the version this gpuhours needs."""
+    from db.engine import redacted_url
+    from db.migrate import current_revision, upgrade
+
+    with _errors(as_json):
+        settings = Settings()
+        engine = catalog.open_store(settings, check=False)
+        try:
+            before = current_revision(engine)
+            upgrade(engine)
+            after = current_revision(engine)
+            url = redacted_url(engine)
+        finally:
+            engine.dispose()
+        if as_json:
+            _emit_json({"database": url, "from_revision": before, "revision": after})
+        else:
+            consoles.out.print(f"{url}: schema {before or 'empty'} -> {after}", markup=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

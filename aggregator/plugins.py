@@ -1,0 +1,232 @@
+"""Finding and loading provider plugins, one at a time, so one broken plugin never stops the rest.
+
+Built-in and third-party plugins take the same path: an entry point in the group
+``gpuhours.providers`` names a module holding hook implementations. Each entry point is
+imported and registered on its own; an import error, a misspelled hook, a hook that raises,
+a duplicate provider name or a registered object that is not a :class:`Provider` is recorded
+against that plugin (``gpuhours providers`` shows it) and the others load normally.
+
+Hooks are not called through ``pm.hook`` (pluggy stops at the first exception); each plugin's
+implementation is called directly inside its own ``try``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from aggregator import hookspecs
+from aggregator.errors import InvalidInput
+from aggregator.gpus import GpuSpec, GpuVocabulary, default_vocabulary
+from aggregator.providers import Feed, Provider
+from aggregator.settings import Settings
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FeedRef",
+    "PluginInfo",
+    "Registry",
+    "get_plugin_manager",
+    "load_registry",
+]
+
+ENTRY_POINT_GROUP = "gpuhours.providers"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PluginInfo:
+    """What ``gpuhours providers`` reports about one plugin."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    providers: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class FeedRef:
+    """A feed together with the provider that owns it."""
+
+    provider: Provider
+    feed: Feed
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider.name}/{self.feed.name}"
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered."""
+
+    providers: dict[str, Provider] = field(default_factory=dict)
+    feeds: dict[str, FeedRef] = field(default_factory=dict)
+    gpus: GpuVocabulary = field(default_factory=default_vocabulary)
+    plugins: list[PluginInfo] = field(default_factory=list)
+
+    def select_feeds(self, names: Iterable[str]) -> list[FeedRef]:
+        """Feeds named by provider (``aws``: all its feeds) or feed id (``aws/spot``).
+
+        No names selects every feed. Unknown names raise :class:`InvalidInput`.
+        """
+        names = list(names)
+        if not names:
+            return list(self.feeds.values())
+        chosen: dict[str, FeedRef] = {}
+        for name in names:
+            if name in self.feeds:
+                chosen[name] = self.feeds[name]
+            elif name in self.providers:
+                chosen.update({f.id: f for f in self.feeds.values() if f.provider.name == name})
+            else:
+                known = ", ".join(sorted([*self.providers, *self.feeds])) or "none loaded"
+                raise InvalidInput(
+                    f"no provider or feed named {name!r} (known: {known}); "
+                    "`gpuhours providers` lists them and any plugin that failed to load",
+                    field="feed",
+                )
+        return list(chosen.values())
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """A plugin manager with gpuhours' hook specifications and no plugins yet."""
+    pm = pluggy.PluginManager("gpuhours")
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+
+
+def load_registry(
+    settings: Settings | None = None,
+    *,
+    load_entrypoints: bool = True,
+    extra_plugins: Iterable[tuple[str, object]] = (),
+) -> Registry:
+    """Load plugins and collect what they register.
+
+    ``extra_plugins`` are ``(name, module_or_object)`` pairs registered after the entry
+    points; tests use it for throw-away plugins. ``GPUHOURS_PLUGINS`` (a comma-separated list
+    of plugin names) restricts which entry points load.
+    """
+    settings = settings or Settings()
+    allow = settings.plugin_allowlist
+    pm = get_plugin_manager()
+    registry = Registry()
+    infos: dict[str, PluginInfo] = {}
+
+    candidates: list[tuple[str, Callable[[], object], PluginInfo]] = []
+    if load_entrypoints:
+        for ep in _entry_points():
+            if allow is not None and ep.name not in allow:
+                continue
+            dist = ep.dist
+            info = PluginInfo(
+                name=ep.name,
+                distribution=dist.name if dist else None,
+                version=dist.version if dist else None,
+            )
+            candidates.append((ep.name, ep.load, info))
+    for name, obj in extra_plugins:
+        candidates.append((name, _constant(obj), PluginInfo(name=name)))
+
+    for name, load, info in candidates:
+        infos[name] = info
+        registry.plugins.append(info)
+        if pm.has_plugin(name):
+            info.errors.append(f"another plugin is already registered as {name!r}")
+            continue
+        try:
+            pm.register(load(), name=name)
+            pm.check_pending()
+        except Exception as exc:  # one plugin's failure must not stop the others
+            info.errors.append(f"failed to load: {type(exc).__name__}: {exc}")
+            log.warning("plugin %s failed to load: %s", name, exc)
+            if pm.has_plugin(name):
+                pm.unregister(name=name)
+
+    _call_each(pm, "register_gpus", infos, lambda info: _gpu_registrar(registry, info))
+    _call_each(pm, "register_providers", infos, lambda info: _provider_registrar(registry, info))
+    return registry
+
+
+def _constant(obj: object) -> Callable[[], object]:
+    return lambda: obj
+
+
+def _call_each(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    infos: dict[str, PluginInfo],
+    make_register: Callable[[PluginInfo], Callable[[Any], None]],
+) -> None:
+    hook = getattr(pm.hook, hook_name)
+    for impl in hook.get_hookimpls():  # registration order (pluggy calls them LIFO)
+        info = infos.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
+        try:
+            impl.function(register=make_register(info))
+        except Exception as exc:
+            info.errors.append(f"{hook_name} raised {type(exc).__name__}: {exc}")
+            log.warning("plugin %s: %s raised: %s", info.name, hook_name, exc)
+
+
+def _gpu_registrar(registry: Registry, info: PluginInfo) -> Callable[[Any], None]:
+    def register(spec: Any) -> None:
+        if not isinstance(spec, GpuSpec):
+            info.errors.append(f"register_gpus: {spec!r} is not a GpuSpec; ignored")
+            return
+        try:
+            registry.gpus.register(spec)
+        except ValueError as exc:
+            info.errors.append(f"register_gpus: {exc}; ignored")
+
+    return register
+
+
+def _provider_registrar(registry: Registry, info: PluginInfo) -> Callable[[Any], None]:
+    def register(provider: Any) -> None:
+        if not isinstance(provider, Provider):
+            info.errors.append(
+                f"register_providers: {provider!r} is not a gpuhours Provider; ignored"
+            )
+            return
+        name = getattr(provider, "name", None)
+        if not isinstance(name, str) or not name or "/" in name:
+            info.errors.append(f"register_providers: {provider!r} has no valid name; ignored")
+            return
+        if name in registry.providers:
+            info.errors.append(f"register_providers: provider {name!r} is already registered")
+            return
+        try:
+            feeds = list(provider.feeds())
+        except Exception as exc:
+            info.errors.append(f"provider {name!r}: feeds() raised {type(exc).__name__}: {exc}")
+            return
+        refs: list[FeedRef] = []
+        for feed in feeds:
+            feed_name = getattr(feed, "name", None)
+            if not isinstance(feed, Feed) or not isinstance(feed_name, str) or not feed_name:
+                info.errors.append(f"provider {name!r}: {feed!r} is not a named Feed; ignored")
+                continue
+            if "/" in feed_name or any(r.feed.name == feed_name for r in refs):
+                info.errors.append(f"provider {name!r}: bad or duplicate feed name {feed_name!r}")
+                continue
+            refs.append(FeedRef(provider, feed))
+        registry.providers[name] = provider
+        registry.feeds.update({ref.id: ref for ref in refs})
+        info.providers.append(name)
+
+    return register

@@ -1,0 +1,291 @@
+"""Running feeds: fetch -> validate -> guard -> store, atomically, one failure never spreading.
+
+What is promised:
+
+* A feed's offers are validated one by one; a row that fails is counted as rejected and logged
+  with the reason, never stored. GPU names are mapped onto the canonical vocabulary; an unknown
+  GPU is a rejected row (logged with the raw text), never a guess.
+* The store changes only when the whole fetch succeeded and looks sane: a fetch that raises or
+  breaks off, a feed that rejects more than ``sync_max_reject_share`` of its rows, one that
+  returns nothing, or one that returns far fewer offers than are live now
+  (``sync_min_share_of_last``; ``force`` lifts this guard) leaves every stored row as it was and
+  is recorded as a failed run with the reason.
+* Feeds run concurrently; each catches its own failures, so one broken feed does not stop the
+  others. No raw ``httpx`` exception escapes: they become :mod:`aggregator.errors` types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from sqlalchemy import Engine
+
+from aggregator.errors import (
+    ConfigurationError,
+    GpuhoursError,
+    ProviderError,
+    SyncRejected,
+    UnknownGpu,
+)
+from aggregator.http import make_client, translate_error
+from aggregator.models import Offer, SyncRun, SyncStatus, utcnow
+from aggregator.plugins import FeedRef, Registry
+from aggregator.providers import FetchContext, Progress
+from aggregator.settings import Settings
+from db import store
+
+__all__ = ["SyncOutcome", "sync_feed", "sync_feeds"]
+
+log = logging.getLogger(__name__)
+
+ProgressFactory = Callable[[FeedRef], Progress]
+
+
+@dataclass
+class SyncOutcome:
+    """A finished sync of one feed: the run record plus how long it took end to end."""
+
+    feed: FeedRef
+    run: SyncRun
+    seconds: float
+
+    @property
+    def failed(self) -> bool:
+        return self.run.status is SyncStatus.FAILED
+
+
+class _Collector:
+    """Validates and de-duplicates what a feed yields."""
+
+    def __init__(self, ref: FeedRef, registry: Registry, ctx: FetchContext) -> None:
+        self.ref = ref
+        self.registry = registry
+        self.ctx = ctx
+        self.offers: dict[str, Offer] = {}
+        self.rejected = 0
+
+    def add(self, item: Offer | Mapping[str, Any]) -> None:
+        try:
+            offer = item if isinstance(item, Offer) else Offer.model_validate(dict(item))
+        except pydantic.ValidationError as exc:
+            self._reject(_first_error(exc), item)
+            return
+        except (TypeError, ValueError) as exc:
+            self._reject(f"not an offer: {exc}", item)
+            return
+        if offer.provider != self.ref.provider.name:
+            self._reject(
+                f"provider {offer.provider!r} does not match {self.ref.provider.name!r}", item
+            )
+            return
+        try:
+            canonical = self.registry.gpus.canonical(offer.gpu)
+        except UnknownGpu:
+            self._reject(f"unknown GPU {offer.gpu!r}", item)
+            return
+        if canonical != offer.gpu:
+            offer = offer.model_copy(update={"gpu": canonical})
+        if offer.id in self.offers:
+            self._reject(f"duplicate offer {offer.natural_key()}", item)
+            return
+        self.offers[offer.id] = offer
+
+    def _reject(self, reason: str, item: object) -> None:
+        self.rejected += 1
+        log.warning("%s: rejected offer: %s: %.300r", self.ref.id, reason, item)
+
+
+def _first_error(exc: pydantic.ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "offer"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {err['msg']}{more}"
+
+
+def _provider_settings(ref: FeedRef) -> Any:
+    cls = ref.provider.settings_class
+    if cls is None:
+        return None
+    try:
+        return cls()
+    except pydantic.ValidationError as exc:
+        raise ConfigurationError(
+            f"settings of provider {ref.provider.name!r} are invalid: {_first_error(exc)}"
+        ) from None
+
+
+async def sync_feed(
+    ref: FeedRef,
+    registry: Registry,
+    engine: Engine,
+    client: Any,
+    settings: Settings,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> SyncOutcome:
+    """Sync one feed and record the run. Never raises for feed or provider failures."""
+    started = utcnow()
+    clock = time.monotonic()
+    run_base = {"feed": ref.id, "provider": ref.provider.name, "started_at": started}
+
+    def finish(run: SyncRun) -> SyncOutcome:
+        return SyncOutcome(ref, run, time.monotonic() - clock)
+
+    async def fail(
+        message: str,
+        *,
+        status: SyncStatus = SyncStatus.FAILED,
+        counts: Mapping[str, int] | None = None,
+    ) -> SyncOutcome:
+        log.warning("%s: sync %s: %s", ref.id, status.value, message)
+        run = SyncRun.model_validate(
+            {
+                **run_base,
+                **(counts or {}),
+                "finished_at": utcnow(),
+                "status": status,
+                "error": message,
+            }
+        )
+        try:
+            run = await asyncio.to_thread(store.record_failed_run, engine, run)
+        except Exception as exc:  # the store itself failing must still be reported
+            log.error("%s: could not record the failed run: %s", ref.id, exc)
+        return finish(run)
+
+    try:
+        provider_settings = _provider_settings(ref)
+    except ConfigurationError as exc:
+        return await fail(str(exc), status=SyncStatus.NOT_CONFIGURED)
+    if reason := ref.provider.not_configured_reason(provider_settings):
+        return await fail(reason, status=SyncStatus.NOT_CONFIGURED)
+
+    try:
+        state = await asyncio.to_thread(store.load_feed_state, engine, ref.id)
+    except Exception as exc:
+        return await fail(f"could not read the feed's saved state: {exc}")
+
+    ctx = FetchContext(
+        client=client,
+        feed_id=ref.id,
+        settings=provider_settings,
+        state=dict(state),
+        log=logging.getLogger(f"gpuhours.feed.{ref.id}"),
+    )
+    if progress is not None:
+        ctx.progress = progress
+    collector = _Collector(ref, registry, ctx)
+    try:
+        async for item in ref.feed.fetch(ctx):
+            collector.add(item)
+    except Exception as exc:
+        error = exc if isinstance(exc, GpuhoursError) else translate_error(exc)
+        if error is None:
+            message = f"fetch raised {type(exc).__name__}: {exc}"
+        elif isinstance(error, ProviderError):
+            message = str(error)
+        else:
+            message = f"{type(error).__name__}: {error}"
+        return await fail(
+            f"{message}; nothing was changed",
+            counts={
+                "seen": len(collector.offers),
+                "rejected": collector.rejected + len(ctx.rejects),
+                "unknown": len(ctx.unknowns),
+            },
+        )
+
+    rejected = collector.rejected + len(ctx.rejects)
+    seen = len(collector.offers)
+    counts = {"seen": seen, "rejected": rejected, "unknown": len(ctx.unknowns)}
+    rows = seen + rejected
+    if rows and rejected / rows > settings.sync_max_reject_share:
+        return await fail(
+            f"{rejected} of {rows} rows were rejected (more than "
+            f"{settings.sync_max_reject_share:.0%}); the source's format may have changed; "
+            "nothing was changed",
+            counts=counts,
+        )
+    if not seen and not ctx.unchanged and not force:
+        return await fail(
+            "the feed returned no offers; nothing was changed "
+            "(use --force to accept an empty feed)",
+            counts=counts,
+        )
+
+    snapshot = store.FeedSnapshot(
+        feed=ref.id,
+        provider=ref.provider.name,
+        offers=list(collector.offers.values()),
+        unchanged=[dict(u.match) for u in ctx.unchanged],
+        state=ctx.state,
+        started_at=started,
+        rejected=rejected,
+        unknown=len(ctx.unknowns),
+    )
+    try:
+        run = await asyncio.to_thread(
+            store.apply_snapshot,
+            engine,
+            snapshot,
+            now=utcnow(),
+            min_share_of_live=None if force else settings.sync_min_share_of_last,
+        )
+    except SyncRejected as exc:
+        return await fail(str(exc), counts=counts)
+    except Exception as exc:
+        return await fail(f"storing failed: {type(exc).__name__}: {exc}; nothing was changed")
+    log.info(
+        "%s: sync %s: %d seen, %d new, %d changed, %d withdrawn, %d rejected in %.1fs",
+        ref.id,
+        run.status.value,
+        run.seen,
+        run.new,
+        run.changed,
+        run.withdrawn,
+        run.rejected,
+        time.monotonic() - clock,
+    )
+    return finish(run)
+
+
+async def sync_feeds(
+    refs: Sequence[FeedRef],
+    registry: Registry,
+    engine: Engine,
+    settings: Settings,
+    *,
+    force: bool = False,
+    record_dir: Path | None = None,
+    replay_dir: Path | None = None,
+    transport: Any = None,
+    progress_factory: ProgressFactory | None = None,
+) -> list[SyncOutcome]:
+    """Sync several feeds concurrently over one shared HTTP client; results in input order."""
+    async with make_client(
+        settings, transport=transport, record_dir=record_dir, replay_dir=replay_dir
+    ) as client:
+        return list(
+            await asyncio.gather(
+                *(
+                    sync_feed(
+                        ref,
+                        registry,
+                        engine,
+                        client,
+                        settings,
+                        force=force,
+                        progress=progress_factory(ref) if progress_factory else None,
+                    )
+                    for ref in refs
+                )
+            )
+        )
