@@ -1,0 +1,135 @@
+"""Which GPU an EC2 instance family carries, and how many per size.
+
+The offer file has a ``GPU`` column (a count) and a ``GPU Memory`` column (the instance's total,
+often ``NA``) but no GPU *model*, and the spot feed has neither. The model therefore comes from
+this table, one entry per family, written from AWS's instance-type documentation. Only families
+whose GPU is known for certain are listed: a row of any other family with a GPU count is
+reported as unknown by the feeds (``ctx.report_unknown``), never guessed. Notably absent:
+
+* ``g6f`` / ``gr6f`` (fractions of an L4): the way the offer file states fractional GPU counts
+  has not been seen in a recorded file, so they are reported rather than priced on a guess;
+* ``g2`` (GRID K520) and ``p6e-gb200`` (UltraServer-only): no canonical GPU / not sold per
+  instance.
+
+Non-GPU accelerator families (Inferentia, Trainium, Gaudi, Qualcomm AI 100, FPGAs, video
+transcoders) are deliberately not GPUs (see ``aggregator/gpus.py``): :data:`NOT_GPU_FAMILIES`
+lets the feeds skip them quietly instead of reporting them as unknown on every sync.
+
+``memory_gb`` is per GPU, in the vendor's marketing GB, and must be one of the memory variants
+the core vocabulary lists for that GPU (a test checks this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = [
+    "GPU_FAMILIES",
+    "NOT_GPU_FAMILIES",
+    "GpuFamily",
+    "family_of",
+    "lookup",
+    "split_instance_type",
+]
+
+
+@dataclass(frozen=True)
+class GpuFamily:
+    """The GPU of one instance family and the GPU count of each size AWS sells."""
+
+    family: str
+    gpu: str
+    memory_gb: float
+    counts: Mapping[str, float] = field(default_factory=dict)
+
+    def count_for(self, size: str) -> float | None:
+        """GPUs in ``<family>.<size>``, or ``None`` when this table does not list the size."""
+        return self.counts.get(size)
+
+
+def _family(family: str, gpu: str, memory_gb: float, **counts: float) -> GpuFamily:
+    # Sizes are keyword arguments with a leading underscore removed where Python needs one
+    # ("_2xlarge"); keeps the table below compact and readable.
+    sizes = {name.removeprefix("_"): count for name, count in counts.items()}
+    return GpuFamily(family, gpu, memory_gb, MappingProxyType(sizes))
+
+
+_ONE_PER_SIZE = ("xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge")
+
+GPU_FAMILIES: Mapping[str, GpuFamily] = MappingProxyType(
+    {
+        f.family: f
+        for f in (
+            # --- P: training ---
+            _family("p2", "K80", 12, xlarge=1, _8xlarge=8, _16xlarge=16),
+            _family("p3", "V100", 16, _2xlarge=1, _8xlarge=4, _16xlarge=8),
+            _family("p3dn", "V100", 32, _24xlarge=8),
+            _family("p4d", "A100", 40, _24xlarge=8),
+            _family("p4de", "A100", 80, _24xlarge=8),
+            _family("p5", "H100", 80, _4xlarge=1, _48xlarge=8),
+            _family("p5e", "H200", 141, _48xlarge=8),
+            _family("p5en", "H200", 141, _48xlarge=8),
+            _family("p6-b200", "B200", 180, _48xlarge=8),
+            _family("p6-b300", "B300", 288, _48xlarge=8),
+            # --- G: graphics and inference ---
+            _family("g3", "M60", 8, _4xlarge=1, _8xlarge=2, _16xlarge=4),
+            _family("g3s", "M60", 8, xlarge=1),
+            _family("g4dn", "T4", 16, **dict.fromkeys(_ONE_PER_SIZE, 1), _12xlarge=4, metal=8),
+            _family("g4ad", "V520", 8, xlarge=1, _2xlarge=1, _4xlarge=1, _8xlarge=2, _16xlarge=4),
+            _family(
+                "g5",
+                "A10G",
+                24,
+                **dict.fromkeys(_ONE_PER_SIZE, 1),
+                _12xlarge=4,
+                _24xlarge=4,
+                _48xlarge=8,
+            ),
+            _family(
+                "g5g", "T4G", 16, xlarge=1, _2xlarge=1, _4xlarge=1, _8xlarge=1, _16xlarge=2, metal=2
+            ),
+            _family(
+                "g6",
+                "L4",
+                24,
+                **dict.fromkeys(_ONE_PER_SIZE, 1),
+                _12xlarge=4,
+                _24xlarge=4,
+                _48xlarge=8,
+            ),
+            _family("gr6", "L4", 24, _4xlarge=1, _8xlarge=1),
+            _family(
+                "g6e",
+                "L40S",
+                48,
+                **dict.fromkeys(_ONE_PER_SIZE, 1),
+                _12xlarge=4,
+                _24xlarge=4,
+                _48xlarge=8,
+            ),
+        )
+    }
+)
+
+#: Accelerator families that are not GPUs (DESIGN §3): skipped without a report.
+NOT_GPU_FAMILIES: frozenset[str] = frozenset(
+    {"inf1", "inf2", "trn1", "trn1n", "trn2", "dl1", "dl2q", "f1", "f2", "vt1"}
+)
+
+
+def split_instance_type(instance_type: str) -> tuple[str, str]:
+    """``"p6-b200.48xlarge"`` -> ``("p6-b200", "48xlarge")``; no dot -> ``(text, "")``."""
+    family, _, size = instance_type.strip().partition(".")
+    return family, size
+
+
+def family_of(instance_type: str) -> str:
+    """The family part of an instance type (``"g5.xlarge"`` -> ``"g5"``)."""
+    return split_instance_type(instance_type)[0]
+
+
+def lookup(instance_type: str) -> GpuFamily | None:
+    """The table entry for ``instance_type``'s family, or ``None`` if the table lacks it."""
+    return GPU_FAMILIES.get(family_of(instance_type))

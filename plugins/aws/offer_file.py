@@ -1,0 +1,398 @@
+"""The EC2 offer file (CSV): which rows are GPU prices, and how reserved terms are combined.
+
+One offer file per region lists every EC2 price dimension: one row per SKU x offer term x rate.
+:class:`OfferFileParser` streams it (through :class:`~plugins.aws.csv_stream.CsvStream`) and
+turns the rows a :class:`RowSelector` keeps into :class:`PricePoint` objects, one per way to
+pay for one machine, or :class:`RowProblem` objects for rows that should have been prices but
+could not be read. It knows nothing about GPUs beyond what the selector tells it; turning a
+price point into an :class:`~aggregator.models.Offer` is :mod:`plugins.aws.offers`' job.
+
+Rows kept by the default selector (:func:`linux_gpu_selector`), all conditions together:
+
+* ``Operating System`` Linux, ``Tenancy`` Shared, ``CapacityStatus`` Used (not the unused or
+  allocated capacity-reservation rows), ``Pre Installed S/W`` NA, ``License Model`` "No License
+  required", ``MarketOption`` OnDemand (or empty; never CapacityBlock), ``Product Family``
+  "Compute Instance" or "Compute Instance (bare metal)";
+* a ``GPU`` count > 0 or a family the GPU table knows; families of non-GPU accelerators are
+  dropped here.
+
+Structure, checked by the parser whatever the selector: ``TermType`` OnDemand rows with ``Unit``
+Hrs are on-demand prices. ``TermType`` Reserved terms (SKU + ``OfferTermCode``) come as an
+hourly ``Hrs`` row and, for partial and all upfront, a ``PriceDescription`` "Upfront Fee" row
+with ``Unit`` Quantity. The two rows need not be adjacent, so parts are buffered under (SKU,
+OfferTermCode) until both are seen; only rows the selector kept are buffered, which keeps
+memory bounded (GPU rows are a tiny share of a file). A term still incomplete at the end of the
+file is a :class:`RowProblem`. The effective hourly price of a term is
+``hourly + upfront / term_hours`` (8760 h for 1yr, 26280 h for 3yr); all upfront terms have an
+hourly rate of 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from aggregator.models import HOURS_PER_YEAR, OfferingClass, Payment, PurchaseOption
+from plugins.aws.csv_stream import CsvStream, adrive, drive
+from plugins.aws.families import GPU_FAMILIES, NOT_GPU_FAMILIES, GpuFamily, family_of
+
+__all__ = [
+    "COLUMNS",
+    "TERM_HOURS",
+    "OfferFileParser",
+    "PricePoint",
+    "RowProblem",
+    "RowSelector",
+    "gpu_count",
+    "linux_gpu_selector",
+]
+
+#: The columns this parser reads; a file lacking any of them is refused as a format change.
+COLUMNS = (
+    "SKU",
+    "OfferTermCode",
+    "RateCode",
+    "TermType",
+    "PriceDescription",
+    "Unit",
+    "PricePerUnit",
+    "Currency",
+    "LeaseContractLength",
+    "PurchaseOption",
+    "OfferingClass",
+    "Product Family",
+    "Instance Type",
+    "vCPU",
+    "Memory",
+    "Tenancy",
+    "Operating System",
+    "License Model",
+    "CapacityStatus",
+    "Pre Installed S/W",
+    "MarketOption",
+    "GPU",
+    "GPU Memory",
+    "Region Code",
+)
+
+TERM_HOURS: Mapping[str, int] = {"1yr": HOURS_PER_YEAR, "3yr": 3 * HOURS_PER_YEAR}
+_PAYMENTS: Mapping[str, Payment] = {
+    "No Upfront": Payment.NO_UPFRONT,
+    "Partial Upfront": Payment.PARTIAL_UPFRONT,
+    "All Upfront": Payment.ALL_UPFRONT,
+}
+_CLASSES: Mapping[str, OfferingClass] = {
+    "standard": OfferingClass.STANDARD,
+    "convertible": OfferingClass.CONVERTIBLE,
+}
+_UPFRONT_FEE = "Upfront Fee"
+
+Row = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RowSelector:
+    """Which rows of an offer file matter: a raw-line pre-filter plus a full predicate.
+
+    ``required`` byte strings must all occur in a raw line for it to be parsed at all; they must
+    be values that ``keep`` demands, so the pre-filter can never drop a row ``keep`` would keep
+    (see :mod:`plugins.aws.csv_stream`). ``keep`` sees the row as ``{column: value}`` for
+    :data:`COLUMNS`.
+    """
+
+    required: tuple[bytes, ...]
+    keep: Callable[[Row], bool]
+    description: str = ""
+
+
+def gpu_count(text: str) -> float:
+    """The ``GPU`` column as a number; empty, ``NA`` or unreadable count as 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def linux_gpu_selector(families: Mapping[str, GpuFamily] = GPU_FAMILIES) -> RowSelector:
+    """The selector the ``aws/on-demand`` feed uses (conditions in the module docstring)."""
+
+    def keep(row: Row) -> bool:
+        if not (
+            row["Operating System"] == "Linux"
+            and row["Tenancy"] == "Shared"
+            and row["CapacityStatus"] == "Used"
+            and row["Pre Installed S/W"] == "NA"
+            and row["License Model"] == "No License required"
+            and row["MarketOption"] in ("OnDemand", "")
+            and row["Product Family"].startswith("Compute Instance")
+        ):
+            return False
+        family = family_of(row["Instance Type"])
+        if family in NOT_GPU_FAMILIES:
+            return False
+        return family in families or gpu_count(row["GPU"]) > 0
+
+    return RowSelector(
+        required=(b"Linux", b"Shared", b"Used", b"No License required"),
+        keep=keep,
+        description="Linux, shared tenancy, used capacity, no pre-installed software, GPU",
+    )
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    """One way to pay for one machine in one region: an on-demand rate or a reserved term.
+
+    ``hourly`` is the rate per hour (0 for all upfront), ``upfront`` the one-off fee;
+    :attr:`price_per_hour` amortizes the fee over the term. ``gpu``, ``gpu_memory``, ``vcpu``
+    and ``memory`` are the raw column texts, checked later against the GPU table.
+    """
+
+    instance_type: str
+    region: str
+    currency: str
+    purchase_option: PurchaseOption
+    hourly: float
+    source: dict[str, str]
+    gpu: str = ""
+    gpu_memory: str = ""
+    vcpu: str = ""
+    memory: str = ""
+    upfront: float = 0.0
+    term_hours: int = 0
+    payment: Payment | None = None
+    offering_class: OfferingClass | None = None
+
+    @property
+    def price_per_hour(self) -> float:
+        """Effective price of one instance-hour, the upfront fee spread over the term."""
+        if self.term_hours:
+            return self.hourly + self.upfront / self.term_hours
+        return self.hourly
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that passed the filter but could not become a price; ``raw`` says which."""
+
+    reason: str
+    raw: str
+
+
+Result = PricePoint | RowProblem
+
+
+@dataclass
+class _ReservedParts:
+    """The rows of one reserved term seen so far."""
+
+    hourly: Row | None = None
+    fee: Row | None = None
+
+
+def _describe(row: Row) -> str:
+    return (
+        f"{row['SKU']}.{row['OfferTermCode']} {row['Instance Type']} {row['Region Code']} "
+        f"{row['TermType']} {row['LeaseContractLength']} {row['PurchaseOption']} "
+        f"{row['OfferingClass']} {row['Unit']} {row['PricePerUnit']} {row['Currency']}"
+    ).strip()
+
+
+def _price(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+@dataclass
+class OfferFileParser:
+    """Streams one offer file into price points (see the module docstring).
+
+    Push chunks with :meth:`feed` and finish with :meth:`close`, or let :meth:`parse` /
+    :meth:`aparse` drive it from a sync or async chunk source. ``what`` names the file in
+    errors (its URL).
+    """
+
+    selector: RowSelector = field(default_factory=linux_gpu_selector)
+    what: str = "offer file"
+    stream: CsvStream = field(init=False)
+    _columns: dict[str, int] | None = field(init=False, default=None)
+    _reserved: dict[tuple[str, str], _ReservedParts] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.stream = CsvStream(required=self.selector.required, what=self.what)
+
+    @property
+    def version(self) -> str:
+        """The ``Version`` line of the file's preamble ("" until read)."""
+        return self.stream.metadata.get("Version", "")
+
+    @property
+    def pending_reserved(self) -> int:
+        """Reserved terms waiting for their second row (bounded by the kept rows)."""
+        return len(self._reserved)
+
+    def feed(self, chunk: bytes) -> list[Result]:
+        """Take the next piece of the body; return the price points it completed."""
+        return self._handle(self.stream.feed(chunk))
+
+    def close(self) -> list[Result]:
+        """End of the file: the last rows, then a problem for every incomplete reserved term."""
+        results = self._handle(self.stream.close())
+        pending, self._reserved = self._reserved, {}
+        for (sku, term), parts in pending.items():
+            present = parts.hourly if parts.hourly is not None else parts.fee
+            if present is None:  # never buffered empty; keeps the type checker honest
+                continue
+            missing = "Upfront Fee row" if parts.fee is None else "hourly (Hrs) row"
+            results.append(
+                RowProblem(
+                    f"reserved term {sku}.{term} has no {missing} in the offer file",
+                    _describe(present),
+                )
+            )
+        return results
+
+    def parse(self, chunks: Iterable[bytes]) -> Iterator[Result]:
+        """Everything the file yields, from a synchronous chunk source."""
+        return drive(self, chunks)
+
+    def aparse(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[Result]:
+        """Everything the file yields, from an asynchronous chunk source (a response body)."""
+        return adrive(self, chunks)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _handle(self, rows: list[list[str]]) -> list[Result]:
+        header = self.stream.header
+        if header is None:
+            return []
+        if self._columns is None:
+            self._columns = self.stream.column_index(COLUMNS)
+        columns = self._columns
+        width = len(header)
+        keep = self.selector.keep
+        results: list[Result] = []
+        for fields in rows:
+            if len(fields) != width:
+                results.append(
+                    RowProblem(
+                        f"malformed row: {len(fields)} fields where the header has {width}",
+                        ",".join(fields)[:300],
+                    )
+                )
+                continue
+            row = {name: fields[i] for name, i in columns.items()}
+            if not keep(row):
+                continue
+            term_type, unit = row["TermType"], row["Unit"]
+            if term_type == "OnDemand" and unit == "Hrs":
+                results.append(self._on_demand(row))
+            elif term_type == "Reserved" and (
+                unit == "Hrs" or (unit == "Quantity" and row["PriceDescription"] == _UPFRONT_FEE)
+            ):
+                result = self._reserved_part(row)
+                if result is not None:
+                    results.append(result)
+        return results
+
+    def _source(self, row: Row) -> dict[str, str]:
+        source = {
+            "sku": row["SKU"],
+            "offer_term_code": row["OfferTermCode"],
+            "rate_code": row["RateCode"],
+        }
+        if self.version:
+            source["offer_file_version"] = self.version
+        return source
+
+    def _on_demand(self, row: Row) -> Result:
+        price = _price(row["PricePerUnit"])
+        if price is None:
+            return RowProblem(f"price {row['PricePerUnit']!r} is not a number", _describe(row))
+        return PricePoint(
+            instance_type=row["Instance Type"],
+            region=row["Region Code"],
+            currency=row["Currency"],
+            purchase_option=PurchaseOption.ON_DEMAND,
+            hourly=price,
+            source=self._source(row),
+            gpu=row["GPU"],
+            gpu_memory=row["GPU Memory"],
+            vcpu=row["vCPU"],
+            memory=row["Memory"],
+        )
+
+    def _reserved_part(self, row: Row) -> Result | None:
+        """Buffer one part of a reserved term; return the term once it is complete."""
+        is_fee = row["Unit"] == "Quantity"
+        payment = _PAYMENTS.get(row["PurchaseOption"])
+        if payment is Payment.NO_UPFRONT and is_fee:
+            # A no-upfront term needs no fee row; a zero one changes nothing, any other is odd.
+            if _price(row["PricePerUnit"]) == 0:
+                return None
+            return RowProblem("a No Upfront reserved term with an upfront fee", _describe(row))
+        key = (row["SKU"], row["OfferTermCode"])
+        parts = self._reserved.get(key) or _ReservedParts()
+        if (parts.fee if is_fee else parts.hourly) is not None:
+            return RowProblem(f"reserved term {key[0]}.{key[1]} listed twice", _describe(row))
+        if is_fee:
+            parts.fee = row
+        else:
+            parts.hourly = row
+        if parts.hourly is None or (parts.fee is None and payment is not Payment.NO_UPFRONT):
+            self._reserved[key] = parts
+            return None
+        self._reserved.pop(key, None)
+        return self._combine(parts.hourly, parts.fee)
+
+    def _combine(self, hourly_row: Row, fee_row: Row | None) -> Result:
+        term_hours = TERM_HOURS.get(hourly_row["LeaseContractLength"])
+        payment = _PAYMENTS.get(hourly_row["PurchaseOption"])
+        offering_class = _CLASSES.get(hourly_row["OfferingClass"])
+        if term_hours is None or payment is None or offering_class is None:
+            return RowProblem(
+                "unknown reserved term (lease, purchase option or offering class)",
+                _describe(hourly_row),
+            )
+        hourly = _price(hourly_row["PricePerUnit"])
+        upfront = 0.0 if fee_row is None else _price(fee_row["PricePerUnit"])
+        if hourly is None or upfront is None:
+            return RowProblem("a reserved price is not a number", _describe(fee_row or hourly_row))
+        if fee_row is not None:
+            for column in (
+                "Currency",
+                "LeaseContractLength",
+                "PurchaseOption",
+                "OfferingClass",
+                "Instance Type",
+                "Region Code",
+            ):
+                if fee_row[column] != hourly_row[column]:
+                    return RowProblem(
+                        f"the two rows of a reserved term disagree on {column}",
+                        _describe(fee_row),
+                    )
+        source = self._source(hourly_row)
+        if fee_row is not None:
+            source["upfront_rate_code"] = fee_row["RateCode"]
+        return PricePoint(
+            instance_type=hourly_row["Instance Type"],
+            region=hourly_row["Region Code"],
+            currency=hourly_row["Currency"],
+            purchase_option=PurchaseOption.RESERVED,
+            hourly=hourly,
+            source=source,
+            gpu=hourly_row["GPU"],
+            gpu_memory=hourly_row["GPU Memory"],
+            vcpu=hourly_row["vCPU"],
+            memory=hourly_row["Memory"],
+            upfront=upfront,
+            term_hours=term_hours,
+            payment=payment,
+            offering_class=offering_class,
+        )

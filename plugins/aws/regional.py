@@ -1,0 +1,145 @@
+"""Per-region price files: the region index, skipping unchanged versions, streaming a CSV.
+
+Both offer-file feeds (``aws/on-demand`` and ``aws/savings-plan``) read a ``region_index.json``
+that names one file per region with a version in its URL, then fetch each region's file in
+its CSV form (the same path with ``.csv`` instead of ``.json``). This module holds that shared
+walk:
+
+* :func:`fetch_region_index` reads both index shapes: EC2's ``{"regions": {code:
+  {"regionCode", "currentVersionUrl"}}}`` and the savings plans' ``{"regions": [{"regionCode",
+  "versionUrl"}]}``.
+* :func:`changed_region_files` applies ``GPUHOURS_AWS_REGIONS`` and skips every region whose
+  file version equals the one recorded in ``ctx.state`` by the last *successful* sync, calling
+  ``ctx.mark_unchanged(region=...)`` so its stored offers stay as they are. The version of a
+  fetched region is recorded only after the caller has consumed its whole file, and the core
+  saves ``ctx.state`` only when the sync succeeds, so a failed or cut-short download is fetched
+  again next time. :data:`PARSER_REVISION` is part of the recorded value: a gpuhours upgrade
+  that changes what is read from the files re-reads them even when AWS has not changed them.
+* :func:`stream_csv` streams one file through a push parser with bounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aggregator.errors import ProviderResponseError
+from aggregator.providers import FetchContext
+from plugins.aws.csv_stream import PushParser, adrive
+
+__all__ = [
+    "PARSER_REVISION",
+    "RegionFile",
+    "changed_region_files",
+    "fetch_region_index",
+    "stream_csv",
+]
+
+#: Bump when the parsers read the files differently, so stored versions no longer match.
+PARSER_REVISION = "1"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RegionFile:
+    """One region's price file as the region index lists it."""
+
+    region: str
+    version_url: str
+
+    @property
+    def csv_path(self) -> str:
+        """The CSV form of the file: the version URL with ``.json`` replaced by ``.csv``."""
+        stem, dot, ext = self.version_url.rpartition(".")
+        if not dot or ext != "json":
+            raise ProviderResponseError(
+                f"region {self.region}: version URL {self.version_url!r} does not end in .json"
+            )
+        return f"{stem}.csv"
+
+    @property
+    def state_value(self) -> str:
+        return f"{PARSER_REVISION}|{self.version_url}"
+
+
+def _region_files(data: Any, url: str) -> list[RegionFile]:
+    regions = data.get("regions") if isinstance(data, dict) else None
+    entries: Iterable[Any]
+    if isinstance(regions, dict):
+        entries = regions.values()
+    elif isinstance(regions, list):
+        entries = regions
+    else:
+        raise ProviderResponseError(f"{url} has no 'regions' object: not a region index")
+    files: list[RegionFile] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ProviderResponseError(f"{url}: a region entry is not an object: {entry!r}")
+        region = entry.get("regionCode")
+        version_url = entry.get("currentVersionUrl") or entry.get("versionUrl")
+        if not isinstance(region, str) or not region or not isinstance(version_url, str):
+            raise ProviderResponseError(f"{url}: region entry without code or URL: {entry!r}")
+        files.append(RegionFile(region, version_url))
+    if not files:
+        raise ProviderResponseError(f"{url} lists no regions")
+    return sorted(files, key=lambda f: f.region)
+
+
+async def fetch_region_index(ctx: FetchContext, url: str) -> list[RegionFile]:
+    """The region files ``url`` (a ``region_index.json``) lists, sorted by region."""
+    response = await ctx.client.get(url)
+    try:
+        data = json.loads(response.content)
+    except ValueError as exc:
+        raise ProviderResponseError(f"{url} is not JSON ({exc}): not a region index") from exc
+    return _region_files(data, url)
+
+
+async def changed_region_files(
+    ctx: FetchContext,
+    files: list[RegionFile],
+    *,
+    state_prefix: str,
+    allowlist: frozenset[str] | None,
+) -> AsyncIterator[RegionFile]:
+    """The files to download: selected regions whose version changed since the last good sync.
+
+    Unchanged regions are marked with ``ctx.mark_unchanged(region=...)``. A region is recorded
+    as fetched when the caller asks for the next file (or the iteration ends), i.e. after it
+    consumed the whole file.
+    """
+    selected = files if allowlist is None else [f for f in files if f.region in allowlist]
+    if allowlist is not None:
+        absent = sorted(allowlist - {f.region for f in files})
+        if absent:
+            ctx.log.warning(
+                "%s: GPUHOURS_AWS_REGIONS names regions the region index does not list: %s",
+                ctx.feed_id,
+                ", ".join(absent),
+            )
+    ctx.progress(total=len(selected))
+    for file in selected:
+        key = f"{state_prefix}:{file.region}"
+        if ctx.state.get(key) == file.state_value:
+            ctx.mark_unchanged("price file version unchanged", region=file.region)
+            ctx.progress(advance=1, note=f"{file.region}: unchanged")
+            continue
+        yield file
+        ctx.state[key] = file.state_value
+        ctx.progress(advance=1, note=file.region)
+
+
+async def stream_csv(
+    ctx: FetchContext, url: str, make_parser: Callable[[str], PushParser[T]]
+) -> AsyncIterator[T]:
+    """Stream ``url`` through a parser made by ``make_parser(url)``; yields what it yields.
+
+    The body is consumed chunk by chunk as it arrives; a connection that breaks off raises
+    (the core's client turns it into a ProviderError), and so does a body that ends mid-row.
+    """
+    async with ctx.client.stream("GET", url) as response:
+        async for item in adrive(make_parser(url), response.aiter_bytes()):
+            yield item

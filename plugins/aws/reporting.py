@@ -1,0 +1,39 @@
+"""Turning parser outcomes into what the sync engine counts: offers, rejects, unknowns.
+
+Parsers and converters return values (:class:`~plugins.aws.offer_file.RowProblem`,
+:class:`~plugins.aws.offers.Unknown`, ``None``) instead of touching the context, so they stay
+testable without one. :class:`Outcomes` is the one place that reports them: a problem with
+``ctx.reject``, an unknown instance type with ``ctx.report_unknown`` (once per instance type
+per sync: the same unknown type appears in a dozen rows per region, and one line per type is
+what an operator needs to extend the table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aggregator.models import Offer
+from aggregator.providers import FetchContext
+from plugins.aws.offer_file import RowProblem
+from plugins.aws.offers import Unknown
+
+__all__ = ["Outcomes"]
+
+
+@dataclass
+class Outcomes:
+    """Reports non-offer outcomes on ``ctx`` and passes offers through."""
+
+    ctx: FetchContext
+    _reported: set[tuple[str, str]] = field(default_factory=set)
+
+    def offer(self, outcome: Offer | RowProblem | Unknown | None) -> Offer | None:
+        """``outcome`` if it is an offer; otherwise report it (if there is anything to say)."""
+        if isinstance(outcome, Offer) or outcome is None:
+            return outcome
+        if isinstance(outcome, RowProblem):
+            self.ctx.reject(outcome.reason, outcome.raw)
+        elif (outcome.what, outcome.raw) not in self._reported:
+            self._reported.add((outcome.what, outcome.raw))
+            self.ctx.report_unknown(outcome.what, outcome.raw)
+        return None

@@ -1,0 +1,284 @@
+"""The ``aws/savings-plan`` feed: Compute Savings Plans rates for GPU instance types.
+
+``GET {GPUHOURS_AWS_PRICING_URL}`` +
+``/savingsPlan/v1.0/aws/AWSComputeSavingsPlan/current/region_index.json`` lists one file per
+region (``versionUrl``). Each region's CSV (same path, ``.csv``) has a 5-line preamble, a
+24-column header (SKU, RateCode, Unit, DiscountedRate, Currency, DiscountedServiceCode,
+DiscountedUsageType, DiscountedOperation, PurchaseOption, LeaseContractLength, ...,
+Product Family, DiscountedRegionCode, DiscountedInstanceType) and one row per plan x
+discounted usage. Regions are skipped when their file version is unchanged, as for the offer
+files (:mod:`plugins.aws.regional`).
+
+A row becomes a ``savings_plan`` offer when (the default :func:`compute_sp_selector`):
+
+* ``Product Family`` is ``ComputeSavingsPlans``. The same files also carry EC2 Instance Savings
+  Plans rows (``EC2InstanceSavingsPlans``, tied to one family and region); an offer's natural key
+  has no room for the plan type, so only the Compute plans, which apply to any instance, are
+  kept;
+* it discounts EC2 (``DiscountedServiceCode`` AmazonEC2, not Fargate or Lambda) usage of Linux
+  (``DiscountedOperation`` exactly ``RunInstances``) on shared tenancy, used capacity
+  (``DiscountedUsageType`` ``[<prefix>-]BoxUsage:<type>``; not DedicatedUsage, HostBoxUsage,
+  UnusedBox), priced per hour (``Unit`` Hrs);
+* its ``DiscountedInstanceType`` belongs to a family of the GPU table (the file has no GPU
+  column, so unknown GPU families are reported by ``aws/on-demand``, not here).
+
+``DiscountedRate`` is the effective hourly rate of the instance under the plan: it becomes
+``price_per_hour``, with the term from ``LeaseContractLength`` (1 or 3 years) and the payment
+from ``PurchaseOption``. For All Upfront the whole term is prepaid, so ``upfront`` is rate x
+term hours; for Partial Upfront the split is the buyer's to choose, so ``upfront`` stays 0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from aggregator.models import HOURS_PER_YEAR, Offer, Payment, PurchaseOption
+from aggregator.providers import Feed, FetchContext
+from plugins.aws.csv_stream import CsvStream, adrive, drive
+from plugins.aws.families import GPU_FAMILIES, GpuFamily, family_of
+from plugins.aws.offer_file import RowProblem
+from plugins.aws.offers import GpuFit, Unknown, fit_gpu, make_offer
+from plugins.aws.regional import changed_region_files, fetch_region_index, stream_csv
+from plugins.aws.reporting import Outcomes
+from plugins.aws.settings import settings_of
+
+__all__ = [
+    "SP_COLUMNS",
+    "SP_REGION_INDEX_PATH",
+    "SavingsPlanFeed",
+    "SavingsPlanParser",
+    "SavingsPlanRate",
+    "SpRowSelector",
+    "compute_sp_selector",
+    "linux_shared_ec2",
+    "offer_from_rate",
+]
+
+SP_REGION_INDEX_PATH = "/savingsPlan/v1.0/aws/AWSComputeSavingsPlan/current/region_index.json"
+
+SP_COLUMNS = (
+    "SKU",
+    "RateCode",
+    "Unit",
+    "DiscountedRate",
+    "Currency",
+    "DiscountedSKU",
+    "DiscountedServiceCode",
+    "DiscountedUsageType",
+    "DiscountedOperation",
+    "PurchaseOption",
+    "LeaseContractLength",
+    "LeaseContractLengthUnit",
+    "Product Family",
+    "DiscountedRegionCode",
+    "DiscountedInstanceType",
+)
+
+_SHARED_USAGE = re.compile(r"^(?:[A-Z0-9]+-)*BoxUsage:(?P<type>\S+)$")
+_PAYMENTS: Mapping[str, Payment] = {
+    "No Upfront": Payment.NO_UPFRONT,
+    "Partial Upfront": Payment.PARTIAL_UPFRONT,
+    "All Upfront": Payment.ALL_UPFRONT,
+}
+_YEARS: Mapping[str, int] = {"1": 1, "3": 3}
+
+Row = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SpRowSelector:
+    """Which savings-plan rows matter; ``required`` is the raw-line pre-filter (see
+    :class:`plugins.aws.offer_file.RowSelector` for the rule it must follow)."""
+
+    required: tuple[bytes, ...]
+    keep: Callable[[Row], bool]
+
+
+def _instance_type(row: Row) -> str:
+    if row["DiscountedInstanceType"]:
+        return row["DiscountedInstanceType"]
+    match = _SHARED_USAGE.match(row["DiscountedUsageType"])
+    return match["type"] if match else ""
+
+
+def linux_shared_ec2(row: Row) -> bool:
+    """Linux, shared tenancy, used capacity, per-hour EC2 usage (any plan family)."""
+    return (
+        row["DiscountedServiceCode"] == "AmazonEC2"
+        and row["DiscountedOperation"] == "RunInstances"
+        and row["Unit"] == "Hrs"
+        and _SHARED_USAGE.match(row["DiscountedUsageType"]) is not None
+    )
+
+
+def compute_sp_selector(families: Mapping[str, GpuFamily] = GPU_FAMILIES) -> SpRowSelector:
+    """The selector the ``aws/savings-plan`` feed uses (conditions in the module docstring)."""
+
+    def keep(row: Row) -> bool:
+        return (
+            row["Product Family"] == "ComputeSavingsPlans"
+            and linux_shared_ec2(row)
+            and family_of(_instance_type(row)) in families
+        )
+
+    return SpRowSelector(
+        required=(b"ComputeSavingsPlans", b"AmazonEC2", b"BoxUsage:", b"RunInstances"),
+        keep=keep,
+    )
+
+
+@dataclass(frozen=True)
+class SavingsPlanRate:
+    """One plan's hourly rate for one instance type in one region."""
+
+    instance_type: str
+    region: str
+    rate: float
+    currency: str
+    term_hours: int
+    payment: Payment
+    source: dict[str, str]
+
+    @property
+    def upfront(self) -> float:
+        """The prepaid part per instance: all of the term for All Upfront, else unknown (0)."""
+        return self.rate * self.term_hours if self.payment is Payment.ALL_UPFRONT else 0.0
+
+
+Result = SavingsPlanRate | RowProblem
+
+
+@dataclass
+class SavingsPlanParser:
+    """Streams one savings-plan CSV into :class:`SavingsPlanRate` objects (push parser)."""
+
+    selector: SpRowSelector = field(default_factory=compute_sp_selector)
+    what: str = "savings plan file"
+    stream: CsvStream = field(init=False)
+    _columns: dict[str, int] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.stream = CsvStream(required=self.selector.required, what=self.what)
+
+    def feed(self, chunk: bytes) -> list[Result]:
+        return self._handle(self.stream.feed(chunk))
+
+    def close(self) -> list[Result]:
+        return self._handle(self.stream.close())
+
+    def parse(self, chunks: Iterable[bytes]) -> Iterator[Result]:
+        return drive(self, chunks)
+
+    def aparse(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[Result]:
+        return adrive(self, chunks)
+
+    def _handle(self, rows: list[list[str]]) -> list[Result]:
+        header = self.stream.header
+        if header is None:
+            return []
+        if self._columns is None:
+            self._columns = self.stream.column_index(SP_COLUMNS)
+        columns, width = self._columns, len(header)
+        results: list[Result] = []
+        for fields in rows:
+            if len(fields) != width:
+                results.append(
+                    RowProblem(
+                        f"malformed row: {len(fields)} fields where the header has {width}",
+                        ",".join(fields)[:300],
+                    )
+                )
+                continue
+            row = {name: fields[i] for name, i in columns.items()}
+            if self.selector.keep(row):
+                results.append(self._rate(row))
+        return results
+
+    def _rate(self, row: Row) -> Result:
+        raw = (
+            f"{row['RateCode']} {row['DiscountedUsageType']} {row['DiscountedRegionCode']} "
+            f"{row['LeaseContractLength']} {row['LeaseContractLengthUnit']} "
+            f"{row['PurchaseOption']} {row['DiscountedRate']} {row['Currency']}"
+        )
+        years = _YEARS.get(row["LeaseContractLength"])
+        payment = _PAYMENTS.get(row["PurchaseOption"])
+        if years is None or row["LeaseContractLengthUnit"] != "year" or payment is None:
+            return RowProblem("unknown savings plan term or purchase option", raw)
+        try:
+            rate = float(row["DiscountedRate"])
+        except ValueError:
+            rate = math.nan
+        if not math.isfinite(rate) or rate < 0:
+            return RowProblem(f"rate {row['DiscountedRate']!r} is not a number", raw)
+        source = {
+            "sku": row["SKU"],
+            "rate_code": row["RateCode"],
+            "discounted_sku": row["DiscountedSKU"],
+            "discounted_usage_type": row["DiscountedUsageType"],
+        }
+        if version := self.stream.metadata.get("Version", ""):
+            source["savings_plan_file_version"] = version
+        return SavingsPlanRate(
+            instance_type=_instance_type(row),
+            region=row["DiscountedRegionCode"],
+            rate=rate,
+            currency=row["Currency"],
+            term_hours=years * HOURS_PER_YEAR,
+            payment=payment,
+            source=source,
+        )
+
+
+def offer_from_rate(rate: SavingsPlanRate) -> Offer | RowProblem | Unknown | None:
+    """The ``savings_plan`` offer for one rate."""
+    fit = fit_gpu(rate.instance_type)
+    if not isinstance(fit, GpuFit):
+        return fit
+    return make_offer(
+        fit,
+        region=rate.region,
+        instance_type=rate.instance_type,
+        purchase_option=PurchaseOption.SAVINGS_PLAN,
+        term_hours=rate.term_hours,
+        payment=rate.payment,
+        price_per_hour=rate.rate,
+        upfront=rate.upfront,
+        currency=rate.currency,
+        source=rate.source,
+    )
+
+
+class SavingsPlanFeed(Feed):
+    """Compute Savings Plans rates (1 and 3 years, every payment option) of GPU instances."""
+
+    name: ClassVar[str] = "savings-plan"
+    title: ClassVar[str] = "Compute Savings Plans rates (savings plan price files)"
+    default_interval: ClassVar[timedelta] = timedelta(days=1)
+
+    async def fetch(self, ctx: FetchContext) -> AsyncIterator[Offer | Mapping[str, Any]]:
+        settings = settings_of(ctx)
+        base = settings.pricing_base
+        files = await fetch_region_index(ctx, base + SP_REGION_INDEX_PATH)
+        outcomes = Outcomes(ctx)
+        async for file in changed_region_files(
+            ctx, files, state_prefix="savings-plan-file", allowlist=settings.region_allowlist
+        ):
+            async for result in stream_csv(
+                ctx, base + file.csv_path, lambda url: SavingsPlanParser(what=url)
+            ):
+                if isinstance(result, SavingsPlanRate):
+                    if not result.region:
+                        result = replace(result, region=file.region)
+                    elif result.region != file.region:
+                        continue  # an offer must come from its own region's file
+                    outcome = offer_from_rate(result)
+                else:
+                    outcome = result
+                offer = outcomes.offer(outcome)
+                if offer is not None:
+                    yield offer

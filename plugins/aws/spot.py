@@ -1,0 +1,206 @@
+"""The ``aws/spot`` feed: current spot prices of GPU instances from AWS's public spot feed.
+
+``GET {GPUHOURS_AWS_SPOT_URL}`` (default ``https://website.spot.ec2.aws.a2z.com/spot.js``, the
+file behind the EC2 spot pricing page) answers JSONP::
+
+    callback({"vers": 0.01, "config": {"rate": "perhr", "valueColumns": ["linux", "mswin"],
+      "currencies": ["USD"], "regions": [{"region": "us-east", "instanceTypes": [{"type":
+      "gpuCurrentGen", "sizes": [{"size": "p4d.24xlarge", "valueColumns": [{"name": "linux",
+      "prices": {"USD": "9.8318"}}, ...]}]}]}]}})
+
+What the parser promises:
+
+* The ``callback(...)`` wrapper is optional (a mirror may serve the bare JSON) and trailing
+  commas before ``]`` or ``}``, which AWS's JS feeds have carried, are tolerated.
+* Region names are mapped to region codes: the legacy names of the oldest regions through
+  :data:`LEGACY_REGIONS`, names already in region-code form as they are. Any other name is
+  reported as unknown and its prices are skipped, never guessed.
+* Only the ``linux`` column is read; ``N/A`` / ``N/A*`` mean "no spot price here" and are
+  skipped. Prices are per instance-hour, per region (not per zone).
+* Sizes of GPU families from the family table become offers (GPU count from the table, since
+  the feed has none). A size in one of the feed's GPU groups (``gpuCurrentGen``, the 2012
+  ``clusterGPUI``, ...) that the table does not know is reported as unknown; other families
+  are CPU machines or non-GPU accelerators and are skipped quietly.
+
+The feed is fetched with ``If-None-Match`` / ``If-Modified-Since``; "not modified" keeps the
+stored spot offers as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from aggregator.errors import ProviderResponseError
+from aggregator.models import Offer, PurchaseOption
+from aggregator.providers import Feed, FetchContext
+from plugins.aws.families import NOT_GPU_FAMILIES, family_of
+from plugins.aws.offer_file import RowProblem
+from plugins.aws.offers import LINUX_BILLING, GpuFit, Unknown, fit_gpu, make_offer
+from plugins.aws.reporting import Outcomes
+from plugins.aws.settings import settings_of
+
+__all__ = [
+    "LEGACY_REGIONS",
+    "SpotFeed",
+    "parse_jsonp",
+    "region_code",
+    "spot_offers",
+]
+
+#: Legacy spot-feed region names and the regions they mean (AWS's own spot pages map them).
+LEGACY_REGIONS: Mapping[str, str] = {
+    "us-east": "us-east-1",
+    "us-west": "us-west-1",
+    "eu-ireland": "eu-west-1",
+    "apac-sin": "ap-southeast-1",
+    "apac-syd": "ap-southeast-2",
+    "apac-tokyo": "ap-northeast-1",
+}
+_REGION_CODE = re.compile(
+    r"^(?:us|eu|ap|sa|ca|me|af|il|mx)(?:-gov)?"
+    r"-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9][0-9]?$"
+)
+_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]*\s*\(")
+# A JSON string (kept as it is) or a comma that only whitespace separates from ] or }.
+_STRING_OR_TRAILING_COMMA = re.compile(r'("(?:[^"\\]|\\.)*")|,(\s*[\]}])')
+_NO_PRICE = ("N/A", "N/A*")
+VALUE_COLUMN = "linux"
+
+
+def region_code(name: str) -> str | None:
+    """The region code for a spot-feed region name, or ``None`` if it is not known."""
+    if name in LEGACY_REGIONS:
+        return LEGACY_REGIONS[name]
+    return name if _REGION_CODE.match(name) else None
+
+
+def parse_jsonp(text: str) -> Any:
+    """The JSON value inside ``callback(...)`` (wrapper optional), trailing commas allowed."""
+    body = text.strip().lstrip("\ufeff")
+    wrapper = _CALLBACK.match(body)
+    if wrapper:
+        body = body[wrapper.end() :].rstrip().removesuffix(";").rstrip()
+        if not body.endswith(")"):
+            raise ProviderResponseError("the spot feed opens callback( but never closes it")
+        body = body[:-1]
+    body = _STRING_OR_TRAILING_COMMA.sub(lambda m: m.group(1) or m.group(2), body)
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise ProviderResponseError(f"the spot feed is not JSON(P): {exc}") from exc
+
+
+def _items(value: Any, key: str, where: str) -> list[Any]:
+    items = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(items, list):
+        raise ProviderResponseError(f"the spot feed has no {key!r} list in {where}")
+    return items
+
+
+def _linux_price(size: Mapping[str, Any], currency: str) -> str | None:
+    for column in size.get("valueColumns") or ():
+        if isinstance(column, dict) and column.get("name") == VALUE_COLUMN:
+            prices = column.get("prices")
+            if isinstance(prices, dict):
+                text = prices.get(currency)
+                return text if isinstance(text, str) else None
+    return None
+
+
+def spot_offers(data: Any) -> Iterator[Offer | RowProblem | Unknown]:
+    """Every GPU spot offer in a parsed spot feed, plus what could not be used."""
+    config = data.get("config") if isinstance(data, dict) else None
+    regions = _items(config, "regions", "config")
+    currencies = config.get("currencies") if isinstance(config, dict) else None
+    currency = currencies[0] if isinstance(currencies, list) and currencies else "USD"
+    version = str(data.get("vers", "")) if isinstance(data, dict) else ""
+    for entry in regions:
+        name = entry.get("region") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            yield RowProblem("a spot region without a name", repr(entry)[:300])
+            continue
+        code = region_code(name)
+        if code is None:
+            yield Unknown("spot region", name)
+            continue
+        for group in _items(entry, "instanceTypes", f"region {name}"):
+            group_name = str(group.get("type", "")) if isinstance(group, dict) else ""
+            gpu_group = "gpu" in group_name.lower()
+            for size in _items(group, "sizes", f"{name}/{group_name}"):
+                if not isinstance(size, dict) or not isinstance(size.get("size"), str):
+                    yield RowProblem("a spot size without a name", repr(size)[:300])
+                    continue
+                offer = _spot_offer(size, code, name, group_name, gpu_group, currency, version)
+                if offer is not None:
+                    yield offer
+
+
+def _spot_offer(
+    size: Mapping[str, Any],
+    region: str,
+    feed_region: str,
+    group: str,
+    gpu_group: bool,
+    currency: str,
+    version: str,
+) -> Offer | RowProblem | Unknown | None:
+    instance_type: str = size["size"]
+    fit = fit_gpu(instance_type) if "." in instance_type else None
+    if fit is None:
+        if gpu_group and family_of(instance_type) not in NOT_GPU_FAMILIES:
+            # The feed files it under GPUs, but the table does not know it.
+            return Unknown("spot instance type", f"{group} {instance_type}")
+        return None
+    if not isinstance(fit, GpuFit):
+        return fit
+    text = _linux_price(size, currency)
+    if text is None or text in _NO_PRICE:
+        return None
+    try:
+        price = float(text)
+    except ValueError:
+        return RowProblem(f"spot price {text!r} is not a number", f"{feed_region} {instance_type}")
+    return make_offer(
+        fit,
+        region=region,
+        instance_type=instance_type,
+        purchase_option=PurchaseOption.SPOT,
+        price_per_hour=price,
+        currency=currency,
+        billing=LINUX_BILLING,
+        source={
+            "spot_region": feed_region,
+            "instance_type": instance_type,
+            "column": VALUE_COLUMN,
+            "feed_version": version,
+        },
+    )
+
+
+class SpotFeed(Feed):
+    """Spot prices of GPU instances, per region."""
+
+    name: ClassVar[str] = "spot"
+    title: ClassVar[str] = "EC2 spot prices (public spot price feed)"
+    default_interval: ClassVar[timedelta] = timedelta(minutes=15)
+
+    async def fetch(self, ctx: FetchContext) -> AsyncIterator[Offer | Mapping[str, Any]]:
+        settings = settings_of(ctx)
+        response = await ctx.conditional_get(settings.spot_url, state_key="spot-feed")
+        if response is None:
+            ctx.mark_unchanged("spot feed not modified")
+            return
+        try:
+            body = await response.aread()
+        finally:
+            await response.aclose()
+        data = parse_jsonp(body.decode("utf-8", errors="replace"))
+        outcomes = Outcomes(ctx)
+        for outcome in spot_offers(data):
+            offer = outcomes.offer(outcome)
+            if offer is not None:
+                yield offer
