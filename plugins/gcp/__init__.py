@@ -1,0 +1,75 @@
+"""Google Cloud (Compute Engine) GPU prices from the Cloud Billing Catalog API.
+
+Feed ``gcp/catalog`` (daily)
+----------------------------
+Reads every Compute Engine SKU (service ``6F81-5844-456A``) from the Cloud Billing Catalog
+API, ``GET {GPUHOURS_GCP_BILLING_URL}/v1/services/6F81-5844-456A/skus`` with ``key``,
+``currencyCode=USD`` and ``pageSize=5000``, following ``nextPageToken``, and composes the
+hourly price of each GPU machine type from the SKUs of its parts: vCPUs x the family's core
+rate + GiB x its RAM rate + GPUs x the GPU rate, plus bundled local SSD where the machine
+type has it (:mod:`plugins.gcp.compose`).
+
+It keeps: on-demand (``OnDemand``), spot (``Preemptible``, interruptible) and committed use
+for 1 and 3 years (``Commit1Yr`` / ``Commit3Yr``: ``committed`` offers with ``term_hours``
+8,760 / 26,280, no payment option or offering class) prices of the machine types in
+:mod:`plugins.gcp.machines`: a2-highgpu-1g..8g and a2-megagpu-16g (A100 40 GB),
+a2-ultragpu-1g..8g (A100 80 GB), a3-highgpu-1g..8g (H100), a3-megagpu-8g (H100 Mega),
+a3-ultragpu-8g (H200), a4-highgpu-8g (B200), g2-standard-4..96 (L4) and N1 standard hosts with
+attached T4, V100, P100 or P4 (``n1-standard-8+2xnvidia-tesla-t4``). An offer exists for a
+region, option and term only when every part has a SKU there. ``source`` names the machine
+type and the sku id of every part (``core_sku``, ``ram_sku``, ``gpu_sku``, ``ssd_sku``).
+Compute Engine prices are Linux-only, shared-tenancy list prices; OS licences are separate
+SKUs and are not added.
+
+It skips (:mod:`plugins.gcp.skus`): other machine families and services, custom and
+extended-memory shapes, sole tenancy, Dynamic Workload Scheduler / flex-start, calendar mode
+and reservations, premiums and surcharges, virtual workstation GPUs, spot commitments,
+``CmtCudPremium`` and other usage types. GPU SKUs it does not know are reported as unknown
+(never guessed); unreadable or non-USD SKUs that would have been parts are rejected.
+
+Settings
+--------
+``GPUHOURS_GCP_API_KEY``
+    A Google Cloud API key of a project with the Cloud Billing API enabled (required; a
+    secret: never logged, redacted from URLs and errors). Without it the feed is reported as
+    not configured and the other providers sync as usual.
+``GPUHOURS_GCP_BILLING_URL``
+    Base URL of the API, default ``https://cloudbilling.googleapis.com`` (a mirror, proxy or
+    test server may stand in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from pydantic_settings import BaseSettings
+
+from aggregator import Feed, Provider, hookimpl
+from plugins.gcp.feed import CatalogFeed
+from plugins.gcp.settings import GcpSettings
+
+__all__ = ["NOT_CONFIGURED", "GcpProvider", "register_providers"]
+
+NOT_CONFIGURED = "set GPUHOURS_GCP_API_KEY to a Cloud Billing API key"
+
+
+class GcpProvider(Provider):
+    """Google Cloud: one feed, ``gcp/catalog``, that needs an API key."""
+
+    name: ClassVar[str] = "gcp"
+    title: ClassVar[str] = "Google Cloud"
+    settings_class: ClassVar[type[BaseSettings] | None] = GcpSettings
+
+    def feeds(self) -> Sequence[Feed]:
+        return [CatalogFeed()]
+
+    def not_configured_reason(self, settings: BaseSettings | None) -> str | None:
+        if not isinstance(settings, GcpSettings) or settings.api_key is None:
+            return NOT_CONFIGURED
+        return None
+
+
+@hookimpl
+def register_providers(register: Callable[[Provider], None]) -> None:
+    register(GcpProvider())

@@ -1,0 +1,177 @@
+"""The ``gcp/catalog`` feed: page through Compute Engine's SKUs, then compose machine prices.
+
+Requests: ``GET {GPUHOURS_GCP_BILLING_URL}/v1/services/6F81-5844-456A/skus`` with ``key``,
+``currencyCode=USD`` and ``pageSize=5000``, then again with ``pageToken=<nextPageToken>`` until
+the token is empty. The catalog has no ETag or Last-Modified to make these requests
+conditional, and a few thousand SKUs are a handful of pages, so each sync reads all of them.
+
+Every SKU is classified as it arrives (:func:`plugins.gcp.skus.parse_sku`); only the usable
+ones are kept in a :class:`~plugins.gcp.compose.PriceIndex`, so memory stays small. When the
+last page is in, machines are composed (:func:`plugins.gcp.compose.compose`).
+
+Accounting, so a sync summary means something: SKUs that would be parts of a machine but are
+unreadable, self-contradictory or in the wrong currency are ``ctx.reject``-ed, as are parts
+with ambiguous SKUs; GPU SKUs whose name the plugin does not know are reported once per name
+with ``ctx.report_unknown``; everything else that is skipped (other machine families, storage,
+custom shapes, DWS, ...) is only tallied in the log line at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from aggregator.errors import ProviderAuthError, ProviderError, ProviderResponseError
+from aggregator.http import redact_url
+from aggregator.models import Offer
+from aggregator.providers import Feed, FetchContext
+from plugins.gcp.compose import ComposeStats, PriceIndex, compose
+from plugins.gcp.settings import GcpSettings
+from plugins.gcp.skus import SERVICE_ID, PricedSku, SkipKind, parse_sku
+
+__all__ = ["CURRENCY", "MAX_PAGES", "PAGE_SIZE", "CatalogFeed", "iter_pages", "skus_url"]
+
+CURRENCY = "USD"
+PAGE_SIZE = 5000
+#: A guard against a server that never stops paging (the real catalog is a handful of pages).
+MAX_PAGES = 1000
+
+KEY_HINT = (
+    "set GPUHOURS_GCP_API_KEY to a valid Cloud Billing API key (an API key of a Google Cloud "
+    "project with the Cloud Billing API enabled)"
+)
+
+
+def skus_url(settings: GcpSettings) -> str:
+    return f"{settings.billing_url}/v1/services/{SERVICE_ID}/skus"
+
+
+def _auth_error(exc: ProviderError, feed_id: str) -> ProviderAuthError:
+    error = ProviderAuthError(
+        f"the Cloud Billing API refused our API key: {KEY_HINT}. ({exc})",
+        provider="gcp",
+        feed=feed_id,
+        url=exc.url,
+    )
+    for attr in ("status_code", "attempts"):  # set per instance by aggregator.http
+        setattr(error, attr, getattr(exc, attr, None))
+    return error
+
+
+def _is_bad_key(exc: ProviderResponseError) -> bool:
+    # Google answers 400 INVALID_ARGUMENT "API key not valid" (reason API_KEY_INVALID) for a
+    # key that does not exist, and 403 for a missing key or one without the API enabled.
+    text = str(exc)
+    return getattr(exc, "status_code", None) == 400 and (
+        "API_KEY_INVALID" in text or "API key not valid" in text
+    )
+
+
+async def iter_pages(ctx: FetchContext, settings: GcpSettings) -> AsyncIterator[list[Any]]:
+    """The ``skus`` list of every page, following ``nextPageToken`` until it is empty."""
+    url = skus_url(settings)
+    params: dict[str, str] = {}
+    if settings.api_key is not None:
+        params["key"] = settings.api_key.get_secret_value()
+    params.update(currencyCode=CURRENCY, pageSize=str(PAGE_SIZE))
+    token = ""
+    seen: set[str] = set()
+    for page in range(1, MAX_PAGES + 1):
+        request_params = {**params, "pageToken": token} if token else params
+        try:
+            response = await ctx.client.get(url, params=request_params)
+        except ProviderAuthError as exc:
+            raise _auth_error(exc, ctx.feed_id) from exc
+        except ProviderResponseError as exc:
+            if _is_bad_key(exc):
+                raise _auth_error(exc, ctx.feed_id) from exc
+            raise
+        body = _json(response)
+        skus = body.get("skus", [])
+        token = body.get("nextPageToken") or ""
+        if not isinstance(skus, list) or not isinstance(token, str):
+            raise _bad_body(response, "'skus' is not a list or 'nextPageToken' not a string")
+        ctx.progress(advance=len(skus), note=f"page {page}")
+        yield skus
+        if not token:
+            return
+        if token in seen:
+            raise _bad_body(response, f"the page token {token[:20]!r}... came back a second time")
+        seen.add(token)
+    raise ProviderResponseError(
+        f"{redact_url(url)} still had more pages after {MAX_PAGES}; giving up", url=redact_url(url)
+    )
+
+
+def _json(response: httpx.Response) -> Mapping[str, Any]:
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad_body(response, f"the body is not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise _bad_body(response, "the body is not a JSON object")
+    return body
+
+
+def _bad_body(response: httpx.Response, what: str) -> ProviderResponseError:
+    url = redact_url(response.request.url)
+    return ProviderResponseError(
+        f"GET {url} answered with a page gpuhours cannot use: {what}", provider="gcp", url=url
+    )
+
+
+class CatalogFeed(Feed):
+    """GPU machine prices composed from the Cloud Billing catalog (on demand, spot, 1/3-year)."""
+
+    name = "catalog"
+    title = "Compute Engine GPU machines from the Cloud Billing Catalog API"
+    default_interval = timedelta(days=1)
+
+    async def fetch(self, ctx: FetchContext) -> AsyncIterator[Offer]:
+        settings = ctx.settings if isinstance(ctx.settings, GcpSettings) else GcpSettings()
+        index = PriceIndex()
+        skipped: Counter[SkipKind] = Counter()
+        unknown_gpus: set[str] = set()
+        used = 0
+        async for skus in iter_pages(ctx, settings):
+            for raw in skus:
+                result = parse_sku(raw, currency=CURRENCY) if isinstance(raw, dict) else None
+                if isinstance(result, PricedSku):
+                    index.add(result)
+                    used += 1
+                    continue
+                if result is None:
+                    ctx.reject("a SKU that is not a JSON object", raw)
+                    continue
+                skipped[result.kind] += 1
+                if result.is_reject:
+                    ctx.reject(result.reason, _brief(raw))
+                elif result.kind is SkipKind.UNKNOWN_GPU and result.subject not in unknown_gpus:
+                    unknown_gpus.add(result.subject)
+                    ctx.report_unknown("GPU SKU", _brief(raw))
+        reported: set[tuple[str, ...]] = set()
+        for conflict in index.resolve():  # one reject per set of clashing SKUs, not per region
+            ids = tuple(s.sku_id for s in conflict.skus)
+            if ids not in reported:
+                reported.add(ids)
+                ctx.reject(conflict.describe(), list(ids))
+        stats = ComposeStats()
+        for offer in compose(index, stats=stats):
+            yield offer
+        ctx.log.info(
+            "%s: %d SKUs used, skipped %s; %d offers; candidates without a part: %s",
+            ctx.feed_id,
+            used,
+            dict(skipped),
+            stats.offers,
+            dict(stats.missing),
+        )
+
+
+def _brief(raw: Mapping[str, Any]) -> str:
+    return f"{raw.get('skuId', '?')} {raw.get('description', '?')!r}"

@@ -1,0 +1,169 @@
+"""The GPU machine types gpuhours prices on Compute Engine, and what each is made of.
+
+The Cloud Billing catalog has no price per machine type: it prices a vCPU-hour and a
+GiB-hour of each machine *family*, a GPU-hour of each GPU model and a GiB-month of local SSD.
+This table says how many of each a machine type has, so :mod:`plugins.gcp.compose` can add
+them up. The sizes are Compute Engine's documented shapes ("Accelerator-optimized machine
+family" and "GPU machine types" pages); they change rarely, and a machine type that is not in
+this table is never priced.
+
+Families and the SKUs their hosts are billed with (``host_family``):
+
+========================  =======================  ==========================================
+machine types             GPU (accelerator type)    host vCPU / RAM SKUs
+========================  =======================  ==========================================
+a2-highgpu-*, a2-mega...  A100 40GB (nvidia-tesla-a100)   "A2 Instance Core/Ram"
+a2-ultragpu-*             A100 80GB (nvidia-a100-80gb)    "A2 Instance Core/Ram"
+a3-highgpu-*              H100 80GB (nvidia-h100-80gb)    "A3 Instance Core/Ram"
+a3-megagpu-8g             H100 80GB Mega                  "A3Plus Instance Core/Ram"
+a3-ultragpu-8g            H200 141GB                      "A3Ultra Instance Core/Ram"
+a4-highgpu-8g             B200                            none: the "A4 Nvidia B200 (1 gpu
+                                                          slice)" SKU includes its vCPUs and RAM
+g2-standard-*             L4                              "G2 Instance Core/Ram"
+n1-standard-* + GPUs      T4, V100, P100, P4              "N1 Predefined Instance Core/Ram"
+========================  =======================  ==========================================
+
+Why the a3-megagpu-8g host is "A3Plus" and its GPU is "H100 80GB Mega" *or* "H100 80GB Plus":
+in the recorded catalog (2024-09) "Nvidia H100 80GB Mega GPU" SKUs cover nine regions and
+"Nvidia H100 80GB Plus GPU" SKUs cover exactly the other three (us-central1, us-east1,
+us-west1), while "A3Plus Instance Core/Ram" SKUs cover the union of both, twelve regions. The
+two GPU names are the same product sold under two names; no H100 Plus machine type exists.
+
+Bundled local SSD (``local_ssd_gib``): Compute Engine bills accelerator-optimized machine
+types "for their attached GPUs, predefined vCPU, memory, and bundled Local SSD (if
+applicable)". A2 Ultra, A3 and A4 machine types come with local SSD attached (375 GiB disks);
+A2 Standard, G2 and N1 do not. A4's GPU-slice SKU covers vCPUs and memory; its 12,000 GiB of
+local SSD is added like everywhere else, which is the docs' general rule (the catalog does not
+say otherwise).
+
+N1 with attached GPUs: an instance type such as ``n1-standard-8+2xnvidia-tesla-t4`` is
+priced for each GPU model and count GCE allows on N1 (T4 1/2/4, V100 1/2/4/8, P100 1/2/4,
+P4 1/2/4) with the n1-standard host sizes 4, 8, 16, 32, 64 and 96 that fit under the
+documented vCPU and memory limit for that GPU count. Hosts below 4 vCPUs are left out (they
+starve a GPU and would only crowd the offer list), as are n1-highmem/highcpu shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "GPU_MODELS",
+    "MACHINE_TYPES",
+    "N1_GPU_LIMITS",
+    "GpuModel",
+    "MachineType",
+]
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """A GPU as Compute Engine names it (``accelerator_type``) and as gpuhours names it."""
+
+    accelerator_type: str  # GCE's name, e.g. "nvidia-tesla-a100"
+    canonical: str  # aggregator.gpus canonical name
+    memory_gb: float
+
+
+GPU_MODELS: dict[str, GpuModel] = {
+    m.accelerator_type: m
+    for m in (
+        GpuModel("nvidia-tesla-a100", "A100", 40.0),
+        GpuModel("nvidia-a100-80gb", "A100", 80.0),
+        GpuModel("nvidia-h100-80gb", "H100", 80.0),
+        GpuModel("nvidia-h100-mega-80gb", "H100", 80.0),
+        GpuModel("nvidia-h200-141gb", "H200", 141.0),
+        GpuModel("nvidia-b200", "B200", 180.0),
+        GpuModel("nvidia-l4", "L4", 24.0),
+        GpuModel("nvidia-tesla-t4", "T4", 16.0),
+        GpuModel("nvidia-tesla-v100", "V100", 16.0),
+        GpuModel("nvidia-tesla-p100", "P100", 16.0),
+        GpuModel("nvidia-tesla-p4", "P4", 8.0),
+    )
+}
+
+
+@dataclass(frozen=True)
+class MachineType:
+    """One priceable machine: its host shape, its GPUs and its bundled local SSD.
+
+    ``instance_type`` is what offers are keyed by; for accelerator-optimized machines it is
+    the GCE machine type, for N1 it names the host and the attached GPUs.
+    ``host_family`` is the family whose core and RAM SKUs bill the host, or ``None`` when the
+    GPU SKU already includes the host (A4).
+    """
+
+    instance_type: str
+    machine_type: str
+    host_family: str | None
+    vcpus: float
+    memory_gib: float
+    gpu: GpuModel
+    gpu_count: int
+    local_ssd_gib: int = 0
+
+
+def _accelerator_optimized() -> list[MachineType]:
+    rows: list[tuple[str, str | None, float, float, str, int, int]] = [
+        # name, host family, vCPUs, memory GiB, accelerator, GPU count, local SSD GiB
+        ("a2-highgpu-1g", "A2", 12, 85, "nvidia-tesla-a100", 1, 0),
+        ("a2-highgpu-2g", "A2", 24, 170, "nvidia-tesla-a100", 2, 0),
+        ("a2-highgpu-4g", "A2", 48, 340, "nvidia-tesla-a100", 4, 0),
+        ("a2-highgpu-8g", "A2", 96, 680, "nvidia-tesla-a100", 8, 0),
+        ("a2-megagpu-16g", "A2", 96, 1360, "nvidia-tesla-a100", 16, 0),
+        ("a2-ultragpu-1g", "A2", 12, 170, "nvidia-a100-80gb", 1, 375),
+        ("a2-ultragpu-2g", "A2", 24, 340, "nvidia-a100-80gb", 2, 750),
+        ("a2-ultragpu-4g", "A2", 48, 680, "nvidia-a100-80gb", 4, 1500),
+        ("a2-ultragpu-8g", "A2", 96, 1360, "nvidia-a100-80gb", 8, 3000),
+        ("a3-highgpu-1g", "A3", 26, 234, "nvidia-h100-80gb", 1, 750),
+        ("a3-highgpu-2g", "A3", 52, 468, "nvidia-h100-80gb", 2, 1500),
+        ("a3-highgpu-4g", "A3", 104, 936, "nvidia-h100-80gb", 4, 3000),
+        ("a3-highgpu-8g", "A3", 208, 1872, "nvidia-h100-80gb", 8, 6000),
+        ("a3-megagpu-8g", "A3Plus", 208, 1872, "nvidia-h100-mega-80gb", 8, 6000),
+        ("a3-ultragpu-8g", "A3Ultra", 224, 2952, "nvidia-h200-141gb", 8, 12000),
+        ("a4-highgpu-8g", None, 224, 3968, "nvidia-b200", 8, 12000),
+        ("g2-standard-4", "G2", 4, 16, "nvidia-l4", 1, 0),
+        ("g2-standard-8", "G2", 8, 32, "nvidia-l4", 1, 0),
+        ("g2-standard-12", "G2", 12, 48, "nvidia-l4", 1, 0),
+        ("g2-standard-16", "G2", 16, 64, "nvidia-l4", 1, 0),
+        ("g2-standard-24", "G2", 24, 96, "nvidia-l4", 2, 0),
+        ("g2-standard-32", "G2", 32, 128, "nvidia-l4", 1, 0),
+        ("g2-standard-48", "G2", 48, 192, "nvidia-l4", 4, 0),
+        ("g2-standard-96", "G2", 96, 384, "nvidia-l4", 8, 0),
+    ]
+    return [
+        MachineType(name, name, family, vcpus, memory, GPU_MODELS[gpu], count, ssd)
+        for name, family, vcpus, memory, gpu, count, ssd in rows
+    ]
+
+
+#: GPUs GCE attaches to N1 hosts: allowed count -> (max vCPUs, max memory GiB) for that count.
+N1_GPU_LIMITS: dict[str, dict[int, tuple[int, float]]] = {
+    "nvidia-tesla-t4": {1: (48, 312), 2: (48, 312), 4: (96, 624)},
+    "nvidia-tesla-v100": {1: (12, 78), 2: (24, 156), 4: (48, 312), 8: (96, 624)},
+    "nvidia-tesla-p100": {1: (16, 104), 2: (32, 208), 4: (64, 208)},
+    "nvidia-tesla-p4": {1: (24, 156), 2: (48, 312), 4: (96, 624)},
+}
+_N1_STANDARD_VCPUS = (4, 8, 16, 32, 64, 96)
+_N1_STANDARD_GIB_PER_VCPU = 3.75
+
+
+def _n1_with_gpus() -> list[MachineType]:
+    machines = []
+    for accelerator, limits in N1_GPU_LIMITS.items():
+        gpu = GPU_MODELS[accelerator]
+        for count, (max_vcpus, max_gib) in limits.items():
+            for vcpus in _N1_STANDARD_VCPUS:
+                memory = vcpus * _N1_STANDARD_GIB_PER_VCPU
+                if vcpus > max_vcpus or memory > max_gib:
+                    continue
+                host = f"n1-standard-{vcpus}"
+                machines.append(
+                    MachineType(
+                        f"{host}+{count}x{accelerator}", host, "N1", vcpus, memory, gpu, count
+                    )
+                )
+    return machines
+
+
+MACHINE_TYPES: tuple[MachineType, ...] = (*_accelerator_optimized(), *_n1_with_gpus())
