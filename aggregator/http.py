@@ -527,9 +527,14 @@ _URL_HEADERS: Final = frozenset({"location", "content-location"})
 
 
 def _recording_key(request: httpx.Request) -> tuple[str, str, str]:
-    """(host folder name, key, file stem) under which a response to ``request`` is stored."""
+    """(host folder name, key, file stem) under which a response to ``request`` is stored.
+
+    Secret query parameters are left out of the key altogether, so a recording answers the
+    same request whether or not (and with whichever) credentials it is replayed with.
+    """
     url = _redacted(request.url)
-    query = str(httpx.QueryParams(sorted(url.params.multi_items())))
+    kept = [(n, v) for n, v in url.params.multi_items() if not _is_secret(n)]
+    query = str(httpx.QueryParams(sorted(kept)))
     base = str(url.copy_with(query=None, fragment=None))
     key = f"{request.method.upper()} {base}{'?' + query if query else ''}"
     folder = re.sub(r"[^A-Za-z0-9.-]", "_", url.host) or "_"

@@ -148,5 +148,12 @@ class Provider(ABC):
         """The feeds this provider offers."""
 
     def not_configured_reason(self, settings: BaseSettings | None) -> str | None:
-        """Why this provider cannot sync with ``settings`` (e.g. a missing API key), or None."""
+        """Why this provider cannot sync at all with ``settings``, or None."""
+        return None
+
+    def missing_credentials(self, settings: BaseSettings | None) -> str | None:
+        """Why the live price API cannot be called (e.g. no API key), or None.
+
+        Not asked when replaying recorded responses, which need no credentials.
+        """
         return None

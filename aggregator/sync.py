@@ -17,10 +17,12 @@ What is promised:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,9 @@ from aggregator.providers import FetchContext, Progress
 from aggregator.settings import Settings
 from db import store
 
-__all__ = ["SyncOutcome", "sync_feed", "sync_feeds"]
+__all__ = ["OBSERVED_AT_FILE", "SyncOutcome", "load_observed_at", "sync_feed", "sync_feeds"]
+
+OBSERVED_AT_FILE = "OBSERVED_AT.json"
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,22 @@ class SyncOutcome:
     @property
     def failed(self) -> bool:
         return self.run.status is SyncStatus.FAILED
+
+
+def load_observed_at(directory: Path) -> dict[str, datetime]:
+    """Per-feed times a recording's prices were seen, from ``OBSERVED_AT.json`` if present.
+
+    A recording made by ``--record`` has none (its prices count as seen when replayed); a
+    shipped snapshot has one, so its prices keep their real age.
+    """
+    path = directory / OBSERVED_AT_FILE
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        return {str(k): datetime.fromisoformat(v) for k, v in raw.items()}
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise ConfigurationError(f"{path} is not a valid observed-at map: {exc}") from None
 
 
 class _Collector:
@@ -130,9 +150,17 @@ async def sync_feed(
     *,
     force: bool = False,
     progress: Progress | None = None,
+    replaying: bool = False,
+    observed_at: datetime | None = None,
 ) -> SyncOutcome:
-    """Sync one feed and record the run. Never raises for feed or provider failures."""
-    started = utcnow()
+    """Sync one feed and record the run. Never raises for feed or provider failures.
+
+    ``replaying`` says the client answers from a recording, so missing credentials do not
+    stop the feed. ``observed_at`` is when a recording's prices were seen at the source: it
+    becomes the offers' ``observed_at`` and the run's time, so replayed prices show their
+    real age; a recording older than the prices already stored is refused.
+    """
+    started = observed_at or utcnow()
     clock = time.monotonic()
     run_base = {"feed": ref.id, "provider": ref.provider.name, "started_at": started}
 
@@ -165,7 +193,10 @@ async def sync_feed(
         provider_settings = _provider_settings(ref)
     except ConfigurationError as exc:
         return await fail(str(exc), status=SyncStatus.NOT_CONFIGURED)
-    if reason := ref.provider.not_configured_reason(provider_settings):
+    reason = ref.provider.not_configured_reason(provider_settings)
+    if reason is None and not replaying:
+        reason = ref.provider.missing_credentials(provider_settings)
+    if reason is not None:
         return await fail(reason, status=SyncStatus.NOT_CONFIGURED)
 
     try:
@@ -221,6 +252,18 @@ async def sync_feed(
             counts=counts,
         )
 
+    if observed_at is not None:
+        try:
+            last = await asyncio.to_thread(store.last_good_run, engine, ref.id)
+        except Exception as exc:
+            return await fail(f"could not read the last sync: {exc}", counts=counts)
+        if last is not None and last.finished_at is not None and last.finished_at > observed_at:
+            return await fail(
+                f"the recording's prices (seen {observed_at:%Y-%m-%d}) are older than the "
+                f"stored ones (synced {last.finished_at:%Y-%m-%d %H:%M}); nothing was changed",
+                counts=counts,
+            )
+
     snapshot = store.FeedSnapshot(
         feed=ref.id,
         provider=ref.provider.name,
@@ -236,7 +279,7 @@ async def sync_feed(
             store.apply_snapshot,
             engine,
             snapshot,
-            now=utcnow(),
+            now=observed_at or utcnow(),
             min_share_of_live=None if force else settings.sync_min_share_of_last,
         )
     except SyncRejected as exc:
@@ -268,8 +311,12 @@ async def sync_feeds(
     replay_dir: Path | None = None,
     transport: Any = None,
     progress_factory: ProgressFactory | None = None,
+    observed_at: Mapping[str, datetime] | None = None,
 ) -> list[SyncOutcome]:
-    """Sync several feeds concurrently over one shared HTTP client; results in input order."""
+    """Sync several feeds concurrently over one shared HTTP client; results in input order.
+
+    ``observed_at`` maps feed ids to the time a recording's prices were seen (replay only).
+    """
     async with make_client(
         settings, transport=transport, record_dir=record_dir, replay_dir=replay_dir
     ) as client:
@@ -284,6 +331,8 @@ async def sync_feeds(
                         settings,
                         force=force,
                         progress=progress_factory(ref) if progress_factory else None,
+                        replaying=replay_dir is not None,
+                        observed_at=(observed_at or {}).get(ref.id),
                     )
                     for ref in refs
                 )

@@ -243,9 +243,9 @@ def test_the_provider_registers_through_its_hook() -> None:
     ref = registry.feeds["gcp/catalog"]
     assert isinstance(ref.provider, GcpProvider) and ref.provider.settings_class is GcpSettings
     assert isinstance(ref.feed, CatalogFeed) and ref.feed.default_interval.days == 1
-    assert ref.provider.not_configured_reason(GcpSettings(api_key=None)) == NOT_CONFIGURED
+    assert ref.provider.missing_credentials(GcpSettings(api_key=None)) == NOT_CONFIGURED
     assert NOT_CONFIGURED == "set GPUHOURS_GCP_API_KEY to a Cloud Billing API key"
-    assert ref.provider.not_configured_reason(GcpSettings(api_key=API_KEY)) is None
+    assert ref.provider.missing_credentials(GcpSettings(api_key=API_KEY)) is None
 
 
 class _OtherFeed(Feed):

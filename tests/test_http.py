@@ -442,7 +442,7 @@ def test_record_then_replay_gives_the_same_answer(tmp_path: Path) -> None:
 def test_recording_layout(tmp_path: Path) -> None:
     url = f"https://api.example.com/p?b=2&key={SECRET}&a=1"
     run(fetch(recording_client(tmp_path, lambda r: httpx.Response(201, content=b"hi")), url=url))
-    key = "GET https://api.example.com/p?a=1&b=2&key=REDACTED"
+    key = "GET https://api.example.com/p?a=1&b=2"  # secrets are not part of the key
     stem = hashlib.sha256(key.encode()).hexdigest()[:16]
     assert files_under(tmp_path) == [
         tmp_path / "api.example.com" / f"{stem}.body",

@@ -64,7 +64,7 @@ class GcpProvider(Provider):
     def feeds(self) -> Sequence[Feed]:
         return [CatalogFeed()]
 
-    def not_configured_reason(self, settings: BaseSettings | None) -> str | None:
+    def missing_credentials(self, settings: BaseSettings | None) -> str | None:
         if not isinstance(settings, GcpSettings) or settings.api_key is None:
             return NOT_CONFIGURED
         return None
