@@ -40,9 +40,10 @@ from aggregator.errors import (
 from aggregator.models import StoredOffer, SyncStatus, utcnow
 from aggregator.plugins import FeedRef, Registry, load_registry
 from aggregator.settings import Settings
-from aggregator.sync import SyncOutcome, sync_feeds
+from aggregator.sync import SyncOutcome, load_observed_at, sync_feeds
 
 EXIT_OK, EXIT_NOTHING, EXIT_INPUT, EXIT_SYNC_FAILED, EXIT_STORE = 0, 1, 2, 3, 4
+BUNDLED = "bundled"
 
 app = typer.Typer(
     name="gpuhours",
@@ -185,7 +186,11 @@ def sync(
     ] = None,
     replay: Annotated[
         Path | None,
-        typer.Option("--replay", help="Answer requests from responses recorded in DIR."),
+        typer.Option(
+            "--replay",
+            help="Answer requests from responses recorded in DIR "
+            "('bundled': the offline snapshot shipped with gpuhours).",
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -193,6 +198,11 @@ def sync(
     with _errors(as_json):
         if record and replay:
             raise InvalidInput("--record and --replay cannot be used together", field="record")
+        note = None
+        if replay is not None and str(replay) == BUNDLED and not replay.exists():
+            from plugins.snapshot import AGE_NOTE, SNAPSHOT_DIR
+
+            replay, note = SNAPSHOT_DIR, AGE_NOTE
         if replay is not None and not replay.is_dir():
             raise InvalidInput(f"--replay: {replay} is not a directory", field="replay")
         settings, registry = _context()
@@ -211,9 +221,11 @@ def sync(
         finally:
             engine.dispose()
         if as_json:
-            _emit_json({"runs": [o.run for o in outcomes]})
+            _emit_json({"runs": [o.run for o in outcomes], "note": note})
         else:
             _print_sync_summary(outcomes)
+            if note:
+                consoles.err.print(f"note: {note}", markup=False)
         if any(o.failed for o in outcomes):
             raise typer.Exit(EXIT_SYNC_FAILED)
 
@@ -240,6 +252,7 @@ def _run_sync(
                 record_dir=record,
                 replay_dir=replay,
                 progress_factory=factory,
+                observed_at=load_observed_at(replay) if replay else None,
             )
         )
 

@@ -1,0 +1,109 @@
+"""Full replayed sync of all three built-in providers: wall time and peak RSS.
+
+Replays the bundled offline snapshot (``plugins/snapshot/responses``) into a fresh SQLite
+store (and into PostgreSQL when ``--pg URL`` or ``GPUHOURS_TEST_DATABASE_URL`` is given), in a
+child process per run so peak RSS is that of the sync alone. Prints figures; asserts nothing.
+
+    python bench/bench_full_sync.py [--runs 3] [--pg postgresql+psycopg://postgres@127.0.0.1/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+
+CHILD = r"""
+import asyncio, json, resource, sys, time
+from aggregator.plugins import load_registry
+from aggregator.settings import Settings
+from aggregator.sync import load_observed_at, sync_feeds
+from db.engine import make_engine
+from db.migrate import upgrade
+from plugins.snapshot import SNAPSHOT_DIR
+
+url = sys.argv[1]
+engine = make_engine(url)
+upgrade(engine)
+settings = Settings()
+registry = load_registry(settings)
+refs = registry.select_feeds(["aws", "azure", "gcp"])
+start = time.perf_counter()
+outcomes = asyncio.run(sync_feeds(refs, registry, engine, settings, replay_dir=SNAPSHOT_DIR,
+                                  observed_at=load_observed_at(SNAPSHOT_DIR)))
+wall = time.perf_counter() - start
+engine.dispose()
+print(json.dumps({
+    "wall_s": wall,
+    "offers": sum(o.run.seen for o in outcomes),
+    "failed": [o.run.feed for o in outcomes if o.run.status.value != "ok"],
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+
+def run_child(url: str) -> dict[str, object]:
+    env = dict(os.environ, GPUHOURS_PLUGINS="aws,azure,gcp")
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, url], capture_output=True, text=True, env=env, check=True
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def pg_schema_url(base: str) -> tuple[str, str]:
+    import sqlalchemy as sa
+
+    from db.engine import make_engine
+
+    schema = f"gh_bench_{uuid.uuid4().hex[:8]}"
+    engine = make_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}", schema
+
+
+def drop_schema(base: str, schema: str) -> None:
+    import sqlalchemy as sa
+
+    from db.engine import make_engine
+
+    engine = make_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pg", default=os.environ.get("GPUHOURS_TEST_DATABASE_URL"))
+    args = parser.parse_args()
+    print(f"{'store':10} {'run':>3} {'offers':>7} {'wall s':>8} {'peak RSS MB':>12}")
+    for run in range(1, args.runs + 1):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = run_child(f"sqlite:///{tmp}/bench.db")
+        print(
+            f"{'sqlite':10} {run:>3} {r['offers']:>7} {r['wall_s']:>8.3f} "
+            f"{r['peak_rss_mb']:>12.1f} {r['failed'] or ''}"
+        )
+    if args.pg:
+        for run in range(1, args.runs + 1):
+            url, schema = pg_schema_url(args.pg)
+            try:
+                r = run_child(url)
+            finally:
+                drop_schema(args.pg, schema)
+            print(
+                f"{'postgres':10} {run:>3} {r['offers']:>7} {r['wall_s']:>8.3f} "
+                f"{r['peak_rss_mb']:>12.1f} {r['failed'] or ''}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The offline price snapshot: recorded price-API responses shipped with gpuhours.
+
+``gpuhours sync --replay bundled`` answers the built-in plugins' requests from ``responses/``
+(the replay format of :mod:`aggregator.http`), so a machine with no network gets a working
+store. The prices are as old as the recordings they come from (see ``PROVENANCE.md``); run
+``gpuhours sync`` with network access for live prices. ``tools/build_snapshot.py`` rebuilds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["AGE_NOTE", "SNAPSHOT_DIR"]
+
+SNAPSHOT_DIR = Path(__file__).resolve().parent / "responses"
+
+AGE_NOTE = (
+    "prices from the bundled offline snapshot: AWS offer files of 2025-05 (us-east-1; "
+    "reserved and savings-plan rates constructed from published figures) and spot prices of "
+    "2021-04, Azure retail prices of 2026-01 (eastus2) and 2026-08 (mexicocentral), GCP SKUs "
+    "of 2023-03 and 2024-09 plus SKUs built from a published catalog; run `gpuhours sync` "
+    "with network access for live prices"
+)
