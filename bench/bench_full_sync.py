@@ -15,7 +15,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
+
+from db.scratch import scratch_schema
 
 CHILD = r"""
 import asyncio, json, resource, sys, time
@@ -54,31 +55,6 @@ def run_child(url: str) -> dict[str, object]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def pg_schema_url(base: str) -> tuple[str, str]:
-    import sqlalchemy as sa
-
-    from db.engine import make_engine
-
-    schema = f"gh_bench_{uuid.uuid4().hex[:8]}"
-    engine = make_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def drop_schema(base: str, schema: str) -> None:
-    import sqlalchemy as sa
-
-    from db.engine import make_engine
-
-    engine = make_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -94,11 +70,8 @@ def main() -> None:
         )
     if args.pg:
         for run in range(1, args.runs + 1):
-            url, schema = pg_schema_url(args.pg)
-            try:
+            with scratch_schema(args.pg, prefix="gh_bench") as url:
                 r = run_child(url)
-            finally:
-                drop_schema(args.pg, schema)
             print(
                 f"{'postgres':10} {run:>3} {r['offers']:>7} {r['wall_s']:>8.3f} "
                 f"{r['peak_rss_mb']:>12.1f} {r['failed'] or ''}"

@@ -21,18 +21,15 @@ import os
 import random
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine
 
 from aggregator.models import Offer, Payment, PurchaseOption
-from db.engine import make_engine, normalize_url, redacted_url
+from db.engine import make_engine, redacted_url
 from db.migrate import upgrade
+from db.scratch import scratch_schema
 from db.store import FeedSnapshot, apply_snapshot
 
 FEED = "aws/on-demand"
@@ -118,23 +115,6 @@ def bench(label: str, engine: Engine, count: int) -> None:
         )
 
 
-@contextmanager
-def postgres_schema(url: str) -> Iterator[str]:
-    schema = f"gh_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_url(url), poolclass=NullPool)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        scoped = make_url(normalize_url(url)).update_query_dict(
-            {"options": f"-csearch_path={schema}"}
-        )
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offers", type=int, default=100_000)
@@ -148,7 +128,7 @@ def main() -> None:
         finally:
             engine.dispose()
     if args.pg:
-        with postgres_schema(args.pg) as url:
+        with scratch_schema(args.pg, prefix="gh_bench") as url:
             engine = make_engine(url)
             try:
                 bench("PostgreSQL", engine, args.offers)

@@ -9,18 +9,17 @@ afterwards), so tests running concurrently against the same database never see e
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine
 
 from aggregator.models import Offer, PurchaseOption
-from db.engine import make_engine, normalize_url
+from db.engine import make_engine
 from db.migrate import upgrade
+from db.scratch import scratch_schema
 
 # Fixtures of the sync and CLI tests (test-only plugins installed through entry points).
 pytest_plugins = ["fake_plugins"]
@@ -48,19 +47,8 @@ def postgres_schema_url() -> Iterator[str]:
     url = postgres_url()
     if url is None:
         pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run PostgreSQL tests")
-    schema = f"gh_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_url(url), poolclass=NullPool)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        scoped = make_url(normalize_url(url)).update_query_dict(
-            {"options": f"-csearch_path={schema}"}
-        )
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        admin.dispose()
+    with scratch_schema(url, prefix="gh_test") as scoped:
+        yield scoped
 
 
 def _database(request: pytest.FixtureRequest, tmp_path: Path, *, migrate: bool) -> Engine:
