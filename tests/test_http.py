@@ -34,11 +34,11 @@ from aggregator.http import (
     USER_AGENT,
     RecordTransport,
     ReplayTransport,
-    _NetworkTransport,
     make_client,
     redact_url,
     translate_error,
 )
+from aggregator.http.network import _NetworkTransport
 from aggregator.settings import Settings
 
 T = TypeVar("T")
