@@ -60,9 +60,7 @@ def test_bundled_prices_keep_the_age_of_their_recordings(cli: Any) -> None:
     assert feeds["gcp/catalog"]["stale"] is True  # years old: never passes for fresh data
 
 
-def test_a_recording_older_than_the_stored_prices_is_refused(
-    cli: Any, tmp_path: Path
-) -> None:
+def test_a_recording_older_than_the_stored_prices_is_refused(cli: Any, tmp_path: Path) -> None:
     recording = tmp_path / "recording"
     shutil.copytree(SNAPSHOT_DIR, recording)
     observed = json.loads((recording / "OBSERVED_AT.json").read_text())
@@ -79,3 +77,31 @@ def test_a_recording_older_than_the_stored_prices_is_refused(
 def test_replay_needs_no_credentials_but_live_gcp_does(cli: Any) -> None:
     result = cli("sync", "gcp", "--replay", "bundled", "--json")
     assert json.loads(result.stdout)["runs"][0]["status"] == "ok"
+
+
+def test_the_snapshot_syncs_into_both_stores(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from aggregator.models import SyncStatus
+    from aggregator.plugins import load_registry
+    from aggregator.settings import Settings
+    from aggregator.sync import load_observed_at, sync_feeds
+    from db import store
+
+    monkeypatch.setenv("GPUHOURS_PLUGINS", "aws,azure,gcp")
+    settings = Settings()
+    registry = load_registry(settings)
+    outcomes = asyncio.run(
+        sync_feeds(
+            registry.select_feeds([]),
+            registry,
+            engine,
+            settings,
+            replay_dir=SNAPSHOT_DIR,
+            observed_at=load_observed_at(SNAPSHOT_DIR),
+        )
+    )
+    assert [o.run.status for o in outcomes] == [SyncStatus.OK] * 5
+    offers = store.query_offers(engine, store.OfferQuery())
+    assert {o.provider for o in offers} == {"aws", "azure", "gcp"}
+    assert len(offers) == sum(o.run.seen for o in outcomes)
