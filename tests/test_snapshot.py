@@ -1,4 +1,4 @@
-"""The offline main job: `gpuhours sync --replay bundled` fills the store from the shipped snapshot."""
+"""The offline main job: `gpuhours sync --replay bundled` fills the store from the snapshot."""
 
 from __future__ import annotations
 
