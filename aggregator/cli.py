@@ -30,6 +30,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from aggregator import catalog
+from aggregator.cli_plan import add_commands as add_plan_commands
 from aggregator.errors import (
     ConfigurationError,
     GpuhoursError,
@@ -600,6 +601,9 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
             _emit_json({"database": url, "from_revision": before, "revision": after})
         else:
             consoles.out.print(f"{url}: schema {before or 'empty'} -> {after}", markup=False)
+
+
+add_plan_commands(app)
 
 
 def main() -> None:

@@ -302,3 +302,193 @@ class SyncRun(BaseModel):
 def utcnow() -> datetime:
     """The current time, always timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------------------------
+# The planner's request and answer (DESIGN section 7). The solver is aggregator/planner/.
+
+__all__ += ["DEFAULT_PLAN_PURCHASE_OPTIONS", "Plan", "PlanLine", "PlanRequest"]
+
+DEFAULT_PLAN_PURCHASE_OPTIONS: tuple[PurchaseOption, ...] = (
+    PurchaseOption.ON_DEMAND,
+    PurchaseOption.RESERVED,
+    PurchaseOption.SAVINGS_PLAN,
+    PurchaseOption.COMMITTED,
+)
+"""What a plan may buy unless told otherwise: never interruptible capacity by surprise."""
+
+# Bounds that keep the solver's numbers sane; far beyond any real request.
+_MAX_PLAN_GPU_HOURS = 1e9
+_MAX_PLAN_HOURS = 876_000.0  # 100 years
+_MAX_PLAN_GPUS = 10_000_000
+
+
+def _option_spelling(value: Any) -> Any:
+    """Accept ``on-demand`` / ``Savings Plan`` as well as the enum values."""
+    if isinstance(value, str):
+        return value.strip().lower().replace("-", "_").replace(" ", "_")
+    if isinstance(value, list | tuple):
+        return [_option_spelling(item) for item in value]
+    return value
+
+
+def _names(values: list[str], what: str) -> list[str]:
+    cleaned = [value.strip() for value in values]
+    if any(not value for value in cleaned):
+        raise ValueError(f"an empty {what} matches nothing")
+    return list(dict.fromkeys(cleaned))
+
+
+class PlanRequest(BaseModel):
+    """What to plan: N GPU-hours, which GPUs and offers may serve them, and the constraints.
+
+    Every field is checked here, so the CLI (exit 2) and the API (HTTP 422 naming the field)
+    reject the same bad input. GPU names are resolved (aliases, memory variants) by the
+    planner against the GPU vocabulary, which may include plugin GPUs.
+
+    Defaults promise a plan a cautious buyer would accept: on-demand and commitments only
+    (interruptible capacity only when ``purchase_options`` names spot or low priority), whole
+    GPUs only, no deadline and no cap on GPUs running at once.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gpu_hours: Finite = Field(
+        gt=0, le=_MAX_PLAN_GPU_HOURS, description="GPU-hours to buy (delivered, after overhead)"
+    )
+    gpus: list[str] = Field(
+        default_factory=list, description="accepted GPUs: names or aliases (a100:80); empty = any"
+    )
+    min_gpu_memory_gb: Finite | None = Field(default=None, ge=0, description="per GPU")
+    providers: list[str] = Field(default_factory=list, description="empty = every provider")
+    regions: list[str] = Field(
+        default_factory=list, description="region codes or globs (us-*); empty = every region"
+    )
+    purchase_options: list[PurchaseOption] = Field(
+        default_factory=lambda: list(DEFAULT_PLAN_PURCHASE_OPTIONS),
+        min_length=1,
+        description="what may be bought; spot and low_priority only when listed",
+    )
+    gpus_per_node: Finite | None = Field(default=None, gt=0, description="exact GPUs per instance")
+    min_gpus_per_node: Finite | None = Field(default=None, gt=0)
+    max_gpus_per_node: Finite | None = Field(default=None, gt=0)
+    deadline_hours: Finite | None = Field(
+        default=None,
+        gt=0,
+        le=_MAX_PLAN_HOURS,
+        description="wall-clock hours in which every GPU-hour must be delivered",
+    )
+    max_gpus: int | None = Field(
+        default=None, gt=0, le=_MAX_PLAN_GPUS, description="GPUs that may run at once"
+    )
+    allow_fractional: bool = Field(
+        default=False, description="allow instances with a fraction of a GPU (1/6 A10)"
+    )
+    spot_overhead: Finite = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="share of interruptible GPU-hours lost to interruptions (0.1 = 10 %)",
+    )
+    top: int = Field(default=3, ge=0, le=20, description="how many alternatives to show")
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpu_names(cls, value: list[str]) -> list[str]:
+        return _names(value, "GPU name")
+
+    @field_validator("providers")
+    @classmethod
+    def _provider_names(cls, value: list[str]) -> list[str]:
+        return [name.lower() for name in _names(value, "provider name")]
+
+    @field_validator("regions")
+    @classmethod
+    def _region_globs(cls, value: list[str]) -> list[str]:
+        return _names(value, "region pattern")
+
+    @field_validator("purchase_options", mode="before")
+    @classmethod
+    def _option_text(cls, value: Any) -> Any:
+        return _option_spelling(value)
+
+    @field_validator("purchase_options")
+    @classmethod
+    def _unique_options(cls, value: list[PurchaseOption]) -> list[PurchaseOption]:
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _node_size_consistent(self) -> Self:
+        if self.gpus_per_node is not None and (
+            self.min_gpus_per_node is not None or self.max_gpus_per_node is not None
+        ):
+            raise ValueError("give gpus_per_node, or min/max_gpus_per_node, not both")
+        low, high = self.min_gpus_per_node, self.max_gpus_per_node
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_gpus_per_node ({low:g}) exceeds max_gpus_per_node ({high:g})")
+        return self
+
+    @property
+    def allows_interruptible(self) -> bool:
+        return any(option.interruptible for option in self.purchase_options)
+
+
+class PlanLine(BaseModel):
+    """One offer bought in a plan: how many instances, for how long, at what cost.
+
+    For pay-as-you-go offers ``instances`` run in parallel for ``hours_per_instance`` each and
+    ``cost`` is ``instance_hours x unit_price``. For commitments ``instances`` is the number
+    of units bought: ``cost`` is ``instances x term_hours x unit_price`` however little of the
+    term the job uses (``billed_instance_hours`` vs ``instance_hours`` shows the difference).
+    ``gpu_hours`` is what the line delivers to the job, after ``spot_overhead``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    region: str
+    zone: str | None = None
+    instance_type: str
+    gpu: str
+    gpu_memory_gb: float
+    gpus_per_instance: float
+    purchase_option: PurchaseOption
+    interruptible: bool
+    term_hours: int
+    payment: Payment | None = None
+    offering_class: OfferingClass | None = None
+    instances: int
+    hours_per_instance: float
+    instance_hours: float
+    billed_instance_hours: float
+    gpu_hours: float
+    unit_price: float = Field(description="price of one instance-hour")
+    cost: float
+    offer_id: str
+    observed_at: datetime | None = None
+
+
+class Plan(BaseModel):
+    """The cheapest way found to buy the requested GPU-hours, in one currency.
+
+    ``total_cost`` sums ``lines`` (never across currencies). ``gpus_at_once`` is the peak
+    number of GPUs running when every line starts at once, ``duration_hours`` the longest
+    line. ``optimal`` is False only when the solver's time limit stopped the search before it
+    proved the plan cheapest (a note says so).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    currency: str
+    total_cost: float
+    gpu_hours: float = Field(description="GPU-hours delivered")
+    requested_gpu_hours: float
+    price_per_gpu_hour: float = Field(description="total_cost / gpu_hours")
+    gpus_at_once: float
+    duration_hours: float
+    interruptible_gpu_hours: float
+    optimal: bool = True
+    lines: list[PlanLine]
+    alternatives: list[Plan] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,267 @@
+"""``gpuhours cheapest``: the planner on the command line.
+
+Kept out of :mod:`aggregator.cli` so the command and its table stay in one small module;
+``cli.py`` wires it with ``add_commands(app)`` at its end. The helpers of ``cli.py`` (error
+handling, JSON output, consoles) are imported inside the functions, because ``cli.py``
+imports this module while it is itself being imported.
+
+Same conventions as every command: ``--json`` prints exactly one JSON document (the
+:class:`~aggregator.models.Plan`, or ``{"error": ...}``) on stdout; exit 0 with a plan, 1 when
+no plan meets the request (the message names the constraint), 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from aggregator.errors import InvalidInput
+from aggregator.models import DEFAULT_PLAN_PURCHASE_OPTIONS, Plan, PlanRequest, PurchaseOption
+
+__all__ = ["add_commands", "parse_duration_hours", "request_from_options"]
+
+_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)\s*$", re.IGNORECASE)
+_UNIT_HOURS = {
+    "": 1.0,
+    "h": 1.0,
+    "hr": 1.0,
+    "hrs": 1.0,
+    "hour": 1.0,
+    "hours": 1.0,
+    "m": 1 / 60,
+    "min": 1 / 60,
+    "mins": 1 / 60,
+    "minutes": 1 / 60,
+    "d": 24.0,
+    "day": 24.0,
+    "days": 24.0,
+    "w": 168.0,
+    "week": 168.0,
+    "weeks": 168.0,
+}
+# Request fields as the CLI spells them, so a validation error names the flag to fix.
+_FLAGS = {
+    "gpu_hours": "--gpu-hours",
+    "gpus": "--gpu",
+    "min_gpu_memory_gb": "--min-gpu-memory",
+    "providers": "--provider",
+    "regions": "--region",
+    "purchase_options": "--purchase-option",
+    "gpus_per_node": "--gpus-per-node",
+    "min_gpus_per_node": "--min-gpus-per-node",
+    "max_gpus_per_node": "--max-gpus-per-node",
+    "deadline_hours": "--deadline",
+    "max_gpus": "--max-gpus",
+    "spot_overhead": "--spot-overhead",
+    "top": "--top",
+}
+
+
+def parse_duration_hours(text: str) -> float:
+    """``72h``, ``3d``, ``90m``, ``1.5d``, ``2w`` or a bare number of hours, in hours."""
+    match = _DURATION.match(text)
+    unit = match["unit"].lower() if match else ""
+    if match is None or unit not in _UNIT_HOURS:
+        raise InvalidInput(
+            f"--deadline: cannot read {text!r} as a duration (e.g. 72h, 3d, 90m)",
+            field="deadline_hours",
+        )
+    return float(match["value"]) * _UNIT_HOURS[unit]
+
+
+def request_from_options(**values: object) -> PlanRequest:
+    """A :class:`PlanRequest`, or :class:`InvalidInput` naming the flag that is wrong."""
+    try:
+        return PlanRequest.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else None
+        flag = _FLAGS.get(field or "", field or "options")
+        message = error["msg"].removeprefix("Value error, ")
+        raise InvalidInput(f"{flag}: {message}", field=field) from None
+
+
+GpuOpt = Annotated[
+    list[str] | None,
+    typer.Option("--gpu", "-g", help="GPU name or alias (H100, a100:80); repeatable."),
+]
+ProviderOpt = Annotated[
+    list[str] | None, typer.Option("--provider", "-p", help="Provider name; repeatable.")
+]
+RegionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--region", "-r", help="Region or glob (us-*, *east*); repeatable."),
+]
+OptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--purchase-option",
+        "-o",
+        help="on-demand, spot, low-priority, reserved, savings-plan, committed; repeatable "
+        "(default: on-demand and commitments).",
+    ),
+]
+
+
+def cheapest(
+    gpu_hours: Annotated[
+        float, typer.Option("--gpu-hours", "-n", help="GPU-hours to buy.", show_default=False)
+    ],
+    gpu: GpuOpt = None,
+    deadline: Annotated[
+        str | None,
+        typer.Option("--deadline", "-d", help="Deliver everything within this time: 72h, 3d."),
+    ] = None,
+    max_gpus: Annotated[
+        int | None, typer.Option("--max-gpus", help="GPUs that may run at once (quota).")
+    ] = None,
+    spot: Annotated[
+        bool, typer.Option("--spot", help="Also plan with spot and low-priority capacity.")
+    ] = False,
+    spot_overhead: Annotated[
+        float,
+        typer.Option("--spot-overhead", help="Share of spot GPU-hours lost to interruptions."),
+    ] = 0.0,
+    provider: ProviderOpt = None,
+    region: RegionOpt = None,
+    purchase_option: OptionOpt = None,
+    gpus_per_node: Annotated[
+        float | None, typer.Option("--gpus-per-node", help="Exactly N GPUs per instance.")
+    ] = None,
+    min_gpus_per_node: Annotated[
+        float | None, typer.Option("--min-gpus-per-node", help="At least N GPUs per instance.")
+    ] = None,
+    max_gpus_per_node: Annotated[
+        float | None, typer.Option("--max-gpus-per-node", help="At most N GPUs per instance.")
+    ] = None,
+    min_gpu_memory: Annotated[
+        float | None, typer.Option("--min-gpu-memory", help="Minimum GB per GPU.")
+    ] = None,
+    allow_fractional: Annotated[
+        bool,
+        typer.Option("--allow-fractional", help="Allow instances with part of a GPU (1/6 A10)."),
+    ] = False,
+    top: Annotated[int, typer.Option("--top", help="How many alternatives to show.")] = 3,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout.")
+    ] = False,
+) -> None:
+    """The cheapest way to buy N GPU-hours: a plan over the stored offers."""
+    from aggregator import catalog
+    from aggregator.cli import _context, _emit_json, _errors, consoles
+    from aggregator.planner import plan_from_store
+
+    with _errors(as_json):
+        options: list[str] = list(purchase_option or [])
+        if not options:
+            options = [p.value for p in DEFAULT_PLAN_PURCHASE_OPTIONS]
+        if spot:
+            options += [PurchaseOption.SPOT.value, PurchaseOption.LOW_PRIORITY.value]
+        request = request_from_options(
+            gpu_hours=gpu_hours,
+            gpus=gpu or [],
+            min_gpu_memory_gb=min_gpu_memory,
+            providers=provider or [],
+            regions=region or [],
+            purchase_options=catalog.parse_purchase_options(options),
+            gpus_per_node=gpus_per_node,
+            min_gpus_per_node=min_gpus_per_node,
+            max_gpus_per_node=max_gpus_per_node,
+            deadline_hours=parse_duration_hours(deadline) if deadline is not None else None,
+            max_gpus=max_gpus,
+            allow_fractional=allow_fractional,
+            spot_overhead=spot_overhead,
+            top=top,
+        )
+        settings, registry = _context()
+        engine = catalog.open_store(settings)
+        try:
+            plan = plan_from_store(engine, registry, request)
+        finally:
+            engine.dispose()
+        if as_json:
+            _emit_json(plan)
+        else:
+            _print_plan(plan, consoles.out)
+
+
+def add_commands(app: typer.Typer) -> None:
+    """Register ``cheapest`` on the ``gpuhours`` app."""
+    app.command("cheapest")(cheapest)
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _money(value: float) -> str:
+    return f"{value:,.4f}" if abs(value) < 100 else f"{value:,.2f}"
+
+
+def _hours(value: float) -> str:
+    return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def _option_text(option: PurchaseOption, term_hours: int) -> str:
+    if term_hours:
+        return f"{option.value} {term_hours / 8760:g}y"
+    return option.value
+
+
+def _summary(plan: Plan) -> str:
+    gpus = sorted({line.gpu for line in plan.lines})
+    return (
+        f"{plan.label}: {_money(plan.total_cost)} {plan.currency} for "
+        f"{_hours(plan.gpu_hours)} {'/'.join(gpus)} GPU-hours "
+        f"= {_money(plan.price_per_gpu_hour)} {plan.currency} per GPU-hour; "
+        f"{plan.gpus_at_once:g} GPUs at once for up to {_hours(plan.duration_hours)} h"
+    )
+
+
+def _print_plan(plan: Plan, console: Console) -> None:
+    console.print(_summary(plan), markup=False)
+    lines = Table(title="plan")
+    for column in ("provider", "region", "instance type", "GPUs", "option"):
+        lines.add_column(column)
+    for column in ("instances", "h each", "GPU-hours", f"{plan.currency}/h", "cost", "offer id"):
+        lines.add_column(column, justify="right" if column != "offer id" else "left")
+    for line in plan.lines:
+        lines.add_row(
+            line.provider,
+            line.region + (f" ({line.zone})" if line.zone else ""),
+            line.instance_type,
+            f"{line.gpus_per_instance:g}x {line.gpu} {line.gpu_memory_gb:g}GB",
+            _option_text(line.purchase_option, line.term_hours),
+            f"{line.instances:,}",
+            _hours(line.hours_per_instance),
+            _hours(line.gpu_hours),
+            _money(line.unit_price),
+            _money(line.cost),
+            line.offer_id,
+        )
+    console.print(lines)
+    if plan.alternatives:
+        alternatives = Table(title="alternatives")
+        alternatives.add_column("plan")
+        for column in ("total", "per GPU-hour", "GPUs at once"):
+            alternatives.add_column(column, justify="right")
+        alternatives.add_column("uses")
+        for alt in plan.alternatives:
+            alternatives.add_row(
+                alt.label,
+                f"{_money(alt.total_cost)} {alt.currency}",
+                _money(alt.price_per_gpu_hour),
+                f"{alt.gpus_at_once:g}",
+                "; ".join(
+                    f"{ln.instances}x {ln.provider} {ln.instance_type} {ln.region} "
+                    f"{_option_text(ln.purchase_option, ln.term_hours)}"
+                    for ln in alt.lines
+                ),
+            )
+        console.print(alternatives)
+    for note in plan.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)

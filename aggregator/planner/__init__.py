@@ -1,0 +1,22 @@
+"""The planner: the cheapest way to buy N GPU-hours (DESIGN section 7).
+
+Public surface:
+
+- :func:`solve` ``(offers, request) -> Plan``: plan over offers in memory;
+- :func:`plan_from_store` ``(engine, registry, request) -> Plan``: the same over the store,
+  filtering in SQL first;
+- :class:`SolverOptions`: the MILP's time limit and gap.
+
+How it works, one module per step: :mod:`.filters` (which offers may serve the request, and
+which filter left none), :mod:`.candidates` (the cost model and the pruning of dominated
+offers), :mod:`.milp` (the mixed-integer program in HiGHS), :mod:`.allocate` (exact hours and
+costs from the solver's counts), :mod:`.notes` and :mod:`.core` (currencies, alternatives).
+Every failure to plan is a :class:`~aggregator.errors.NoFeasiblePlan` whose message names the
+constraint that leaves nothing; bad input is :class:`~aggregator.errors.InvalidInput`.
+"""
+
+from aggregator.planner.core import solve
+from aggregator.planner.from_store import plan_from_store
+from aggregator.planner.milp import SolverOptions
+
+__all__ = ["SolverOptions", "plan_from_store", "solve"]

@@ -1,0 +1,129 @@
+"""From the solver's integer counts to exact plan lines.
+
+Given how many instances (units) of each offer run, the cheapest way to fill the demand is a
+fractional knapsack, solved exactly by filling in order of marginal cost: commitment capacity
+first (already paid for), then pay-as-you-go offers, cheapest GPU-hour first, each up to
+``instances x rate x deadline`` (unlimited without a deadline). Doing this outside the solver
+keeps costs free of solver tolerances. Counts are then tightened to what the allocation uses
+(a unit or instance with nothing to do is dropped), which can only lower cost and GPUs at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aggregator.errors import GpuhoursError
+from aggregator.models import PlanLine
+from aggregator.planner.candidates import Candidate
+
+__all__ = ["Allocation", "allocate", "plan_lines"]
+
+_SLACK = 1e-6  # relative shortfall tolerated as solver rounding (then filled as dust)
+_HOURS_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """GPU-hours delivered and instances (units) used, per candidate (aligned by index)."""
+
+    gpu_hours: tuple[float, ...]
+    counts: tuple[int, ...]
+
+
+def allocate(
+    candidates: Sequence[Candidate],
+    counts: Sequence[int],
+    demand: float,
+    *,
+    deadline: float | None,
+) -> Allocation:
+    """Fill ``demand`` from the capacity ``counts`` buys, cheapest marginal GPU-hour first."""
+    delivered = [0.0] * len(candidates)
+    remaining = demand
+    order = sorted(
+        (i for i, n in enumerate(counts) if n > 0),
+        key=lambda i: (
+            not candidates[i].commitment,
+            candidates[i].cost_per_gpu_hour,
+            candidates[i].offer.id,
+        ),
+    )
+    for i in order:
+        if remaining <= 0:
+            break
+        c = candidates[i]
+        if c.commitment:
+            capacity = counts[i] * c.unit_capacity
+        elif deadline is None:
+            capacity = math.inf
+        else:
+            capacity = counts[i] * c.rate * deadline
+        take = min(capacity, remaining)
+        delivered[i] = take
+        remaining -= take
+    if remaining > _SLACK * demand:
+        raise GpuhoursError(  # a bug, not a user error: the solver's counts must suffice
+            f"internal error: the chosen offers leave {remaining:g} of {demand:g} GPU-hours"
+        )
+    if remaining > 0:  # rounding dust: give it to the last offer filled
+        last = max((i for i in order if delivered[i] > 0), key=order.index)
+        delivered[last] += remaining
+    used: list[int] = []
+    for i, c in enumerate(candidates):
+        if delivered[i] <= 0:
+            used.append(0)
+        elif c.commitment:
+            used.append(min(counts[i], max(1, math.ceil(delivered[i] / c.unit_capacity - 1e-9))))
+        elif deadline is None:
+            used.append(1)
+        else:
+            need = delivered[i] / c.rate / deadline
+            used.append(min(counts[i], max(1, math.ceil(need - 1e-9))))
+    return Allocation(tuple(delivered), tuple(used))
+
+
+def plan_lines(candidates: Sequence[Candidate], allocation: Allocation) -> list[PlanLine]:
+    """One line per offer in use, most expensive first."""
+    lines: list[PlanLine] = []
+    for c, gpu_hours, count in zip(
+        candidates, allocation.gpu_hours, allocation.counts, strict=True
+    ):
+        if count <= 0 or gpu_hours <= 0:
+            continue
+        offer = c.offer
+        instance_hours = gpu_hours / c.rate
+        if c.commitment:
+            billed = float(count * offer.term_hours)
+            cost = count * c.unit_cost
+        else:
+            billed = instance_hours
+            cost = instance_hours * c.price
+        lines.append(
+            PlanLine(
+                provider=offer.provider,
+                region=offer.region,
+                zone=offer.zone,
+                instance_type=offer.instance_type,
+                gpu=offer.gpu,
+                gpu_memory_gb=offer.gpu_memory_gb,
+                gpus_per_instance=offer.gpu_count,
+                purchase_option=offer.purchase_option,
+                interruptible=offer.interruptible,
+                term_hours=offer.term_hours,
+                payment=offer.payment,
+                offering_class=offer.offering_class,
+                instances=count,
+                hours_per_instance=instance_hours / count,
+                instance_hours=instance_hours,
+                billed_instance_hours=billed,
+                gpu_hours=gpu_hours,
+                unit_price=offer.price_per_hour,
+                cost=cost,
+                offer_id=offer.id,
+                observed_at=offer.observed_at,
+            )
+        )
+    lines.sort(key=lambda line: (-line.cost, line.offer_id))
+    return lines

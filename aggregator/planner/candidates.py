@@ -1,0 +1,187 @@
+"""Offers as the optimizer sees them, and the pruning of offers that can never help.
+
+A :class:`Candidate` reduces an offer to the numbers of DESIGN section 7's cost model:
+
+- pay-as-you-go (on-demand, spot, low priority): one instance-hour costs ``price`` and
+  delivers ``rate`` GPU-hours (``gpu_count``, divided by ``1 + spot_overhead`` when
+  interruptible); within a deadline ``D`` one instance delivers at most ``rate x D``;
+- commitment (reserved, savings plan, committed use): one unit costs ``unit_cost = price x
+  term_hours`` whatever is used and delivers at most ``unit_capacity = gpu_count x
+  min(term_hours, D)`` GPU-hours (``term_hours`` without a deadline).
+
+Both kinds put ``gpus`` GPUs per instance or unit against ``max_gpus``.
+
+Pruning (why it never changes the optimum)
+------------------------------------------
+Offer A *dominates* offer B when every use of B in any feasible plan can be replaced by uses
+of A at no higher cost, no more GPUs running at once and no later finish. Then some optimal
+plan avoids B, and B can be dropped. :func:`prune` keeps the offers in a fixed order and drops
+an offer only when an offer *already kept* dominates it, so every dropped offer has a kept
+dominator and dropping never compounds. The tests :func:`dominates` uses, per pair:
+
+1. A and B pay-as-you-go: ``A.price / A.rate <= B.price / B.rate`` (A's GPU-hour is no dearer)
+   and, when ``max_gpus`` is set, ``m x A.gpus <= B.gpus`` with ``m = ceil(B.rate / A.rate)``
+   A-instances per B-instance (a B instance delivers at most ``B.rate x D`` within the
+   deadline, which ``m`` A-instances match; instance counts only add up when merged because
+   ``ceil(a + b) <= ceil(a) + ceil(b)``), or ``m = 1`` without a deadline (an offer in use
+   needs one instance however long it runs). Without ``max_gpus`` instance counts cost
+   nothing, so only price matters and the single cheapest pay-as-you-go offer survives.
+2. A pay-as-you-go, B a commitment: replacing one B unit needs ``B.unit_capacity`` GPU-hours
+   of A, costing ``A.price / A.rate x B.unit_capacity``, which must be ``<= B.unit_cost``;
+   with ``max_gpus``, ``m x A.gpus <= B.gpus`` where ``m = ceil(B.unit_capacity / (A.rate x
+   D))`` (or 1 without a deadline). This drops, e.g., a 1-year reservation for a 72-hour job
+   whose whole-term price exceeds on-demand for the hours it could deliver.
+3. A and B commitments: ``k = ceil(B.unit_capacity / A.unit_capacity)`` A-units replace one
+   B-unit; needs ``k x A.unit_cost <= B.unit_cost`` and, with ``max_gpus``,
+   ``k x A.gpus <= B.gpus``.
+
+A commitment never dominates a pay-as-you-go offer (its cost does not shrink with use).
+Rounding in ``ceil`` only errs upwards, which makes a test fail, never pass wrongly.
+
+One more rule bounds commitments by the demand: a plan that uses one unit of B costs at least
+``B.unit_cost``, so when some pay-as-you-go offer alone can serve the whole request for less
+(``N x price / rate``, feasible alone: always without ``max_gpus``, otherwise when its
+instances fit ``max_gpus`` and deliver N within the deadline), B is never optimal
+(:func:`upper_bound`). This is what drops 1- and 3-year terms for small jobs.
+
+The property tests compare the optimizer on pruned offers with a brute force over all offers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aggregator.models import Offer, PlanRequest
+
+__all__ = ["Candidate", "count_bound", "dominates", "make_candidates", "prune", "upper_bound"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One offer in the optimizer's terms (see the module docstring)."""
+
+    offer: Offer
+    gpus: float
+    rate: float
+    price: float
+    commitment: bool
+    interruptible: bool
+    unit_cost: float
+    unit_capacity: float
+    cost_per_gpu_hour: float
+    """Pay-as-you-go: price per delivered GPU-hour; commitment: per GPU-hour of capacity."""
+
+
+def make_candidates(offers: Sequence[Offer], request: PlanRequest) -> list[Candidate]:
+    """Candidates for offers that already passed the request's filters."""
+    deadline = request.deadline_hours
+    candidates: list[Candidate] = []
+    for offer in offers:
+        gpus = float(offer.gpu_count)
+        price = float(offer.price_per_hour)
+        commitment = offer.purchase_option.is_commitment
+        interruptible = offer.purchase_option.interruptible
+        rate = gpus / (1.0 + request.spot_overhead) if interruptible else gpus
+        if commitment:
+            hours = float(offer.term_hours) if deadline is None else min(offer.term_hours, deadline)
+            unit_cost = price * offer.term_hours
+            unit_capacity = gpus * hours
+        else:
+            unit_cost = 0.0
+            unit_capacity = math.inf if deadline is None else rate * deadline
+        candidates.append(
+            Candidate(
+                offer=offer,
+                gpus=gpus,
+                rate=rate,
+                price=price,
+                commitment=commitment,
+                interruptible=interruptible,
+                unit_cost=unit_cost,
+                unit_capacity=unit_capacity,
+                cost_per_gpu_hour=unit_cost / unit_capacity if commitment else price / rate,
+            )
+        )
+    return candidates
+
+
+def dominates(a: Candidate, b: Candidate, *, max_gpus: int | None, deadline: float | None) -> bool:
+    """Whether ``a`` can stand in for every use of ``b`` (rules 1-3 of the module docstring)."""
+    if a.commitment:
+        if not b.commitment:
+            return False
+        k = math.ceil(b.unit_capacity / a.unit_capacity)
+        if k * a.unit_cost > b.unit_cost:
+            return False
+        return max_gpus is None or k * a.gpus <= b.gpus
+    if b.commitment:
+        if a.cost_per_gpu_hour * b.unit_capacity > b.unit_cost:
+            return False
+        if max_gpus is None:
+            return True
+        m = 1 if deadline is None else math.ceil(b.unit_capacity / (a.rate * deadline))
+        return m * a.gpus <= b.gpus
+    if a.cost_per_gpu_hour > b.cost_per_gpu_hour:
+        return False
+    if max_gpus is None:
+        return True
+    m = 1 if deadline is None else math.ceil(b.rate / a.rate)
+    return m * a.gpus <= b.gpus
+
+
+def count_bound(
+    candidate: Candidate, demand: float, *, max_gpus: int | None, deadline: float | None
+) -> int:
+    """The most instances (units) of a candidate any optimal plan can use.
+
+    Commitments: ``ceil(N / unit_capacity)`` (one more only adds cost); pay-as-you-go with a
+    deadline: ``ceil(N / (rate x D))``, without one: 1; never more than ``max_gpus`` allows.
+    """
+    if candidate.commitment:
+        bound = math.ceil(demand / candidate.unit_capacity)
+    elif deadline is None:
+        bound = 1
+    else:
+        bound = math.ceil(demand / (candidate.rate * deadline))
+    if max_gpus is not None:
+        bound = min(bound, math.floor(max_gpus / candidate.gpus + 1e-9))
+    return max(bound, 0)
+
+
+def upper_bound(candidates: Sequence[Candidate], request: PlanRequest) -> float:
+    """The cost of the cheapest plan that uses one pay-as-you-go offer alone (inf if none can)."""
+    demand, deadline, max_gpus = request.gpu_hours, request.deadline_hours, request.max_gpus
+    best = math.inf
+    for c in candidates:
+        if c.commitment:
+            continue
+        if max_gpus is not None:
+            most = count_bound(c, demand, max_gpus=max_gpus, deadline=deadline)
+            if most < 1 or (deadline is not None and most * c.rate * deadline < demand):
+                continue
+        best = min(best, c.cost_per_gpu_hour * demand)
+    return best
+
+
+def _order(item: tuple[int, Candidate]) -> tuple[bool, float, bool, float, int]:
+    # Pay-as-you-go first (they can prune commitments), cheapest first; on ties prefer
+    # uninterruptible capacity and smaller instances, then input order for determinism.
+    index, c = item
+    return (c.commitment, c.cost_per_gpu_hour, c.interruptible, c.gpus, index)
+
+
+def prune(candidates: Sequence[Candidate], request: PlanRequest) -> list[Candidate]:
+    """The candidates no kept candidate dominates and the demand bound does not exclude."""
+    ceiling = upper_bound(candidates, request) * (1 + 1e-9)
+    kept: list[Candidate] = []
+    for _, candidate in sorted(enumerate(candidates), key=_order):
+        if candidate.commitment and candidate.unit_cost > ceiling:
+            continue
+        if not any(
+            dominates(k, candidate, max_gpus=request.max_gpus, deadline=request.deadline_hours)
+            for k in kept
+        ):
+            kept.append(candidate)
+    return kept

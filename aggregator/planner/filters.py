@@ -1,0 +1,243 @@
+"""Which offers may serve a request, and which filter left none when nothing may.
+
+The request's filters are an ordered list of :class:`FilterStep` s (GPU, memory, provider,
+region, purchase option, GPUs per instance, fractional GPUs). They are applied one at a time so
+that an empty result names the *first* filter that emptied the set, with a hint of what the
+earlier filters still allowed ("no offers with exactly 3 GPUs per instance (sizes available:
+1, 2, 8)"). The steps that the store can evaluate carry the
+:func:`aggregator.catalog.build_offer_query` arguments that express them, so
+:mod:`aggregator.planner.from_store` filters in SQL and diagnoses with the same steps and
+messages; the Python predicates here mirror the store's semantics exactly (GPU memory variants
+within 0.5 GB, case-insensitive region globs where only ``*`` and ``?`` are special).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aggregator.errors import NoFeasiblePlan
+from aggregator.gpus import GpuVocabulary, ResolvedGpu
+from aggregator.models import Offer, PlanRequest, PurchaseOption
+
+__all__ = [
+    "FilterStep",
+    "apply_steps",
+    "filter_steps",
+    "is_fractional",
+    "nothing_to_plan",
+    "resolve_gpus",
+]
+
+MEMORY_TOLERANCE_GB = 0.5  # the same slack db.store and aggregator.gpus use
+_FRACTION_TOLERANCE = 1e-9
+_HINT_VALUES = 8
+
+
+@dataclass(frozen=True)
+class FilterStep:
+    """One filter of a request.
+
+    ``keep`` decides an offer; ``explain`` says why nothing is left, given the offers that
+    passed the earlier steps (possibly a sample, possibly none). ``query`` holds the
+    :func:`~aggregator.catalog.build_offer_query` keyword arguments expressing the step in SQL,
+    or ``None`` when only Python can evaluate it.
+    """
+
+    name: str
+    keep: Callable[[Offer], bool]
+    explain: Callable[[Sequence[Offer]], str]
+    query: dict[str, Any] | None = field(default=None)
+
+
+def resolve_gpus(request: PlanRequest, vocabulary: GpuVocabulary) -> list[ResolvedGpu]:
+    """The request's GPU names resolved; :class:`~aggregator.errors.UnknownGpu` if one is not."""
+    return [vocabulary.resolve(text) for text in request.gpus]
+
+
+def is_fractional(offer: Offer) -> bool:
+    return abs(offer.gpu_count - round(offer.gpu_count)) > _FRACTION_TOLERANCE
+
+
+def nothing_to_plan() -> NoFeasiblePlan:
+    return NoFeasiblePlan(
+        "there are no offers to plan with: the store holds no current prices (run `gpuhours sync`)"
+    )
+
+
+def apply_steps(offers: Iterable[Offer], steps: Sequence[FilterStep]) -> list[Offer]:
+    """The offers every step keeps; raises :class:`NoFeasiblePlan` naming the first empty step."""
+    remaining = list(offers)
+    if not remaining:
+        raise nothing_to_plan()
+    for step in steps:
+        kept = [offer for offer in remaining if step.keep(offer)]
+        if not kept:
+            raise NoFeasiblePlan(step.explain(remaining))
+        remaining = kept
+    return remaining
+
+
+def filter_steps(request: PlanRequest, wanted: Sequence[ResolvedGpu]) -> list[FilterStep]:
+    """The request's active filters, in the order an empty result is diagnosed."""
+    steps: list[FilterStep] = []
+    if wanted:
+        steps.append(_gpu_step(wanted, request.gpus))
+    if request.min_gpu_memory_gb is not None:
+        steps.append(_memory_step(request.min_gpu_memory_gb))
+    if request.providers:
+        steps.append(_provider_step(request.providers))
+    if request.regions:
+        steps.append(_region_step(request.regions))
+    steps.append(_purchase_option_step(request.purchase_options))
+    size_step = _node_size_step(request)
+    if size_step is not None:
+        steps.append(size_step)
+    if not request.allow_fractional:
+        steps.append(_fractional_step())
+    return steps
+
+
+def _listing(values: Iterable[Any], fmt: Callable[[Any], str] = str) -> str:
+    unique = sorted(set(values))
+    shown = ", ".join(fmt(v) for v in unique[:_HINT_VALUES])
+    return shown + (f" and {len(unique) - _HINT_VALUES} more" if len(unique) > _HINT_VALUES else "")
+
+
+def _gpu_step(wanted: Sequence[ResolvedGpu], texts: Sequence[str]) -> FilterStep:
+    def keep(offer: Offer) -> bool:
+        return any(
+            offer.gpu == gpu.name
+            and (
+                gpu.memory_gb is None
+                or abs(offer.gpu_memory_gb - gpu.memory_gb) <= MEMORY_TOLERANCE_GB
+            )
+            for gpu in wanted
+        )
+
+    def explain(before: Sequence[Offer]) -> str:
+        names = " or ".join(str(gpu) for gpu in wanted)
+        hint = f" (there are offers for {_listing(o.gpu for o in before)})" if before else ""
+        return f"no offers match the GPU filter: nothing for {names}{hint}"
+
+    return FilterStep("gpus", keep, explain, {"gpus": list(texts)})
+
+
+def _memory_step(minimum: float) -> FilterStep:
+    def explain(before: Sequence[Offer]) -> str:
+        hint = ""
+        if before:
+            hint = f" (the largest is {max(o.gpu_memory_gb for o in before):g} GB)"
+        return f"no matching offers have at least {minimum:g} GB of memory per GPU{hint}"
+
+    return FilterStep(
+        "min_gpu_memory_gb",
+        lambda offer: offer.gpu_memory_gb >= minimum,
+        explain,
+        {"min_gpu_memory_gb": minimum},
+    )
+
+
+def _provider_step(providers: Sequence[str]) -> FilterStep:
+    wanted = set(providers)
+
+    def explain(before: Sequence[Offer]) -> str:
+        hint = f" (matching offers come from {_listing(o.provider for o in before)})"
+        return f"no matching offers from provider {', '.join(providers)}" + (hint if before else "")
+
+    return FilterStep(
+        "providers",
+        lambda offer: offer.provider in wanted,
+        explain,
+        {"providers": list(providers)},
+    )
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """The store's region glob semantics (``db.store.glob_to_like``) as a regular expression."""
+    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower()]
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _region_step(patterns: Sequence[str]) -> FilterStep:
+    compiled = [glob_regex(p) for p in patterns]
+
+    def keep(offer: Offer) -> bool:
+        region = offer.region.lower()
+        return any(rx.fullmatch(region) for rx in compiled)
+
+    def explain(before: Sequence[Offer]) -> str:
+        hint = f" (matching offers are in {_listing(o.region for o in before)})" if before else ""
+        return f"no matching offers in a region matching {', '.join(patterns)}{hint}"
+
+    return FilterStep("regions", keep, explain, {"regions": list(patterns)})
+
+
+def _purchase_option_step(options: Sequence[PurchaseOption]) -> FilterStep:
+    allowed = set(options)
+
+    def explain(before: Sequence[Offer]) -> str:
+        available = {o.purchase_option for o in before}
+        hint = ""
+        if available:
+            hint = f" (matching offers are {_listing(p.value for p in available)})"
+            if any(p.interruptible for p in available - allowed):
+                hint += "; allow spot / low_priority (--spot) to plan with interruptible capacity"
+        wanted = ", ".join(p.value for p in options)
+        return f"no matching offers with purchase option {wanted}{hint}"
+
+    return FilterStep(
+        "purchase_options",
+        lambda offer: offer.purchase_option in allowed,
+        explain,
+        {"purchase_options": [p.value for p in options]},
+    )
+
+
+def _node_size_step(request: PlanRequest) -> FilterStep | None:
+    exact, low, high = request.gpus_per_node, request.min_gpus_per_node, request.max_gpus_per_node
+    if exact is None and low is None and high is None:
+        return None
+    if exact is not None:
+        wanted = f"exactly {exact:g}"
+
+        def keep(offer: Offer) -> bool:
+            return math.isclose(offer.gpu_count, exact, rel_tol=1e-9)
+
+    else:
+        wanted = (
+            f"between {low:g} and {high:g}"
+            if low is not None and high is not None
+            else f"at least {low:g}"
+            if low is not None
+            else f"at most {high:g}"
+        )
+
+        def keep(offer: Offer) -> bool:
+            g = offer.gpu_count
+            return (low is None or g >= low - 1e-9) and (high is None or g <= high + 1e-9)
+
+    def explain(before: Sequence[Offer]) -> str:
+        hint = ""
+        if before:
+            hint = f" (sizes available: {_listing((o.gpu_count for o in before), '{:g}'.format)})"
+        return f"no matching offers with {wanted} GPUs per instance{hint}"
+
+    return FilterStep("gpus_per_node", keep, explain)
+
+
+def _fractional_step() -> FilterStep:
+    def explain(before: Sequence[Offer]) -> str:
+        sample = ""
+        example = min(before, key=lambda o: o.price_per_gpu_hour, default=None)
+        if example is not None:
+            sample = f" (e.g. {example.instance_type}: {example.gpu_count:.3g}x {example.gpu})"
+        return (
+            f"the matching offers all have a fraction of a GPU per instance{sample}; "
+            "allow fractional GPUs (--allow-fractional) to plan with them"
+        )
+
+    return FilterStep("allow_fractional", lambda offer: not is_fractional(offer), explain)

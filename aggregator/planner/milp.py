@@ -1,0 +1,262 @@
+"""The mixed-integer program, solved with HiGHS: how many instances or units of each offer.
+
+Formulation (N requested GPU-hours, D deadline, G max_gpus; candidates after pruning)::
+
+    variables  x_k in [0, 1]  share of the N GPU-hours candidate k delivers (continuous)
+               z_k integer    pay-as-you-go: instances running at once; commitment: units
+    minimize   sum_payg (price_k / rate_k) * N * x_k  +  sum_commit unit_cost_k * z_k
+    subject to sum_k x_k >= 1                                          (demand)
+               x_k <= min(1, rate_k * D / N) * z_k        pay-as-you-go with a deadline
+               x_k <= z_k, z_k <= 1       pay-as-you-go without one: in use => one instance
+               x_k <= min(1, unit_capacity_k / N) * z_k                 commitments
+               sum_k gpus_k * z_k <= G                                 (when max_gpus is set)
+
+``x`` is a share of N rather than GPU-hours so coefficients stay at most 1 whatever N is (a
+big-M of N would otherwise spoil the tolerances); capping a coefficient at 1 changes no
+integer solution because ``x_k <= 1`` anyway. Each ``z_k`` is bounded by what an optimal plan
+could use (:func:`~aggregator.planner.candidates.count_bound`); a candidate whose bound is 0 is
+left out. The program returns only the integer counts: :mod:`aggregator.planner.allocate`
+then computes the continuous part exactly (given counts it is a fractional knapsack), so
+reported costs carry no solver tolerance.
+
+Exactness: ``mip_rel_gap = 0`` (HiGHS' default is 1e-4, which could return a plan 0.01 %
+dearer than the best), the default ``mip_abs_gap`` of 1e-6 currency units and a
+``mip_feasibility_tolerance`` of 1e-9 (so a "integer" count cannot hide a sliver of capacity).
+On the models the planner builds (tens of columns after pruning) the answer is optimal; only
+the time limit (:attr:`SolverOptions.time_limit_seconds`, default 5 s) can stop it earlier,
+and then the best plan found is returned with ``optimal=False`` and a note. The
+feasibility-jump heuristic is off: it costs a fixed ~4 ms per solve and never pays off on
+models this small. The property tests check the optimum against a brute force.
+
+HiGHS output never reaches stdout: ``output_flag`` is off for every solver, and the banner it
+prints when the *first* solver of a process is created (even with output off) is sent to
+``/dev/null`` by redirecting file descriptor 1 around that one construction, under a lock
+(another thread writing to fd 1 in that instant would lose its output; it happens once per
+process, on the first plan)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+
+from aggregator.planner.candidates import Candidate, count_bound
+
+__all__ = ["Counts", "SolverOptions", "choose_counts", "max_deliverable", "new_highs"]
+
+_INF = highspy.kHighsInf
+_banner_lock = threading.Lock()
+_banner_shown = False
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Knobs of the MILP solve; the defaults are what the CLI and API use."""
+
+    time_limit_seconds: float = 5.0
+    mip_rel_gap: float = 0.0
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The solver's integer decision: instances or units per candidate (aligned by index)."""
+
+    counts: tuple[int, ...]
+    optimal: bool
+
+
+@contextlib.contextmanager
+def _stdout_to_devnull() -> Iterator[None]:
+    """Point file descriptor 1 at /dev/null (C code writes there, not to ``sys.stdout``)."""
+    with contextlib.suppress(AttributeError, ValueError):  # stdout closed or replaced oddly
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # pragma: no cover - no fd 1 at all: nothing to protect
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        _flush_c_stdio()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _flush_c_stdio() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - not a POSIX libc
+        pass
+
+
+def new_highs() -> Any:
+    """A silent, single-threaded HiGHS solver; the process's first is created with fd 1 muted.
+
+    One thread: the models have tens of columns, and handing them to HiGHS' worker pool cost
+    5-8 ms per solve (against 0.5-2 ms single-threaded) on a two-core machine; a server gets
+    its parallelism from concurrent requests instead. HiGHS' scheduler is process-wide and
+    fixed by the first solve, so every solver here asks for the same thread count.
+    """
+    global _banner_shown
+    if not _banner_shown:
+        with _banner_lock:
+            if not _banner_shown:
+                with _stdout_to_devnull():
+                    highs = _configured(highspy.Highs())  # type: ignore[no-untyped-call]
+                _banner_shown = True
+                return highs
+    return _configured(highspy.Highs())  # type: ignore[no-untyped-call]
+
+
+def _configured(highs: Any) -> Any:
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("threads", 1)
+    return highs
+
+
+def _build(
+    candidates: Sequence[Candidate],
+    demand: float,
+    max_gpus: int | None,
+    deadline: float | None,
+    *,
+    maximize_delivery: bool,
+) -> tuple[Any, list[int]]:
+    """The HiGHS model over the usable candidates, and their indices into ``candidates``."""
+    usable = [
+        (i, c, b)
+        for i, c in enumerate(candidates)
+        if (b := count_bound(c, demand, max_gpus=max_gpus, deadline=deadline)) > 0
+    ]
+    n = len(usable)
+    cost = np.zeros(2 * n)
+    lower = np.zeros(2 * n)
+    upper = np.zeros(2 * n)
+    starts: list[int] = [0]
+    index: list[int] = []
+    value: list[float] = []
+    row_lower: list[float] = []
+    row_upper: list[float] = []
+
+    def row(entries: list[tuple[int, float]], lo: float, hi: float) -> None:
+        index.extend(col for col, _ in entries)
+        value.extend(coef for _, coef in entries)
+        starts.append(len(index))
+        row_lower.append(lo)
+        row_upper.append(hi)
+
+    for k, (_, c, bound) in enumerate(usable):
+        x, z = 2 * k, 2 * k + 1
+        upper[x] = 1.0
+        upper[z] = float(bound)
+        if maximize_delivery:
+            cost[x] = -1.0
+        elif c.commitment:
+            cost[z] = c.unit_cost
+        else:
+            cost[x] = c.price / c.rate * demand
+        if c.commitment:
+            per_unit = c.unit_capacity / demand
+        elif deadline is None:
+            per_unit = 1.0
+        else:
+            per_unit = c.rate * deadline / demand
+        # x <= 1 anyway: capping the coefficient at 1 changes no integer solution and bounds
+        # what an integrality tolerance on z can move.
+        row([(x, 1.0), (z, -min(per_unit, 1.0))], -_INF, 0.0)
+    if not maximize_delivery:
+        row([(2 * k, 1.0) for k in range(n)], 1.0, _INF)
+    if max_gpus is not None:
+        row([(2 * k + 1, c.gpus) for k, (_, c, _) in enumerate(usable)], -_INF, float(max_gpus))
+
+    lp = highspy.HighsLp()
+    lp.num_col_ = 2 * n
+    lp.num_row_ = len(row_lower)
+    lp.col_cost_ = cost
+    lp.col_lower_ = lower
+    lp.col_upper_ = upper
+    lp.row_lower_ = np.array(row_lower, dtype=np.float64)
+    lp.row_upper_ = np.array(row_upper, dtype=np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+    lp.a_matrix_.value_ = np.array(value, dtype=np.float64)
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if col % 2 else highspy.HighsVarType.kContinuous
+        for col in range(2 * n)
+    ]
+    return lp, [i for i, _, _ in usable]
+
+
+def _run(lp: Any, options: SolverOptions) -> tuple[Any, Any]:
+    highs = new_highs()
+    highs.setOptionValue("time_limit", float(options.time_limit_seconds))
+    highs.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
+    highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+    highs.setOptionValue("mip_feasibility_tolerance", 1e-9)
+    highs.passModel(lp)
+    highs.run()
+    return highs, highs.getModelStatus()
+
+
+def _has_solution(highs: Any) -> bool:
+    feasible = int(highspy.SolutionStatus.kSolutionStatusFeasible)
+    return bool(highs.getInfo().primal_solution_status == feasible)
+
+
+def choose_counts(
+    candidates: Sequence[Candidate],
+    demand: float,
+    *,
+    max_gpus: int | None,
+    deadline: float | None,
+    options: SolverOptions,
+) -> Counts | None:
+    """The cheapest integer counts meeting ``demand``; ``None`` when no plan is feasible."""
+    if not candidates:
+        return None
+    lp, columns = _build(candidates, demand, max_gpus, deadline, maximize_delivery=False)
+    if not columns:
+        return None
+    highs, status = _run(lp, options)
+    if status == highspy.HighsModelStatus.kInfeasible or not _has_solution(highs):
+        return None
+    values = highs.getSolution().col_value
+    counts = [0] * len(candidates)
+    for k, i in enumerate(columns):
+        counts[i] = max(0, round(values[2 * k + 1]))
+    return Counts(tuple(counts), optimal=status == highspy.HighsModelStatus.kOptimal)
+
+
+def max_deliverable(
+    candidates: Sequence[Candidate],
+    demand: float,
+    *,
+    max_gpus: int | None,
+    deadline: float | None,
+    options: SolverOptions,
+) -> float:
+    """The most GPU-hours (up to ``demand``) the candidates can deliver under the constraints.
+
+    Used to explain an infeasible request in numbers.
+    """
+    lp, columns = _build(candidates, demand, max_gpus, deadline, maximize_delivery=True)
+    if not columns:
+        return 0.0
+    highs, _ = _run(lp, options)
+    if not _has_solution(highs):
+        return 0.0
+    return float(-highs.getInfo().objective_function_value) * demand

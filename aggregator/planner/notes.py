@@ -1,0 +1,110 @@
+"""The plain-language notes a plan carries: what a buyer should know before acting on it.
+
+Interruptible capacity (how much, and the overhead assumed), every commitment's length and
+what is paid for beyond the job, a mix of GPU models, the lack of a deadline when it makes the
+plan slow, how old the prices are, and a solver stopped by its time limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from aggregator.models import HOURS_PER_YEAR, PlanLine, PlanRequest, PurchaseOption
+
+__all__ = ["age_text", "plan_notes"]
+
+_COMMITMENT_NAMES = {
+    PurchaseOption.RESERVED: "reservation",
+    PurchaseOption.SAVINGS_PLAN: "savings plan",
+    PurchaseOption.COMMITTED: "committed-use discount",
+}
+
+
+def _term_text(term_hours: int) -> str:
+    years = term_hours / HOURS_PER_YEAR
+    if years.is_integer():
+        return f"{years:.0f}-year"
+    return f"{term_hours:,}-hour"
+
+
+def _money(value: float, currency: str) -> str:
+    return f"{value:,.2f} {currency}"
+
+
+def age_text(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{max(seconds, 0):.0f} seconds"
+
+
+def plan_notes(
+    lines: Sequence[PlanLine],
+    request: PlanRequest,
+    currency: str,
+    *,
+    now: datetime,
+    optimal: bool,
+    time_limit_seconds: float,
+) -> list[str]:
+    """The notes of one plan, most consequential first."""
+    notes: list[str] = []
+    total = sum(line.gpu_hours for line in lines)
+    spot = [line for line in lines if line.interruptible]
+    if spot:
+        spot_hours = sum(line.gpu_hours for line in spot)
+        text = (
+            f"interruptible capacity: {spot_hours:,.1f} of {total:,.1f} GPU-hours "
+            f"({spot_hours / total:.0%}) run on spot / low-priority instances, "
+            "which the provider may reclaim at any time"
+        )
+        if request.spot_overhead:
+            bought = sum(line.instance_hours * line.gpus_per_instance for line in spot)
+            text += (
+                f"; with {request.spot_overhead:.0%} assumed lost to interruptions, "
+                f"{bought:,.1f} GPU-hours are bought to deliver them"
+            )
+        notes.append(text)
+    for line in lines:
+        if line.term_hours <= 0:
+            continue
+        name = _COMMITMENT_NAMES.get(line.purchase_option, line.purchase_option.value)
+        unused = (line.billed_instance_hours - line.instance_hours) * line.unit_price
+        units = f"{line.instances} unit{'s' if line.instances != 1 else ''}"
+        notes.append(
+            f"{_term_text(line.term_hours)} {name} ({line.provider} {line.instance_type} in "
+            f"{line.region}, {units}): you pay {line.term_hours:,} h per unit; the job uses "
+            f"{line.hours_per_instance:,.1f} h"
+            + (f"; {_money(unused, currency)} pays for hours beyond the job" if unused > 0 else "")
+        )
+    models = sorted({line.gpu for line in lines})
+    if len(models) > 1:
+        notes.append(
+            f"this plan mixes GPU models ({', '.join(models)}): GPU-hours are counted alike "
+            "whatever the GPU; name the GPUs your job can use to keep them apart"
+        )
+    if request.deadline_hours is None and any(line.term_hours == 0 for line in lines):
+        longest = max(line.hours_per_instance for line in lines)
+        notes.append(
+            f"no deadline: each pay-as-you-go offer runs on one instance, so the plan takes "
+            f"{longest:,.1f} h; set a deadline to run instances in parallel"
+        )
+    observed = [line for line in lines if line.observed_at is not None]
+    if observed:
+        oldest = min(observed, key=lambda line: line.observed_at or now)
+        assert oldest.observed_at is not None
+        notes.append(
+            f"price age: the oldest price used was observed "
+            f"{age_text((now - oldest.observed_at).total_seconds())} ago "
+            f"({oldest.observed_at:%Y-%m-%d %H:%M} UTC, {oldest.provider} "
+            f"{oldest.instance_type} {oldest.purchase_option.value} in {oldest.region})"
+        )
+    if len(observed) < len(lines):
+        notes.append("price age: some prices used carry no observation time")
+    if not optimal:
+        notes.append(
+            f"the solver's {time_limit_seconds:g} s time limit ended the search: this plan meets "
+            "the request but may not be the cheapest"
+        )
+    return notes

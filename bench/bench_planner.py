@@ -1,0 +1,330 @@
+"""How long a plan takes over a store of 1k, 10k and 100k offers: prints figures, passes nothing.
+
+Each case times :func:`aggregator.planner.plan_from_store` in-process, end to end (SQL query,
+building the offers, pruning, HiGHS, alternatives and notes), after a few warm-up calls, and
+splits it: ``store`` is :func:`db.store.query_offers` alone for the same filters, ``solve`` the
+planner alone over offers already in memory. Cases:
+
+- simple: 1,000 H100 GPU-hours, no deadline, default purchase options;
+- constrained: 1,500,000 H100 GPU-hours within a year on at most 256 GPUs at once, with
+  commitments (reserved, savings plans, committed use) allowed, so the MILP mixes 1-year
+  terms with on-demand under the GPU cap; top 3 alternatives;
+- spot: 20,000 A100 GPU-hours in us-* regions within a week, spot allowed, 10 % overhead.
+
+The catalog is synthetic but shaped like the real one: AWS, Azure and GCP instance shapes with
+their GPU counts (fractional A10 on Azure), per-provider purchase options (AWS reserved terms
+x payments x offering classes and savings plans, Azure spot / low priority / reservations /
+savings plans, GCP spot and committed use), region and option price factors, sampled with a
+fixed seed. Larger stores have more regions. SQLite runs on a temporary file; PostgreSQL too
+when ``--pg URL`` or ``GPUHOURS_TEST_DATABASE_URL`` is set, in a schema dropped afterwards.
+
+    python bench/bench_planner.py [--sizes 1000,10000,100000] [--repeat 100] [--pg URL]
+                                  [--gc-freeze]
+
+Most of a p99 above the p50 is a generation-2 collection of the cyclic garbage collector,
+triggered by the few hundred pydantic objects each plan allocates while the process holds
+many long-lived ones; ``--gc-freeze`` shows the figures of a server that calls
+``gc.freeze()`` after start-up.
+
+Targets (issue 4): p50 <= 20 ms and p99 <= 100 ms at 10k offers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import random
+import statistics
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from aggregator.catalog import build_offer_query
+from aggregator.models import Offer, OfferingClass, Payment, PlanRequest, PurchaseOption
+from aggregator.planner import plan_from_store, solve
+from aggregator.plugins import Registry
+from db import store
+from db.engine import make_engine, redacted_url
+from db.migrate import upgrade
+from db.scratch import scratch_schema
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+Shape = tuple[str, str, float, float, float]  # instance type, GPU, count, GB per GPU, $/GPU-h
+
+SHAPES: dict[str, list[Shape]] = {
+    "aws": [
+        ("p5.48xlarge", "H100", 8, 80, 6.88),
+        ("p5e.48xlarge", "H200", 8, 141, 7.9),
+        ("p4d.24xlarge", "A100", 8, 40, 2.74),
+        ("p4de.24xlarge", "A100", 8, 80, 5.12),
+        ("g6.xlarge", "L4", 1, 24, 0.8),
+        ("g6.12xlarge", "L4", 4, 24, 1.15),
+        ("g6.48xlarge", "L4", 8, 24, 1.7),
+        ("g6e.xlarge", "L40S", 1, 48, 1.86),
+        ("g6e.48xlarge", "L40S", 8, 48, 3.76),
+        ("g5.xlarge", "A10G", 1, 24, 1.0),
+        ("g5.12xlarge", "A10G", 4, 24, 1.42),
+        ("g5.48xlarge", "A10G", 8, 24, 2.04),
+        ("g4dn.xlarge", "T4", 1, 16, 0.53),
+        ("g4dn.12xlarge", "T4", 4, 16, 0.98),
+        ("p3.2xlarge", "V100", 1, 16, 3.06),
+        ("p3.16xlarge", "V100", 8, 16, 3.06),
+    ],
+    "azure": [
+        ("Standard_ND96isr_H100_v5", "H100", 8, 80, 12.29),
+        ("Standard_NC40ads_H100_v5", "H100NVL", 1, 94, 6.98),
+        ("Standard_NC80adis_H100_v5", "H100NVL", 2, 94, 6.98),
+        ("Standard_ND96isr_H200_v5", "H200", 8, 141, 13.8),
+        ("Standard_NC24ads_A100_v4", "A100", 1, 80, 3.67),
+        ("Standard_NC48ads_A100_v4", "A100", 2, 80, 3.67),
+        ("Standard_NC96ads_A100_v4", "A100", 4, 80, 3.67),
+        ("Standard_ND96asr_v4", "A100", 8, 40, 3.4),
+        ("Standard_NC4as_T4_v3", "T4", 1, 16, 0.53),
+        ("Standard_NC64as_T4_v3", "T4", 4, 16, 1.09),
+        ("Standard_NV6ads_A10_v5", "A10", 1 / 6, 24, 2.72),
+        ("Standard_NV12ads_A10_v5", "A10", 1 / 3, 24, 2.19),
+        ("Standard_NV36ads_A10_v5", "A10", 1, 24, 1.6),
+        ("Standard_NC6s_v3", "V100", 1, 16, 3.06),
+    ],
+    "gcp": [
+        *[(f"a3-highgpu-{n}g", "H100", n, 80, 11.06) for n in (1, 2, 4, 8)],
+        ("a3-megagpu-8g", "H100", 8, 80, 11.5),
+        *[(f"a2-highgpu-{n}g", "A100", n, 40, 3.67) for n in (1, 2, 4, 8)],
+        ("a2-megagpu-16g", "A100", 16, 40, 3.67),
+        *[(f"a2-ultragpu-{n}g", "A100", n, 80, 5.07) for n in (1, 2, 4, 8)],
+        *[(f"g2-standard-{4 * n}", "L4", n, 24, 0.85) for n in (1, 2, 4, 8)],
+        *[(f"n1-standard-8-t4x{n}", "T4", n, 16, 0.55) for n in (1, 2, 4)],
+        *[(f"n1-standard-8-v100x{n}", "V100", n, 16, 2.98) for n in (1, 2, 4, 8)],
+    ],
+}
+# (option, term hours, payment, offering class, price factor against on-demand)
+Option = tuple[PurchaseOption, int, Payment | None, OfferingClass | None, float]
+_PAY = {Payment.NO_UPFRONT: 1.0, Payment.PARTIAL_UPFRONT: 0.96, Payment.ALL_UPFRONT: 0.94}
+OPTIONS: dict[str, list[Option]] = {
+    "aws": [
+        (PurchaseOption.ON_DEMAND, 0, None, None, 1.0),
+        (PurchaseOption.SPOT, 0, None, None, 0.42),
+        *[
+            (
+                PurchaseOption.RESERVED,
+                term,
+                pay,
+                cls,
+                f * _PAY[pay] * (1.1 if cls.value == "convertible" else 1.0),
+            )
+            for term, f in ((8760, 0.66), (26280, 0.45))
+            for pay in Payment
+            for cls in OfferingClass
+        ],
+        *[
+            (PurchaseOption.SAVINGS_PLAN, term, pay, None, f * _PAY[pay])
+            for term, f in ((8760, 0.72), (26280, 0.52))
+            for pay in Payment
+        ],
+    ],
+    "azure": [
+        (PurchaseOption.ON_DEMAND, 0, None, None, 1.0),
+        (PurchaseOption.SPOT, 0, None, None, 0.35),
+        (PurchaseOption.LOW_PRIORITY, 0, None, None, 0.3),
+        (PurchaseOption.RESERVED, 8760, None, None, 0.65),
+        (PurchaseOption.RESERVED, 26280, None, None, 0.4),
+        (PurchaseOption.SAVINGS_PLAN, 8760, None, None, 0.83),
+        (PurchaseOption.SAVINGS_PLAN, 26280, None, None, 0.62),
+    ],
+    "gcp": [
+        (PurchaseOption.ON_DEMAND, 0, None, None, 1.0),
+        (PurchaseOption.SPOT, 0, None, None, 0.4),
+        (PurchaseOption.COMMITTED, 8760, None, None, 0.63),
+        (PurchaseOption.COMMITTED, 26280, None, None, 0.45),
+    ],
+}
+GEOS = {
+    "aws": ["us-east", "us-west", "eu-west", "eu-central", "ap-south", "ap-northeast", "sa-east"],
+    "azure": ["eastus", "westus", "northeurope", "westeurope", "japaneast", "southindia"],
+    "gcp": ["us-central", "us-east", "europe-west", "asia-east", "asia-northeast"],
+}
+
+
+def _regions(provider: str, count: int) -> Iterator[str]:
+    geos = GEOS[provider]
+    for i in range(count):
+        geo, n = geos[i % len(geos)], i // len(geos) + 1
+        yield (
+            f"{geo}{n}"
+            if provider == "azure"
+            else f"{geo}-{n}"
+            if provider == "aws"
+            else f"{geo}{n}"
+        )
+
+
+def make_offers(count: int, seed: int = 0) -> list[Offer]:
+    """``count`` distinct offers sampled from a catalog with enough regions to hold them."""
+    rng = random.Random(seed)
+    per_region = {p: len(SHAPES[p]) * len(OPTIONS[p]) for p in SHAPES}
+    regions = math.ceil(count / sum(per_region.values())) * 4  # sample from 4x the need
+    pool = [
+        (provider, region, shape, option)
+        for provider in SHAPES
+        for region in _regions(provider, regions)
+        for shape in SHAPES[provider]
+        for option in OPTIONS[provider]
+    ]
+    offers: list[Offer] = []
+    for i, (provider, region, shape, option) in enumerate(rng.sample(pool, count)):
+        instance_type, gpu, gpus, memory, per_gpu = shape
+        kind, term, payment, offering_class, factor = option
+        region_factor = 0.9 + 0.4 * ((zlib.crc32(f"{provider}/{region}".encode()) % 1000) / 1000)
+        price = round(per_gpu * gpus * factor * region_factor * rng.uniform(0.97, 1.03), 6)
+        upfront = 0.0
+        if payment is Payment.ALL_UPFRONT:
+            upfront = math.floor(price * term)
+        elif payment is Payment.PARTIAL_UPFRONT:
+            upfront = math.floor(price * term / 2)
+        offers.append(
+            Offer(
+                provider=provider,
+                region=region,
+                instance_type=instance_type,
+                gpu=gpu,
+                gpu_count=gpus,
+                gpu_memory_gb=memory,
+                purchase_option=kind,
+                term_hours=term,
+                payment=payment,
+                offering_class=offering_class,
+                price_per_hour=price,
+                upfront=upfront,
+                source={"sku": f"BENCH-{i:07d}"},
+            )
+        )
+    return offers
+
+
+def fill(engine: Engine, offers: list[Offer]) -> None:
+    upgrade(engine)
+    for provider in SHAPES:
+        own = [o for o in offers if o.provider == provider]
+        snapshot = store.FeedSnapshot(
+            feed=f"{provider}/bench",
+            provider=provider,
+            offers=own,
+            unchanged=[],
+            state={},
+            started_at=NOW,
+        )
+        store.apply_snapshot(engine, snapshot, now=NOW)
+
+
+CASES = {
+    "simple": PlanRequest(gpu_hours=1000, gpus=["H100"]),
+    "constrained": PlanRequest(
+        gpu_hours=1_500_000, gpus=["H100"], deadline_hours=8760, max_gpus=256
+    ),
+    "spot": PlanRequest(
+        gpu_hours=20_000,
+        gpus=["A100"],
+        regions=["us-*"],
+        deadline_hours=168,
+        purchase_options=[
+            "on_demand",
+            "spot",
+            "low_priority",
+            "reserved",
+            "savings_plan",
+            "committed",
+        ],
+        spot_overhead=0.1,
+    ),
+}
+
+
+def _percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+def _timed(repeat: int, call: Callable[[], object]) -> list[float]:
+    for _ in range(3):
+        call()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def bench(label: str, engine: Engine, size: int, repeat: int, *, freeze: bool) -> None:
+    offers = make_offers(size)
+    fill(engine, offers)
+    del offers
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    registry = Registry()
+    print(f"{label} ({redacted_url(engine)}), {size:,} offers")
+    for name, request in CASES.items():
+        query = build_offer_query(
+            registry,
+            gpus=request.gpus,
+            regions=request.regions,
+            purchase_options=[p.value for p in request.purchase_options],
+        )
+        loaded = store.query_offers(engine, query)
+        plan = plan_from_store(engine, registry, request, now=NOW)
+        total = _timed(repeat, partial(plan_from_store, engine, registry, request, now=NOW))
+        reading = _timed(repeat, partial(store.query_offers, engine, query))
+        solving = _timed(repeat, partial(solve, loaded, request, now=NOW))
+        print(
+            f"  {name:<12} p50 {statistics.median(total):6.1f} ms  "
+            f"p99 {_percentile(total, 0.99):6.1f} ms  "
+            f"(store p50 {statistics.median(reading):5.1f}, solve p50 "
+            f"{statistics.median(solving):5.1f} ms; {len(loaded):,} candidate offers; "
+            f"{len(plan.lines)} line(s) {plan.total_cost:,.0f} {plan.currency}, "
+            f"{len(plan.alternatives)} alternative(s))"
+        )
+    if freeze:
+        gc.unfreeze()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--pg", default=os.environ.get("GPUHOURS_TEST_DATABASE_URL"))
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="move start-up objects out of the cyclic GC (gc.freeze) before timing",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+            try:
+                bench("SQLite", engine, size, args.repeat, freeze=args.gc_freeze)
+            finally:
+                engine.dispose()
+        if args.pg:
+            with scratch_schema(args.pg, prefix="gh_bench_plan") as url:
+                engine = make_engine(url)
+                try:
+                    bench("PostgreSQL", engine, size, args.repeat, freeze=args.gc_freeze)
+                finally:
+                    engine.dispose()
+    if not args.pg:
+        print("PostgreSQL: skipped (pass --pg URL or set GPUHOURS_TEST_DATABASE_URL)")
+
+
+if __name__ == "__main__":
+    main()
