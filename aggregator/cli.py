@@ -30,6 +30,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from aggregator import catalog
+from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt
 from aggregator.cli_plan import add_commands as add_plan_commands
 from aggregator.errors import (
     ConfigurationError,
@@ -57,6 +58,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Manage the price store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+
 class _Consoles:
     """Rich consoles made on use, bound to the current stdout/stderr.
 
@@ -74,8 +76,6 @@ class _Consoles:
 
 
 consoles = _Consoles()
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
 @app.callback()
@@ -309,17 +309,6 @@ def _print_sync_summary(outcomes: Sequence[SyncOutcome]) -> None:
 
 # -- offers ---------------------------------------------------------------------------------------
 
-GpuOpt = Annotated[
-    list[str] | None,
-    typer.Option("--gpu", "-g", help="GPU name or alias (H100, a100:80); repeatable."),
-]
-ProviderOpt = Annotated[
-    list[str] | None, typer.Option("--provider", "-p", help="Provider name; repeatable.")
-]
-RegionOpt = Annotated[
-    list[str] | None,
-    typer.Option("--region", "-r", help="Region or glob (us-*, *east*); repeatable."),
-]
 OptionOpt = Annotated[
     list[str] | None,
     typer.Option(

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt
 from aggregator.errors import InvalidInput
 from aggregator.models import DEFAULT_PLAN_PURCHASE_OPTIONS, Plan, PlanRequest, PurchaseOption
 
@@ -86,17 +87,6 @@ def request_from_options(**values: object) -> PlanRequest:
         raise InvalidInput(f"{flag}: {message}", field=field) from None
 
 
-GpuOpt = Annotated[
-    list[str] | None,
-    typer.Option("--gpu", "-g", help="GPU name or alias (H100, a100:80); repeatable."),
-]
-ProviderOpt = Annotated[
-    list[str] | None, typer.Option("--provider", "-p", help="Provider name; repeatable.")
-]
-RegionOpt = Annotated[
-    list[str] | None,
-    typer.Option("--region", "-r", help="Region or glob (us-*, *east*); repeatable."),
-]
 OptionOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -147,9 +137,7 @@ def cheapest(
         typer.Option("--allow-fractional", help="Allow instances with part of a GPU (1/6 A10)."),
     ] = False,
     top: Annotated[int, typer.Option("--top", help="How many alternatives to show.")] = 3,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document on stdout.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """The cheapest way to buy N GPU-hours: a plan over the stored offers."""
     from aggregator import catalog
