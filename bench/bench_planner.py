@@ -2,8 +2,8 @@
 
 Each case times :func:`aggregator.planner.plan_from_store` in-process, end to end (SQL query,
 building the offers, pruning, HiGHS, alternatives and notes), after a few warm-up calls, and
-splits it: ``store`` is :func:`db.store.query_offers` alone for the same filters, ``solve`` the
-planner alone over offers already in memory. Cases:
+splits it: ``store`` is :func:`db.store.query_offer_records` (the planner's read path) alone for
+the same filters, ``solve`` the planner alone over those records already in memory. Cases:
 
 - simple: 1,000 H100 GPU-hours, no deadline, default purchase options;
 - constrained: 1,500,000 H100 GPU-hours within a year on at most 256 GPUs at once, with
@@ -21,10 +21,11 @@ when ``--pg URL`` or ``GPUHOURS_TEST_DATABASE_URL`` is set, in a schema dropped 
     python bench/bench_planner.py [--sizes 1000,10000,100000] [--repeat 100] [--pg URL]
                                   [--gc-freeze]
 
-Most of a p99 above the p50 is a generation-2 collection of the cyclic garbage collector,
-triggered by the few hundred pydantic objects each plan allocates while the process holds
-many long-lived ones; ``--gc-freeze`` shows the figures of a server that calls
-``gc.freeze()`` after start-up.
+Most of a p99 above the p50 is a generation-2 collection of the cyclic garbage collector: a
+pass over the ~100k objects the process holds after start-up (tens of ms), which the objects
+each plan allocates (a row and a record per candidate offer, the model, the plan) trigger
+every hundred-odd plans at 10k offers. ``--gc-freeze`` shows the figures of a server that
+calls ``gc.freeze()`` after start-up.
 
 Targets (issue 4): p50 <= 20 ms and p99 <= 100 ms at 10k offers.
 """
@@ -279,10 +280,10 @@ def bench(label: str, engine: Engine, size: int, repeat: int, *, freeze: bool) -
             regions=request.regions,
             purchase_options=[p.value for p in request.purchase_options],
         )
-        loaded = store.query_offers(engine, query)
+        loaded = store.query_offer_records(engine, query)
         plan = plan_from_store(engine, registry, request, now=NOW)
         total = _timed(repeat, partial(plan_from_store, engine, registry, request, now=NOW))
-        reading = _timed(repeat, partial(store.query_offers, engine, query))
+        reading = _timed(repeat, partial(store.query_offer_records, engine, query))
         solving = _timed(repeat, partial(solve, loaded, request, now=NOW))
         print(
             f"  {name:<12} p50 {statistics.median(total):6.1f} ms  "

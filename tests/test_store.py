@@ -5,6 +5,7 @@ Every test runs against SQLite and PostgreSQL (the ``engine`` fixture).
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import threading
 import time
@@ -30,6 +31,7 @@ from db.engine import write_transaction
 from db.store import (
     FeedSnapshot,
     OfferQuery,
+    OfferRecord,
     apply_snapshot,
     get_offer,
     last_good_run,
@@ -37,6 +39,7 @@ from db.store import (
     live_offer_count,
     load_feed_state,
     price_history,
+    query_offer_records,
     query_offers,
     record_failed_run,
 )
@@ -624,7 +627,7 @@ def _catalog(make_offer: OfferFactory) -> list[Offer]:
     return [make_offer(**fields) for fields in _CATALOG]
 
 
-def _ids(result: Sequence[Offer]) -> list[str]:
+def _ids(result: Sequence[Offer | OfferRecord]) -> list[str]:
     return [o.id for o in result]
 
 
@@ -691,6 +694,92 @@ def test_query_leaves_withdrawn_offers_out_unless_asked(
     ]
     assert _ids(withdrawn) == [catalog[0].id]
     assert _ids(query_offers(engine, OfferQuery(ids=[catalog[0].id]))) == []
+
+
+def test_offer_records_are_query_offers_without_the_models(
+    engine: Engine, make_offer: OfferFactory
+) -> None:
+    catalog = [
+        *_catalog(make_offer),
+        make_offer(region="us-east-2", price_per_hour=98.32),  # ties catalog[0] per GPU-hour
+        make_offer(zone="us-east-1a", price_per_hour=97.0),
+        make_offer(
+            purchase_option=PurchaseOption.RESERVED,
+            term_hours=26280,
+            payment=Payment.ALL_UPFRONT,
+            offering_class=OfferingClass.CONVERTIBLE,
+            price_per_hour=40.0,
+            upfront=40.0 * 26280,
+        ),
+        make_offer(
+            purchase_option=PurchaseOption.SAVINGS_PLAN,
+            term_hours=8760,
+            payment=Payment.NO_UPFRONT,
+            price_per_hour=60.0,
+        ),
+        make_offer(
+            provider="azure",
+            region="westeurope",
+            instance_type="NV6ads_A10_v5",
+            gpu="A10",
+            gpu_count=1 / 6,
+            gpu_memory_gb=24,
+            price_per_hour=0.41,
+            currency="EUR",
+        ),
+    ]
+    aws = [o for o in catalog if o.provider == "aws"]
+    azure = [o for o in catalog if o.provider == "azure"]
+    apply(engine, aws, now=T0)
+    apply(engine, azure, now=T1, feed="azure/retail")
+    apply(engine, [o for o in catalog if o.provider == "gcp"], now=T2, feed="gcp/catalog")
+    apply(engine, aws[1:], now=T3)  # withdraws aws[0]; the other offers now have 4 timestamps
+    if engine.dialect.name == "postgresql":  # timestamps arrive in the session's time zone
+
+        @event.listens_for(engine, "connect")
+        def _kolkata(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET TIME ZONE 'Asia/Kolkata'")
+            dbapi_connection.commit()
+
+        engine.dispose()
+
+    queries = [
+        OfferQuery(),
+        OfferQuery(sort="price_per_hour"),
+        OfferQuery(limit=3),
+        OfferQuery(sort="price_per_hour", limit=4),
+        OfferQuery(include_withdrawn=True),
+        OfferQuery(gpus=["H100"], providers=["aws"]),
+        OfferQuery(gpu_variants=[("A100", 80), ("A10", None)], min_gpu_memory_gb=20),
+        OfferQuery(regions=["us-*", "EAST*"], interruptible=False),
+        OfferQuery(purchase_options=[PurchaseOption.RESERVED, PurchaseOption.SAVINGS_PLAN]),
+        OfferQuery(ids=[aws[0].id, aws[1].id, azure[0].id]),
+        OfferQuery(gpus=["B200"]),
+    ]
+    names = [f.name for f in dataclasses.fields(OfferRecord)] + [
+        "interruptible",
+        "price_per_gpu_hour",
+    ]
+    for query in queries:
+        models = query_offers(engine, query)
+        records = query_offer_records(engine, query)
+        assert _ids(records) == _ids(models), query
+        for model, record in zip(models, records, strict=True):
+            assert {n: getattr(record, n) for n in names} == {n: getattr(model, n) for n in names}
+            assert type(record.purchase_option) is PurchaseOption
+            assert record.observed_at.tzinfo is UTC
+    every = query_offer_records(engine, OfferQuery(include_withdrawn=True))
+    assert len(every) == len(catalog)
+    assert aws[0].id not in _ids(query_offer_records(engine, OfferQuery()))
+    assert {r.observed_at for r in every} == {T0, T1, T2, T3}
+    assert {(r.zone, r.payment, r.offering_class) for r in every} >= {
+        (None, None, None),
+        ("us-east-1a", None, None),
+        (None, Payment.ALL_UPFRONT, OfferingClass.CONVERTIBLE),
+    }
+    with pytest.raises(AttributeError):
+        every[0].price_per_hour = 0.0  # type: ignore[misc]
 
 
 REGIONS = [

@@ -11,6 +11,8 @@ How it works, one module per step: :mod:`.filters` (which offers may serve the r
 which filter left none), :mod:`.candidates` (the cost model and the pruning of dominated
 offers), :mod:`.milp` (the mixed-integer program in HiGHS), :mod:`.allocate` (exact hours and
 costs from the solver's counts), :mod:`.notes` and :mod:`.core` (currencies, alternatives).
+Offers are read through :class:`.types.PlannableOffer`, so pydantic offers and the store's lean
+:class:`db.store.OfferRecord` both plan the same way.
 Every failure to plan is a :class:`~aggregator.errors.NoFeasiblePlan` whose message names the
 constraint that leaves nothing; bad input is :class:`~aggregator.errors.InvalidInput`.
 """

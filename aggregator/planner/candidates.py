@@ -53,7 +53,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aggregator.models import Offer, PlanRequest
+from aggregator.models import PlanRequest
+from aggregator.planner.types import PlannableOffer
 
 __all__ = ["Candidate", "count_bound", "dominates", "make_candidates", "prune", "upper_bound"]
 
@@ -62,7 +63,7 @@ __all__ = ["Candidate", "count_bound", "dominates", "make_candidates", "prune", 
 class Candidate:
     """One offer in the optimizer's terms (see the module docstring)."""
 
-    offer: Offer
+    offer: PlannableOffer
     gpus: float
     rate: float
     price: float
@@ -74,7 +75,7 @@ class Candidate:
     """Pay-as-you-go: price per delivered GPU-hour; commitment: per GPU-hour of capacity."""
 
 
-def make_candidates(offers: Sequence[Offer], request: PlanRequest) -> list[Candidate]:
+def make_candidates(offers: Sequence[PlannableOffer], request: PlanRequest) -> list[Candidate]:
     """Candidates for offers that already passed the request's filters."""
     deadline = request.deadline_hours
     candidates: list[Candidate] = []

@@ -18,12 +18,13 @@ from datetime import datetime
 
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary, default_vocabulary
-from aggregator.models import Offer, Plan, PlanRequest, utcnow
+from aggregator.models import Plan, PlanRequest, utcnow
 from aggregator.planner.allocate import allocate, plan_lines
 from aggregator.planner.candidates import Candidate, count_bound, make_candidates, prune
 from aggregator.planner.filters import apply_steps, filter_steps, resolve_gpus
 from aggregator.planner.milp import Counts, SolverOptions, choose_counts, max_deliverable
 from aggregator.planner.notes import plan_notes
+from aggregator.planner.types import PlannableOffer
 
 __all__ = ["plan_matching", "solve"]
 
@@ -31,7 +32,7 @@ MAIN_CURRENCY = "USD"
 
 
 def solve(
-    offers: Sequence[Offer],
+    offers: Sequence[PlannableOffer],
     request: PlanRequest,
     *,
     vocabulary: GpuVocabulary | None = None,
@@ -49,7 +50,7 @@ def solve(
 
 
 def plan_matching(
-    offers: Sequence[Offer],
+    offers: Sequence[PlannableOffer],
     request: PlanRequest,
     *,
     options: SolverOptions | None = None,
@@ -58,7 +59,7 @@ def plan_matching(
     """Plan over offers that already passed the request's filters (see :func:`solve`)."""
     options = options or SolverOptions()
     now = now or utcnow()
-    by_currency: dict[str, list[Offer]] = {}
+    by_currency: dict[str, list[PlannableOffer]] = {}
     for offer in offers:
         by_currency.setdefault(offer.currency, []).append(offer)
     currencies = sorted(by_currency, key=lambda c: (c != MAIN_CURRENCY, c))

@@ -21,7 +21,8 @@ from typing import Any
 
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary, ResolvedGpu
-from aggregator.models import Offer, PlanRequest, PurchaseOption
+from aggregator.models import PlanRequest, PurchaseOption
+from aggregator.planner.types import PlannableOffer
 
 __all__ = [
     "FilterStep",
@@ -48,8 +49,8 @@ class FilterStep:
     """
 
     name: str
-    keep: Callable[[Offer], bool]
-    explain: Callable[[Sequence[Offer]], str]
+    keep: Callable[[PlannableOffer], bool]
+    explain: Callable[[Sequence[PlannableOffer]], str]
     query: dict[str, Any] | None = field(default=None)
 
 
@@ -58,7 +59,7 @@ def resolve_gpus(request: PlanRequest, vocabulary: GpuVocabulary) -> list[Resolv
     return [vocabulary.resolve(text) for text in request.gpus]
 
 
-def is_fractional(offer: Offer) -> bool:
+def is_fractional(offer: PlannableOffer) -> bool:
     return abs(offer.gpu_count - round(offer.gpu_count)) > _FRACTION_TOLERANCE
 
 
@@ -68,7 +69,9 @@ def nothing_to_plan() -> NoFeasiblePlan:
     )
 
 
-def apply_steps(offers: Iterable[Offer], steps: Sequence[FilterStep]) -> list[Offer]:
+def apply_steps(
+    offers: Iterable[PlannableOffer], steps: Sequence[FilterStep]
+) -> list[PlannableOffer]:
     """The offers every step keeps; raises :class:`NoFeasiblePlan` naming the first empty step."""
     remaining = list(offers)
     if not remaining:
@@ -108,7 +111,7 @@ def _listing(values: Iterable[Any], fmt: Callable[[Any], str] = str) -> str:
 
 
 def _gpu_step(wanted: Sequence[ResolvedGpu], texts: Sequence[str]) -> FilterStep:
-    def keep(offer: Offer) -> bool:
+    def keep(offer: PlannableOffer) -> bool:
         return any(
             offer.gpu == gpu.name
             and (
@@ -118,7 +121,7 @@ def _gpu_step(wanted: Sequence[ResolvedGpu], texts: Sequence[str]) -> FilterStep
             for gpu in wanted
         )
 
-    def explain(before: Sequence[Offer]) -> str:
+    def explain(before: Sequence[PlannableOffer]) -> str:
         names = " or ".join(str(gpu) for gpu in wanted)
         hint = f" (there are offers for {_listing(o.gpu for o in before)})" if before else ""
         return f"no offers match the GPU filter: nothing for {names}{hint}"
@@ -127,7 +130,7 @@ def _gpu_step(wanted: Sequence[ResolvedGpu], texts: Sequence[str]) -> FilterStep
 
 
 def _memory_step(minimum: float) -> FilterStep:
-    def explain(before: Sequence[Offer]) -> str:
+    def explain(before: Sequence[PlannableOffer]) -> str:
         hint = ""
         if before:
             hint = f" (the largest is {max(o.gpu_memory_gb for o in before):g} GB)"
@@ -144,7 +147,7 @@ def _memory_step(minimum: float) -> FilterStep:
 def _provider_step(providers: Sequence[str]) -> FilterStep:
     wanted = set(providers)
 
-    def explain(before: Sequence[Offer]) -> str:
+    def explain(before: Sequence[PlannableOffer]) -> str:
         hint = f" (matching offers come from {_listing(o.provider for o in before)})"
         return f"no matching offers from provider {', '.join(providers)}" + (hint if before else "")
 
@@ -165,11 +168,11 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 def _region_step(patterns: Sequence[str]) -> FilterStep:
     compiled = [glob_regex(p) for p in patterns]
 
-    def keep(offer: Offer) -> bool:
+    def keep(offer: PlannableOffer) -> bool:
         region = offer.region.lower()
         return any(rx.fullmatch(region) for rx in compiled)
 
-    def explain(before: Sequence[Offer]) -> str:
+    def explain(before: Sequence[PlannableOffer]) -> str:
         hint = f" (matching offers are in {_listing(o.region for o in before)})" if before else ""
         return f"no matching offers in a region matching {', '.join(patterns)}{hint}"
 
@@ -179,7 +182,7 @@ def _region_step(patterns: Sequence[str]) -> FilterStep:
 def _purchase_option_step(options: Sequence[PurchaseOption]) -> FilterStep:
     allowed = set(options)
 
-    def explain(before: Sequence[Offer]) -> str:
+    def explain(before: Sequence[PlannableOffer]) -> str:
         available = {o.purchase_option for o in before}
         hint = ""
         if available:
@@ -204,7 +207,7 @@ def _node_size_step(request: PlanRequest) -> FilterStep | None:
     if exact is not None:
         wanted = f"exactly {exact:g}"
 
-        def keep(offer: Offer) -> bool:
+        def keep(offer: PlannableOffer) -> bool:
             return math.isclose(offer.gpu_count, exact, rel_tol=1e-9)
 
     else:
@@ -216,11 +219,11 @@ def _node_size_step(request: PlanRequest) -> FilterStep | None:
             else f"at most {high:g}"
         )
 
-        def keep(offer: Offer) -> bool:
+        def keep(offer: PlannableOffer) -> bool:
             g = offer.gpu_count
             return (low is None or g >= low - 1e-9) and (high is None or g <= high + 1e-9)
 
-    def explain(before: Sequence[Offer]) -> str:
+    def explain(before: Sequence[PlannableOffer]) -> str:
         hint = ""
         if before:
             hint = f" (sizes available: {_listing((o.gpu_count for o in before), '{:g}'.format)})"
@@ -230,7 +233,7 @@ def _node_size_step(request: PlanRequest) -> FilterStep | None:
 
 
 def _fractional_step() -> FilterStep:
-    def explain(before: Sequence[Offer]) -> str:
+    def explain(before: Sequence[PlannableOffer]) -> str:
         sample = ""
         example = min(before, key=lambda o: o.price_per_gpu_hour, default=None)
         if example is not None:

@@ -4,6 +4,10 @@ The store evaluates the filters it can (GPU and memory variant, minimum memory, 
 region globs, purchase option; withdrawn offers are never planned with) through the same
 :func:`aggregator.catalog.build_offer_query` the ``offers`` command uses, so both reject the
 same bad input the same way. GPUs per instance and fractional GPUs are filtered in Python.
+Offers are read as :class:`db.store.OfferRecord` s (:func:`db.store.query_offer_records`: the
+same rows as :func:`db.store.query_offers`, without building a pydantic model per row, which
+cost more than solving), and the planner reads them through
+:class:`~aggregator.planner.types.PlannableOffer`.
 
 When SQL returns nothing, the filters are re-run cumulatively (``LIMIT 1`` each) to find the
 first that empties the set, and its message is built from a sample of what the earlier
@@ -56,7 +60,7 @@ def plan_from_store(
     steps = filter_steps(request, resolve_gpus(request, registry.gpus))
     in_sql = [step for step in steps if step.query is not None]
     in_python = [step for step in steps if step.query is None]
-    offers = store.query_offers(engine, _query(registry, in_sql, limit=None))
+    offers = store.query_offer_records(engine, _query(registry, in_sql, limit=None))
     if not offers:
         raise _diagnose(engine, registry, in_sql)
     matching = apply_steps(offers, in_python)
@@ -72,11 +76,12 @@ def _query(registry: Registry, steps: list[FilterStep], *, limit: int | None) ->
 
 def _diagnose(engine: Engine, registry: Registry, steps: list[FilterStep]) -> NoFeasiblePlan:
     """The error naming the first SQL-evaluated filter that leaves no offer."""
-    if not store.query_offers(engine, _query(registry, [], limit=1)):
+    read = store.query_offer_records
+    if not read(engine, _query(registry, [], limit=1)):
         return nothing_to_plan()
     for index, step in enumerate(steps):
-        if not store.query_offers(engine, _query(registry, steps[: index + 1], limit=1)):
-            sample = store.query_offers(engine, _query(registry, steps[:index], limit=_HINT_SAMPLE))
+        if not read(engine, _query(registry, steps[: index + 1], limit=1)):
+            sample = read(engine, _query(registry, steps[:index], limit=_HINT_SAMPLE))
             return NoFeasiblePlan(step.explain(sample))
     return NoFeasiblePlan(  # pragma: no cover - only if offers changed between the queries
         "no offers match the request (the store changed while planning; try again)"
