@@ -1,0 +1,194 @@
+"""The FastAPI application: wiring, error handling and per-request bookkeeping.
+
+What is promised:
+
+* :func:`create_app` is a factory (``uvicorn --factory aggregator.api:create_app``). Tests
+  inject a store and a plugin registry; a service reads ``GPUHOURS_*`` settings and opens the
+  configured store itself (disposing it at shutdown). The app starts even when the store is
+  down or its schema is old, so ``/healthz`` answers and ``/readyz`` can say why it is not
+  ready; a brand-new local SQLite file is created and migrated as the CLI does.
+* Errors are JSON :class:`~aggregator.api.schemas.ErrorResponse` bodies, never a traceback:
+  bad input (FastAPI's validation and the core's :class:`InvalidInput`) is 422 naming the
+  field; an infeasible plan is 422 with the planner's reason; a store that cannot be used is
+  503; a missing offer 404; an unexpected exception 500 with a request id to find the logged
+  traceback by. Every response carries ``X-Request-Id``.
+* Each request is counted in ``/metrics`` by route template and status; 5xx responses and slow
+  requests (over one second) are logged with method, route, status and duration.
+* Offer pages and plans are memoized for ``GPUHOURS_API_CACHE_SECONDS`` (1 s by default; see
+  :mod:`aggregator.api.cache`): new prices show at most that long after a sync commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aggregator import catalog
+from aggregator.api.cache import AnswerCache, ApiSettings
+from aggregator.api.errors import error_response, install_error_handlers
+from aggregator.api.metrics import RequestMetrics
+from aggregator.api.routes import router
+from aggregator.api.schemas import ErrorResponse
+from aggregator.api.state import Service
+from aggregator.errors import GpuhoursError
+from aggregator.plugins import Registry, load_registry
+from aggregator.scheduler import SchedulerSettings
+from aggregator.settings import Settings
+from db.migrate import head_revision
+
+__all__ = ["RequestBookkeeping", "create_app"]
+
+log = logging.getLogger("aggregator.api")
+
+SLOW_REQUEST_SECONDS = 1.0
+_REQUEST_ID = "x-request-id"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    registry: Registry | None = None,
+    schedule: SchedulerSettings | None = None,
+    api: ApiSettings | None = None,
+) -> FastAPI:
+    """The gpuhours HTTP API over ``engine`` (default: the configured store).
+
+    ``schedule`` (the feeds' intervals, shown by ``/v1/providers`` and ``/metrics``) and
+    ``api`` (the answer memo) default to what ``GPUHOURS_*`` variables say.
+    """
+    settings = settings or Settings()
+    api = api or ApiSettings()
+    owns_engine = engine is None
+    if engine is None:
+        engine = _open_store(settings)
+    service = Service(
+        settings=settings,
+        engine=engine,
+        registry=registry if registry is not None else load_registry(settings),
+        schedule=schedule or SchedulerSettings(),
+        required_revision=head_revision(),
+        answers=AnswerCache(api.api_cache_seconds, api.api_cache_entries),
+        owns_engine=owns_engine,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if service.owns_engine:
+            service.engine.dispose()
+
+    app = FastAPI(
+        title="gpuhours",
+        summary="The cheapest way to buy N GPU-hours across AWS, Google Cloud and Azure.",
+        version=_version(),
+        lifespan=lifespan,
+        responses={500: {"model": ErrorResponse, "description": "Unexpected server error"}},
+    )
+    app.state.service = service
+    app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(RequestBookkeeping, metrics=service.metrics)
+    return app
+
+
+def _open_store(settings: Settings) -> Engine:
+    try:
+        return catalog.open_store(settings)
+    except GpuhoursError as exc:
+        log.warning("the store is not usable yet (/readyz reports it): %s", exc)
+        return catalog.open_store(settings, check=False)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gpuhours")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+# -- per-request bookkeeping ---------------------------------------------------------------------
+
+
+class RequestBookkeeping:
+    """Pure ASGI middleware: request id, metrics, logging of failures, last-resort 500.
+
+    An exception no handler took is logged with its traceback and answered with a JSON 500
+    here, inside Starlette's own error middleware, so it is neither shown to the client nor
+    raised again into the server.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        clock = time.perf_counter()
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        state = {"status": 500, "started": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                state["started"] = True
+                headers = list(message.get("headers", []))
+                headers.append((_REQUEST_ID.encode(), request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception(
+                "unhandled error",
+                extra={"request_id": request_id, "method": scope["method"], "path": scope["path"]},
+            )
+            if not state["started"]:
+                response = error_response(
+                    500,
+                    "InternalError",
+                    f"internal error; the server log has the details (request id {request_id})",
+                    headers={_REQUEST_ID: request_id},
+                )
+                await response(scope, receive, send)
+                state["status"] = 500
+        finally:
+            seconds = time.perf_counter() - clock
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            status = int(state["status"])
+            self.metrics.observe(scope["method"], template, status, seconds)
+            if status >= 500 or seconds > SLOW_REQUEST_SECONDS:
+                log.warning(
+                    "request answered %d in %.3fs",
+                    status,
+                    seconds,
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "route": template,
+                        "status": status,
+                        "duration_seconds": round(seconds, 4),
+                    },
+                )
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == _REQUEST_ID.encode():
+            text = bytes(value).decode("latin-1").strip()
+            if 0 < len(text) <= 128 and text.isprintable():
+                return text
+    return None
