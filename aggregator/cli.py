@@ -32,6 +32,7 @@ from rich.table import Table
 from aggregator import catalog
 from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt
 from aggregator.cli_plan import add_commands as add_plan_commands
+from aggregator.cli_service import add_commands as add_service_commands
 from aggregator.errors import (
     ConfigurationError,
     GpuhoursError,
@@ -593,6 +594,7 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
 
 
 add_plan_commands(app)
+add_service_commands(app)
 
 
 def main() -> None:

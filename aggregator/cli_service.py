@@ -1,0 +1,207 @@
+"""``gpuhours serve`` and ``gpuhours scheduler``: the long-running service commands.
+
+:func:`add_commands` adds both to the main CLI (``aggregator.cli`` calls it); this module
+imports the CLI's helpers lazily so the two modules can import each other in either order.
+``python -m aggregator.cli_service`` runs just these two commands.
+
+* ``gpuhours serve [--host 127.0.0.1] [--port 8000] [--workers N] [--scheduler]`` runs the HTTP
+  API under uvicorn (``--workers`` processes, each its own app from
+  :func:`aggregator.api.create_app`). With ``--scheduler`` the scheduler runs in this process
+  as well (once, in the supervising process, however many workers): the one-machine setup of
+  DESIGN section 9. The store is checked first: a new local SQLite file is created and
+  migrated; a store that is down or has an old schema is reported and the API still starts,
+  answering 503 on ``/readyz`` until it is fixed.
+* ``gpuhours scheduler`` runs only the scheduler (:class:`aggregator.scheduler.SchedulerService`);
+  it refuses to start on a store with an old schema (exit 2) rather than write to it.
+
+Both log JSON lines on stderr (:mod:`aggregator.logs`) and stop cleanly on SIGTERM or SIGINT:
+no new syncs start, running ones get ``GPUHOURS_SHUTDOWN_GRACE_SECONDS`` to finish, the leader
+lock is released.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["add_commands", "main"]
+
+log = logging.getLogger("aggregator.service")
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+LogLevelOpt = Annotated[
+    LogLevel, typer.Option("--log-level", case_sensitive=False, help="How much to log.")
+]
+
+
+def add_commands(app: typer.Typer) -> None:
+    """Register ``serve`` and ``scheduler`` on ``app``."""
+    app.command("serve")(serve)
+    app.command("scheduler")(scheduler)
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
+    with_scheduler: Annotated[
+        bool,
+        typer.Option("--scheduler", help="Also run the sync scheduler in this process."),
+    ] = False,
+    log_level: LogLevelOpt = LogLevel.INFO,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs), optionally with the scheduler."""
+    import uvicorn
+
+    from aggregator.cli import _errors
+    from aggregator.logs import configure_logging, logging_config
+
+    level = _level(log_level)
+    configure_logging(level)
+    with _errors(False):
+        service = _prepare_serve(with_scheduler)
+    stop = _install_stop_handlers(service.request_stop if service is not None else None)
+    try:
+        if service is not None:
+            service.start_in_thread()
+        log.info(
+            "serving the API",
+            extra={"host": host, "port": port, "workers": workers, "scheduler": with_scheduler},
+        )
+        uvicorn.run(
+            "aggregator.api:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=logging_config(level),
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        stop()
+        if service is not None:
+            service.stop()
+            service.engine.dispose()
+
+
+def _prepare_serve(with_scheduler: bool) -> Any:
+    from aggregator import catalog
+    from aggregator.errors import GpuhoursError
+    from aggregator.plugins import load_registry
+    from aggregator.scheduler import SchedulerService
+    from aggregator.settings import Settings
+
+    settings = Settings()
+    sched = _scheduler_settings()
+    try:  # creates and migrates a new local SQLite store, once, before any worker starts
+        catalog.open_store(settings).dispose()
+    except GpuhoursError as exc:
+        if with_scheduler:
+            raise
+        log.warning("the store is not usable yet; /readyz will say so: %s", exc)
+    if not with_scheduler:
+        return None
+    engine = catalog.open_store(settings)
+    return SchedulerService(load_registry(settings), engine, settings, sched)
+
+
+def scheduler(log_level: LogLevelOpt = LogLevel.INFO) -> None:
+    """Run the sync scheduler: one job per feed, one leader among all schedulers on a store."""
+    from aggregator import catalog
+    from aggregator.cli import EXIT_NOTHING, _errors
+    from aggregator.logs import configure_logging
+    from aggregator.plugins import load_registry
+    from aggregator.scheduler import SchedulerService
+    from aggregator.settings import Settings
+
+    configure_logging(_level(log_level))
+    with _errors(False):
+        settings = Settings()
+        sched = _scheduler_settings()
+        registry = load_registry(settings)
+        if not registry.feeds:
+            log.error("no provider feeds are loaded; `gpuhours providers` lists load errors")
+            raise typer.Exit(EXIT_NOTHING)
+        engine = catalog.open_store(settings)
+    service = SchedulerService(registry, engine, settings, sched)
+    restore = _install_stop_handlers(service.request_stop)
+    try:
+        service.run()
+    finally:
+        restore()
+        engine.dispose()
+
+
+def _scheduler_settings() -> Any:
+    import pydantic
+
+    from aggregator.errors import ConfigurationError
+    from aggregator.scheduler import SchedulerSettings
+
+    try:
+        return SchedulerSettings()
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise ConfigurationError(f"GPUHOURS_{where.upper()}: {error['msg']}") from None
+
+
+def _level(level: LogLevel) -> str:
+    return level.value.upper()
+
+
+def _install_stop_handlers(request_stop: Any) -> Any:
+    """SIGTERM/SIGINT call ``request_stop``; returns a function restoring the old handlers.
+
+    uvicorn installs its own handlers while it serves and re-raises a caught signal after it
+    shut down, which then lands here and stops the scheduler too.
+    """
+    signals = (signal.SIGTERM, signal.SIGINT)
+    if request_stop is None:
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+
+    def handle(signum: int, frame: Any) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        request_stop()
+
+    for sig in signals:
+        signal.signal(sig, handle)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def main() -> None:
+    """``python -m aggregator.cli_service``: only the service commands."""
+    app = typer.Typer(
+        name="gpuhours-service",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    add_commands(app)
+    app()
+
+
+if __name__ == "__main__":
+    main()
