@@ -105,3 +105,26 @@ def test_the_snapshot_syncs_into_both_stores(engine: Any, monkeypatch: pytest.Mo
     offers = store.query_offers(engine, store.OfferQuery())
     assert {o.provider for o in offers} == {"aws", "azure", "gcp"}
     assert len(offers) == sum(o.run.seen for o in outcomes)
+
+
+@pytest.mark.parametrize(("gpu", "hours"), [("H100", "1000"), ("A100", "20000")])
+def test_cheapest_after_a_replayed_sync_traces_to_stored_offers(
+    cli: Any, gpu: str, hours: str
+) -> None:
+    assert cli("sync", "--replay", "bundled").exit_code == 0
+    result = cli("cheapest", "--gpu", gpu, "--gpu-hours", hours, "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["gpu_hours"] >= float(hours) and plan["lines"]
+    stored = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
+    by_id = {o["id"]: o for o in stored}
+    for line in plan["lines"]:
+        offer = by_id[line["offer_id"]]
+        assert (offer["provider"], offer["region"], offer["instance_type"], offer["gpu"]) == (
+            line["provider"],
+            line["region"],
+            line["instance_type"],
+            gpu,
+        )
+        assert offer["price_per_hour"] == line["unit_price"]
+    assert sum(line["cost"] for line in plan["lines"]) == pytest.approx(plan["total_cost"])
