@@ -52,8 +52,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Engine, exists, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
 from aggregator.locks import LeaderLock, leader_lock
 from aggregator.logs import log_context
@@ -62,13 +61,10 @@ from aggregator.plugins import FeedRef, Registry
 from aggregator.settings import Settings
 from aggregator.sync import SyncOutcome, sync_feeds
 from db import store
-from db.engine import database_error
-from db.tables import sync_runs
 
 __all__ = [
     "SchedulerService",
     "SchedulerSettings",
-    "consecutive_failures",
     "feed_interval",
     "intervals",
     "parse_duration",
@@ -149,28 +145,6 @@ def intervals(registry: Registry, sched: SchedulerSettings) -> Mapping[str, floa
     return {feed_id: feed_interval(ref, sched) for feed_id, ref in registry.feeds.items()}
 
 
-def consecutive_failures(engine: Engine) -> dict[str, int]:
-    """Per feed, how many runs failed since its last good (``ok``/``unchanged``) run.
-
-    Feeds with none are left out. ``not_configured`` runs are neither failures nor good.
-    """
-    r = sync_runs.alias("r")
-    g = sync_runs.alias("g")
-    later_good = exists().where(
-        g.c.feed == r.c.feed, g.c.status.in_(_GOOD), g.c.started_at >= r.c.started_at
-    )
-    stmt = (
-        select(r.c.feed, func.count())
-        .where(r.c.status == SyncStatus.FAILED.value, ~later_good)
-        .group_by(r.c.feed)
-    )
-    try:
-        with engine.connect() as conn:
-            return {feed: int(count) for feed, count in conn.execute(stmt)}
-    except SQLAlchemyError as exc:
-        raise database_error(engine, "counting failed sync runs", exc) from exc
-
-
 @dataclass
 class _Running:
     loop: asyncio.AbstractEventLoop | None = None
@@ -211,7 +185,7 @@ class _FeedJobs:
     def start(self) -> None:
         """Add one job per scheduled feed (due ones first) and start running them."""
         try:
-            self._failures = consecutive_failures(self.engine)
+            self._failures = store.consecutive_failures(self.engine)
         except Exception as exc:
             log.warning("could not read failure counts, starting from zero: %s", exc)
         now = utcnow()

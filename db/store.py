@@ -36,6 +36,7 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -75,6 +76,7 @@ __all__ = [
     "OfferQuery",
     "OfferRecord",
     "apply_snapshot",
+    "consecutive_failures",
     "get_offer",
     "glob_to_like",
     "last_good_run",
@@ -85,6 +87,7 @@ __all__ = [
     "query_offer_records",
     "query_offers",
     "record_failed_run",
+    "sync_run_counts",
 ]
 
 # Ids per IN (...) list: well under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
@@ -980,3 +983,40 @@ def _stored_offer(row: Row[Any]) -> StoredOffer:
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
     for start in range(0, len(items), _CHUNK):
         yield list(items[start : start + _CHUNK])
+
+
+_GOOD_STATUSES = (SyncStatus.OK.value, SyncStatus.UNCHANGED.value)
+
+
+def consecutive_failures(engine: Engine) -> dict[str, int]:
+    """Per feed, how many runs failed since its last good (``ok``/``unchanged``) run.
+
+    Feeds with none are left out. ``not_configured`` runs are neither failures nor good.
+    """
+    r = sync_runs.alias("r")
+    g = sync_runs.alias("g")
+    later_good = exists().where(
+        g.c.feed == r.c.feed, g.c.status.in_(_GOOD_STATUSES), g.c.started_at >= r.c.started_at
+    )
+    stmt = (
+        select(r.c.feed, func.count())
+        .where(r.c.status == SyncStatus.FAILED.value, ~later_good)
+        .group_by(r.c.feed)
+    )
+    try:
+        with engine.connect() as conn:
+            return {feed: int(count) for feed, count in conn.execute(stmt)}
+    except SQLAlchemyError as exc:
+        raise database_error(engine, "counting failed sync runs", exc) from exc
+
+
+def sync_run_counts(engine: Engine) -> dict[tuple[str, str], int]:
+    """How many sync runs the store has recorded, by (feed, status)."""
+    stmt = select(sync_runs.c.feed, sync_runs.c.status, func.count()).group_by(
+        sync_runs.c.feed, sync_runs.c.status
+    )
+    try:
+        with engine.connect() as conn:
+            return {(feed, status): int(n) for feed, status, n in conn.execute(stmt)}
+    except SQLAlchemyError as exc:
+        raise database_error(engine, "counting sync runs", exc) from exc

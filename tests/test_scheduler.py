@@ -29,7 +29,6 @@ from aggregator.scheduler import (
     SchedulerService,
     SchedulerSettings,
     _FeedJobs,
-    consecutive_failures,
     feed_interval,
     parse_duration,
 )
@@ -197,7 +196,7 @@ def test_failed_syncs_retry_with_growing_delays_then_stop_on_success(
         return outcome
 
     with running(make_service(engine, sched, registry, sync=timed_sync)):
-        wait_for(lambda: consecutive_failures(engine).get(FEED, 0) >= 4, timeout=15)
+        wait_for(lambda: store.consecutive_failures(engine).get(FEED, 0) >= 4, timeout=15)
         fake_catalog([offer_row()])
         wait_for(lambda: runs(engine)[-1] == "ok", timeout=15)
         settled = len(runs(engine))
@@ -205,23 +204,23 @@ def test_failed_syncs_retry_with_growing_delays_then_stop_on_success(
         assert len(runs(engine)) == settled  # no more retries once it succeeded
     gaps = [b - a for a, b in itertools.pairwise(starts[:4])]
     assert gaps[0] >= 0.08 and gaps[1] > gaps[0] * 1.5 and gaps[2] > gaps[1] * 1.5, gaps
-    assert FEED not in consecutive_failures(engine)
+    assert FEED not in store.consecutive_failures(engine)
 
 
 def test_consecutive_failures_count_since_the_last_good_run(
     engine: Engine, fake_catalog: Catalog
 ) -> None:
-    assert consecutive_failures(engine) == {}
+    assert store.consecutive_failures(engine) == {}
     fake_catalog([{"__raise__": "down"}])
     sync_once(engine)
     sync_once(engine)
-    assert consecutive_failures(engine) == {FEED: 2}
+    assert store.consecutive_failures(engine) == {FEED: 2}
     fake_catalog([offer_row()])
     sync_once(engine)
-    assert consecutive_failures(engine) == {}
+    assert store.consecutive_failures(engine) == {}
     fake_catalog([{"__raise__": "down"}])
     sync_once(engine)
-    assert consecutive_failures(engine) == {FEED: 1}
+    assert store.consecutive_failures(engine) == {FEED: 1}
 
 
 # -- leadership ------------------------------------------------------------------------------------

@@ -28,14 +28,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import SQLAlchemyError
-
 from aggregator.catalog import ProvidersReport
-from db.engine import database_error
-from db.tables import sync_runs
 
-__all__ = ["BUCKETS", "CONTENT_TYPE", "RequestMetrics", "StoreMetrics", "sync_run_counts"]
+__all__ = ["BUCKETS", "CONTENT_TYPE", "RequestMetrics", "StoreMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS: tuple[float, ...] = (
@@ -132,18 +127,6 @@ class RequestMetrics:
             )
             lines.append(f"gpuhours_http_request_duration_seconds_count{_labels(base)} {total}")
         return lines
-
-
-def sync_run_counts(engine: Engine) -> dict[tuple[str, str], int]:
-    """How many sync runs the store has recorded, by (feed, status)."""
-    stmt = select(sync_runs.c.feed, sync_runs.c.status, func.count()).group_by(
-        sync_runs.c.feed, sync_runs.c.status
-    )
-    try:
-        with engine.connect() as conn:
-            return {(feed, status): int(n) for feed, status, n in conn.execute(stmt)}
-    except SQLAlchemyError as exc:
-        raise database_error(engine, "counting sync runs", exc) from exc
 
 
 class StoreMetrics:

@@ -37,7 +37,7 @@ from aggregator import catalog
 from aggregator.api import paging
 from aggregator.api.auth import require_admin
 from aggregator.api.errors import error_response
-from aggregator.api.metrics import CONTENT_TYPE, StoreMetrics, sync_run_counts
+from aggregator.api.metrics import CONTENT_TYPE, StoreMetrics
 from aggregator.api.schemas import (
     DATA_AGE_HEADER,
     ErrorResponse,
@@ -55,9 +55,10 @@ from aggregator.errors import InvalidInput, StoreError
 from aggregator.logs import log_context
 from aggregator.models import Plan, PlanRequest, StoredOffer, SyncRun, utcnow
 from aggregator.plugins import FeedRef
-from aggregator.scheduler import consecutive_failures, intervals
+from aggregator.scheduler import intervals
 from aggregator.sync import sync_feeds
 from db.migrate import check_schema, current_revision
+from db.store import consecutive_failures, sync_run_counts
 
 __all__ = ["MAX_PAGE", "MEMO_MAX_PAGE", "router"]
 
