@@ -26,9 +26,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 import pydantic
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -78,6 +78,25 @@ def _known_query_names(dependant: Dependant) -> frozenset[str]:
             else:
                 names.add(param.alias)
     return frozenset(names)
+
+
+_READ_SLOTS = 2
+_PLAN_SLOTS = 1
+"""How many offer reads and plans one process runs at once.
+
+Python's sqlite3 and the row decoding hold the GIL for most of a read, and planning is CPU
+work under the GIL too; many threadpool threads doing either at once only contend for it
+(measured in-process: plans/s fell from ~75 on one thread to ~45 on four). A request beyond
+these slots waits its turn; processes (``--workers``) add parallelism.
+"""
+_limiters: dict[str, anyio.CapacityLimiter] = {}
+
+
+async def _limited(kind: str, slots: int, fn: Any, *args: Any) -> Any:
+    limiter = _limiters.get(kind)
+    if limiter is None:  # made lazily: a limiter belongs to the running event loop
+        limiter = _limiters[kind] = anyio.CapacityLimiter(slots)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
 async def _reject_unknown_query_parameters(request: Request) -> None:
@@ -252,7 +271,7 @@ async def list_offers(
         sort=_SORT_KEYS[sort],
         limit=offset + limit + 1,
     )
-    found = await run_in_threadpool(catalog.find_offers, service.engine, query)
+    found = await _limited("read", _READ_SLOTS, catalog.find_offers, service.engine, query)
     page = found[offset : offset + limit]
     more = len(found) > offset + limit
     if len(page) <= MEMO_MAX_PAGE:
@@ -318,7 +337,9 @@ async def _plan(service: Service, request: PlanRequest) -> Response:
     if plan is not None:
         return _json(plan, _age_seconds(line.observed_at for line in plan.lines))
     try:
-        plan = await run_in_threadpool(plan_from_store, service.engine, service.registry, request)
+        plan = await _limited(
+            "plan", _PLAN_SLOTS, plan_from_store, service.engine, service.registry, request
+        )
     except InvalidInput as exc:
         exc.field = _PLAN_FIELDS.get(exc.field or "") or exc.field
         raise

@@ -1,0 +1,79 @@
+"""API throughput measured with wrk (a C load generator), so the client costs little CPU.
+
+``bench_api.py`` drives the server from a Python client that itself needs ~0.9 ms of CPU a
+request on the same two cores; this one uses ``wrk`` (Debian package ``wrk``) instead. The
+answer memo is off (``GPUHOURS_API_CACHE_SECONDS=0``): every request queries the store or
+plans anew. Prints figures; asserts nothing.
+
+    python bench/bench_api_wrk.py [--offers 10000] [--workers 1 2] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_api
+
+
+def wrk(url: str, connections: int, seconds: int, script: Path | None) -> str:
+    extra = ["-s", str(script)] if script else []
+    base = ["wrk", "-t1", f"-c{connections}", "--latency", *extra, url]
+    subprocess.run([*base[:3], "-d2s", *base[3:]], capture_output=True, check=True)  # warm-up
+    return subprocess.run(
+        [*base[:3], f"-d{seconds}s", *base[3:]], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def summary(output: str) -> str:
+    lines = output.splitlines()
+    rps = next(line.split()[-1] for line in lines if "Requests/sec" in line)
+    lat = {
+        line.split()[0]: line.split()[1]
+        for line in lines
+        if line.strip().startswith(("50%", "99%"))
+    }
+    errors = [line.strip() for line in lines if "Non-2xx" in line or "Socket errors" in line]
+    return f"{float(rps):>9,.1f} req/s  p50 {lat['50%']:>9}  p99 {lat['99%']:>9}  {errors or ''}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offers", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seconds", type=int, default=8)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        url = f"sqlite:///{data_dir}/bench.db"
+        bench_api.fill_store(url, args.offers)
+        plan_script = data_dir / "plan.lua"
+        plan_script.write_text(
+            'wrk.method = "POST"\n'
+            f"wrk.body = '{json.dumps(bench_api.PLAN_BODY)}'\n"
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
+        cases = [
+            ("GET /v1/offers", "/v1/offers?gpu=H100&region=us-*&limit=20", None),
+            ("POST /v1/plan", "/v1/plan", plan_script),
+        ]
+        print(f"SQLite, {args.offers:,} offers, answer memo off, wrk -t1")
+        for workers in args.workers:
+            with bench_api.server(url, workers, data_dir, cache_seconds=0.0) as base:
+                for label, path, script in cases:
+                    for connections in (1, 32):
+                        out = wrk(base + path, connections, args.seconds, script)
+                        print(f"workers={workers} {label:15} c={connections:<2} {summary(out)}")
+
+
+if __name__ == "__main__":
+    main()
