@@ -184,6 +184,20 @@ class RowProblem:
 Result = PricePoint | RowProblem
 
 
+def named_rows(
+    rows: list[list[str]], width: int, columns: Mapping[str, int]
+) -> Iterator[Row | RowProblem]:
+    """Each CSV row as a mapping of the wanted columns, or a problem if its width is wrong."""
+    for fields in rows:
+        if len(fields) != width:
+            yield RowProblem(
+                f"malformed row: {len(fields)} fields where the header has {width}",
+                ",".join(fields)[:300],
+            )
+            continue
+        yield {name: fields[i] for name, i in columns.items()}
+
+
 @dataclass
 class _ReservedParts:
     """The rows of one reserved term seen so far."""
@@ -273,20 +287,12 @@ class OfferFileParser:
             return []
         if self._columns is None:
             self._columns = self.stream.column_index(COLUMNS)
-        columns = self._columns
-        width = len(header)
         keep = self.selector.keep
         results: list[Result] = []
-        for fields in rows:
-            if len(fields) != width:
-                results.append(
-                    RowProblem(
-                        f"malformed row: {len(fields)} fields where the header has {width}",
-                        ",".join(fields)[:300],
-                    )
-                )
+        for row in named_rows(rows, len(header), self._columns):
+            if isinstance(row, RowProblem):
+                results.append(row)
                 continue
-            row = {name: fields[i] for name, i in columns.items()}
             if not keep(row):
                 continue
             term_type, unit = row["TermType"], row["Unit"]

@@ -41,7 +41,7 @@ from aggregator.models import HOURS_PER_YEAR, Offer, Payment, PurchaseOption
 from aggregator.providers import Feed, FetchContext
 from plugins.aws.csv_stream import CsvStream, adrive, drive
 from plugins.aws.families import GPU_FAMILIES, GpuFamily, family_of
-from plugins.aws.offer_file import RowProblem
+from plugins.aws.offer_file import RowProblem, named_rows
 from plugins.aws.offers import GpuFit, Unknown, fit_gpu, make_offer
 from plugins.aws.regional import changed_region_files, fetch_region_index, stream_csv
 from plugins.aws.reporting import Outcomes
@@ -183,19 +183,11 @@ class SavingsPlanParser:
             return []
         if self._columns is None:
             self._columns = self.stream.column_index(SP_COLUMNS)
-        columns, width = self._columns, len(header)
         results: list[Result] = []
-        for fields in rows:
-            if len(fields) != width:
-                results.append(
-                    RowProblem(
-                        f"malformed row: {len(fields)} fields where the header has {width}",
-                        ",".join(fields)[:300],
-                    )
-                )
-                continue
-            row = {name: fields[i] for name, i in columns.items()}
-            if self.selector.keep(row):
+        for row in named_rows(rows, len(header), self._columns):
+            if isinstance(row, RowProblem):
+                results.append(row)
+            elif self.selector.keep(row):
                 results.append(self._rate(row))
         return results
 
