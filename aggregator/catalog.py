@@ -185,9 +185,11 @@ def providers_report(registry: Registry, engine: Engine | None) -> ProvidersRepo
     """Plugins (with load errors), their feeds, last sync and data age."""
     now = utcnow()
     latest = store.latest_runs(engine) if engine is not None else {}
+    good_runs = store.latest_runs(engine, good_only=True) if engine is not None else {}
+    live = store.live_offer_counts(engine) if engine is not None else {}
     feeds: list[FeedStatus] = []
     for feed_id, ref in sorted(registry.feeds.items()):
-        good = store.last_good_run(engine, feed_id) if engine is not None else None
+        good = good_runs.get(feed_id)
         interval: timedelta = ref.feed.default_interval
         feeds.append(
             FeedStatus(
@@ -195,7 +197,7 @@ def providers_report(registry: Registry, engine: Engine | None) -> ProvidersRepo
                 provider=ref.provider.name,
                 title=ref.feed.title or ref.provider.title or feed_id,
                 interval_seconds=interval.total_seconds(),
-                live_offers=store.live_offer_count(engine, feed_id) if engine is not None else 0,
+                live_offers=live.get(feed_id, 0),
                 last_run=latest.get(feed_id),
                 last_success_at=good.finished_at if good else None,
                 now=now,

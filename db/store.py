@@ -82,6 +82,7 @@ __all__ = [
     "last_good_run",
     "latest_runs",
     "live_offer_count",
+    "live_offer_counts",
     "load_feed_state",
     "price_history",
     "query_offer_records",
@@ -415,14 +416,22 @@ def last_good_run(engine: Engine, feed: str) -> SyncRun | None:
     return _sync_run(row) if row is not None else None
 
 
-def latest_runs(engine: Engine) -> dict[str, SyncRun]:
-    """The newest run of every feed that has one, whatever its status, keyed by feed."""
+def latest_runs(engine: Engine, *, good_only: bool = False) -> dict[str, SyncRun]:
+    """The newest run of every feed that has one, keyed by feed.
+
+    Whatever its status, or with ``good_only`` the newest ``ok``/``unchanged`` one: what
+    :func:`last_good_run` answers for one feed, for all feeds in one query.
+    """
+    runs = select(sync_runs)
+    if good_only:
+        runs = runs.where(sync_runs.c.status.in_(_GOOD_STATUSES))
+    runs_sq = runs.subquery()
     ranked = select(
-        sync_runs,
+        runs_sq,
         func.row_number()
         .over(
-            partition_by=sync_runs.c.feed,
-            order_by=(sync_runs.c.started_at.desc(), sync_runs.c.id.desc()),
+            partition_by=runs_sq.c.feed,
+            order_by=(runs_sq.c.started_at.desc(), runs_sq.c.id.desc()),
         )
         .label("rank"),
     ).subquery()
@@ -446,6 +455,17 @@ def live_offer_count(engine: Engine, feed: str | None = None) -> int:
         stmt = stmt.where(offers.c.feed == feed)
     with _store_errors(engine, "counting offers"), engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())
+
+
+def live_offer_counts(engine: Engine) -> dict[str, int]:
+    """How many offers are live (not withdrawn) in each feed that has any."""
+    stmt = (
+        select(offers.c.feed, func.count())
+        .where(offers.c.withdrawn_at.is_(None))
+        .group_by(offers.c.feed)
+    )
+    with _store_errors(engine, "counting offers"), engine.connect() as conn:
+        return {feed: int(n) for feed, n in conn.execute(stmt)}
 
 
 def query_offers(engine: Engine, q: OfferQuery) -> list[StoredOffer]:

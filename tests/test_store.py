@@ -37,6 +37,7 @@ from db.store import (
     last_good_run,
     latest_runs,
     live_offer_count,
+    live_offer_counts,
     load_feed_state,
     price_history,
     query_offer_records,
@@ -596,6 +597,18 @@ def test_last_good_run_skips_failures_and_latest_runs_has_the_newest_per_feed(
     assert latest[FEED] == failed_later
     assert latest["gcp/catalog"] == not_configured
     assert latest["aws/spot"] == spot_good
+    assert latest_runs(engine, good_only=True) == {FEED: good, "aws/spot": spot_good}
+
+
+def test_live_offer_counts_per_feed_leave_out_withdrawn_offers(
+    engine: Engine, make_offer: OfferFactory
+) -> None:
+    assert live_offer_counts(engine) == {}
+    apply(engine, [make_offer(), make_offer(region="us-west-2")], now=T1)
+    apply(engine, [make_offer(purchase_option=PurchaseOption.SPOT)], now=T1, feed="aws/spot")
+    apply(engine, [make_offer()], now=T2)  # us-west-2 withdrawn
+    assert live_offer_counts(engine) == {FEED: 1, "aws/spot": 1}
+    assert live_offer_counts(engine)[FEED] == live_offer_count(engine, FEED)
 
 
 # --- query_offers ----------------------------------------------------------------------------
