@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, computed_field
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from aggregator.errors import InvalidInput
 from aggregator.models import PriceInterval, PurchaseOption, StoredOffer, SyncRun, utcnow
@@ -61,8 +61,6 @@ def open_store(settings: Settings, *, check: bool = True) -> Engine:
 
 
 def _is_empty(engine: Engine) -> bool:
-    from sqlalchemy import inspect
-
     return not inspect(engine).get_table_names()
 
 
