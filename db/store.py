@@ -65,7 +65,14 @@ from aggregator.models import (
     natural_key_id,
 )
 from db.engine import database_error, write_transaction
-from db.tables import OFFER_MATCH_COLUMNS, UtcDateTime, feed_state, offers, sync_runs
+from db.tables import (
+    OFFER_MATCH_COLUMNS,
+    UtcDateTime,
+    feed_state,
+    offers,
+    store_version,
+    sync_runs,
+)
 from db.tables import price_history as _history  # the public name is a function below
 
 if TYPE_CHECKING:
@@ -77,6 +84,7 @@ __all__ = [
     "OfferRecord",
     "apply_snapshot",
     "consecutive_failures",
+    "data_version",
     "get_offer",
     "glob_to_like",
     "last_good_run",
@@ -382,7 +390,9 @@ def apply_snapshot(
             rejected=snap.rejected,
             unknown=snap.unknown,
         )
-        return _insert_run(conn, run)
+        run = _insert_run(conn, run)
+        _bump_version(conn)  # last: the row lock it takes is held only until the commit
+        return run
 
 
 def record_failed_run(engine: Engine, run: SyncRun) -> SyncRun:
@@ -466,6 +476,18 @@ def live_offer_counts(engine: Engine) -> dict[str, int]:
     )
     with _store_errors(engine, "counting offers"), engine.connect() as conn:
         return {feed: int(n) for feed, n in conn.execute(stmt)}
+
+
+def data_version(engine: Engine) -> int:
+    """A number that changes whenever a committed transaction changed offers.
+
+    Every :func:`apply_snapshot` adds one in its own transaction. Read it *before* reading
+    offers: the offers read after it are at least as new as that version, so a cache keyed by
+    it can hold data newer than its key (a needless re-read later), never older.
+    """
+    with _store_errors(engine, "reading the store version"), engine.connect() as conn:
+        value = conn.execute(select(store_version.c.version).where(store_version.c.id == 1))
+        return int(value.scalar() or 0)
 
 
 def query_offers(engine: Engine, q: OfferQuery) -> list[StoredOffer]:
@@ -951,6 +973,14 @@ def _replace_feed_state(conn: Connection, feed: str, state: Mapping[str, str]) -
             insert(feed_state),
             [{"feed": feed, "key": key, "value": value} for key, value in state.items()],
         )
+
+
+def _bump_version(conn: Connection) -> None:
+    conn.execute(
+        update(store_version)
+        .where(store_version.c.id == 1)
+        .values(version=store_version.c.version + 1)
+    )
 
 
 def _insert_run(conn: Connection, run: SyncRun) -> SyncRun:

@@ -1,4 +1,4 @@
-"""The four tables of the price store, as SQLModel classes.
+"""The tables of the price store, as SQLModel classes.
 
 The tables are a storage representation, not the API: readers get
 :class:`aggregator.models.StoredOffer`, :class:`~aggregator.models.PriceInterval` and
@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -51,12 +52,14 @@ __all__ = [
     "FeedStateRow",
     "OfferRow",
     "PriceHistoryRow",
+    "StoreVersionRow",
     "SyncRunRow",
     "UtcDateTime",
     "feed_state",
     "metadata",
     "offers",
     "price_history",
+    "store_version",
     "sync_runs",
 ]
 
@@ -202,11 +205,27 @@ class FeedStateRow(SQLModel, table=True):
     value: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class StoreVersionRow(SQLModel, table=True):
+    """A single row whose ``version`` goes up in every transaction that changes offers.
+
+    Readers that keep offers in memory (the planner's read cache) compare it to the version
+    they read with: unequal means the offers may have changed. It is a row updated at the end
+    of the writing transaction, not a sequence, so a reader never sees the new number before
+    the offers it counts are committed.
+    """
+
+    __tablename__ = "store_version"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 metadata = SQLModel.metadata
 offers: Table = metadata.tables["offers"]
 price_history: Table = metadata.tables["price_history"]
 sync_runs: Table = metadata.tables["sync_runs"]
 feed_state: Table = metadata.tables["feed_state"]
+store_version: Table = metadata.tables["store_version"]
 
 OFFER_MATCH_COLUMNS = frozenset({"id", "instance_type", "gpu", "currency", *NATURAL_KEY_COLUMNS})
 """Offer columns an ``unchanged`` match of a feed snapshot may name.

@@ -7,7 +7,9 @@ same bad input the same way. GPUs per instance and fractional GPUs are filtered 
 Offers are read as :class:`db.store.OfferRecord` s (:func:`db.store.query_offer_records`: the
 same rows as :func:`db.store.query_offers`, without building a pydantic model per row, which
 cost more than solving), and the planner reads them through
-:class:`~aggregator.planner.types.PlannableOffer`.
+:class:`~aggregator.planner.types.PlannableOffer`. The read goes through
+:mod:`db.offer_cache`: a service answering many plans reads the same offers from memory until
+a sync changes the store.
 
 When SQL returns nothing, the filters are re-run cumulatively (``LIMIT 1`` each) to find the
 first that empties the set, and its message is built from a sample of what the earlier
@@ -36,6 +38,7 @@ from aggregator.planner.filters import (
 from aggregator.planner.milp import SolverOptions
 from aggregator.plugins import Registry
 from db import store
+from db.offer_cache import cached_offer_records
 
 __all__ = ["plan_from_store"]
 
@@ -60,7 +63,7 @@ def plan_from_store(
     steps = filter_steps(request, resolve_gpus(request, registry.gpus))
     in_sql = [step for step in steps if step.query is not None]
     in_python = [step for step in steps if step.query is None]
-    offers = store.query_offer_records(engine, _query(registry, in_sql, limit=None))
+    offers = cached_offer_records(engine, _query(registry, in_sql, limit=None))
     if not offers:
         raise _diagnose(engine, registry, in_sql)
     matching = apply_steps(offers, in_python)

@@ -1,0 +1,96 @@
+"""The planner's offer reads, kept in memory per process until the store changes.
+
+A plan request reads every offer matching its filters (thousands of rows) and only then
+solves; reading them again for each request cost more than planning. :func:`cached_offer_records`
+returns what :func:`db.store.query_offer_records` would, reusing an earlier result for the
+same query while :func:`db.store.data_version` has not moved. The version is read before the
+offers, so a cached result is never older than its version says: any sync committed since then
+raises the version and the next call reads afresh. Each call still costs one tiny query.
+
+Results are shared between threads and callers, so they are tuples of frozen records; callers
+must not rely on identity. The memo is bounded by the number of records it holds, dropping the
+least recently used queries first.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import fields
+
+from sqlalchemy import Engine
+
+from db import store
+
+__all__ = ["OfferRecordCache", "cached_offer_records"]
+
+DEFAULT_MAX_RECORDS = 400_000  # about 100 MB of records at worst
+
+
+class OfferRecordCache:
+    """Query results of one store, each valid for the store version it was read at."""
+
+    def __init__(self, max_records: int = DEFAULT_MAX_RECORDS) -> None:
+        self.max_records = max_records
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, tuple[int, tuple[store.OfferRecord, ...]]] = (
+            OrderedDict()
+        )
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def read(self, engine: Engine, q: store.OfferQuery) -> tuple[store.OfferRecord, ...]:
+        """The records ``q`` matches now, from memory when the store has not changed."""
+        version = store.data_version(engine)
+        key = query_key(q)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == version:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry[1]
+            self.misses += 1
+        records = tuple(store.query_offer_records(engine, q))
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._held -= len(old[1])
+            if len(records) <= self.max_records:
+                self._entries[key] = (version, records)
+                self._held += len(records)
+            while self._held > self.max_records:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._held -= len(dropped)
+        return records
+
+
+def query_key(q: store.OfferQuery) -> Hashable:
+    """A hashable equivalent of ``q`` (its sequences as tuples)."""
+    values: list[Hashable] = []
+    for spec in fields(q):
+        value = getattr(q, spec.name)
+        values.append(
+            tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
+        )
+    return tuple(values)
+
+
+_caches: weakref.WeakKeyDictionary[Engine, OfferRecordCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def cache_for(engine: Engine) -> OfferRecordCache:
+    """The memo of ``engine``'s store in this process (created on first use)."""
+    with _caches_lock:
+        cache = _caches.get(engine)
+        if cache is None:
+            cache = _caches[engine] = OfferRecordCache()
+        return cache
+
+
+def cached_offer_records(engine: Engine, q: store.OfferQuery) -> Sequence[store.OfferRecord]:
+    """:func:`db.store.query_offer_records` through this process's memo of ``engine``'s store."""
+    return cache_for(engine).read(engine, q)
