@@ -44,6 +44,17 @@ One more rule bounds commitments by the demand: a plan that uses one unit of B c
 instances fit ``max_gpus`` and deliver N within the deadline), B is never optimal
 (:func:`upper_bound`). This is what drops 1- and 3-year terms for small jobs.
 
+Offers of the same shape
+------------------------
+Before any candidate is built, :func:`cheapest_per_shape` keeps one offer per *shape*: currency,
+provider, GPUs per instance, interruptible or not, commitment or not, and term. Offers of one
+shape have the same ``gpus``, ``rate``, ``unit_capacity`` (whatever the request) and differ only
+in price, so the cheapest (the first, on a tie) dominates the rest by rules 1 and 3 with
+``m = k = 1``; whatever dominates it dominates them too. :func:`prune` would drop them anyway;
+dropping them first just spares building and sorting thousands of candidates (a region-by-
+region price list has many offers of each shape). Provider and currency are part of the shape
+because the alternatives plan per provider and plans never mix currencies.
+
 The property tests compare the optimizer on pruned offers with a brute force over all offers.
 """
 
@@ -56,7 +67,15 @@ from dataclasses import dataclass
 from aggregator.models import PlanRequest
 from aggregator.planner.types import PlannableOffer
 
-__all__ = ["Candidate", "count_bound", "dominates", "make_candidates", "prune", "upper_bound"]
+__all__ = [
+    "Candidate",
+    "cheapest_per_shape",
+    "count_bound",
+    "dominates",
+    "make_candidates",
+    "prune",
+    "upper_bound",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +92,25 @@ class Candidate:
     unit_capacity: float
     cost_per_gpu_hour: float
     """Pay-as-you-go: price per delivered GPU-hour; commitment: per GPU-hour of capacity."""
+
+
+def cheapest_per_shape(offers: Sequence[PlannableOffer]) -> list[PlannableOffer]:
+    """The cheapest offer of each shape (module docstring), in the order of ``offers``."""
+    best: dict[tuple[object, ...], tuple[int, PlannableOffer]] = {}
+    for index, offer in enumerate(offers):
+        option = offer.purchase_option
+        key = (
+            offer.currency,
+            offer.provider,
+            offer.gpu_count,
+            option.interruptible,
+            option.is_commitment,
+            offer.term_hours,
+        )
+        kept = best.get(key)
+        if kept is None or offer.price_per_hour < kept[1].price_per_hour:
+            best[key] = (index, offer)
+    return [offer for _, offer in sorted(best.values(), key=lambda item: item[0])]
 
 
 def make_candidates(offers: Sequence[PlannableOffer], request: PlanRequest) -> list[Candidate]:

@@ -20,7 +20,13 @@ from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.models import Plan, PlanRequest, utcnow
 from aggregator.planner.allocate import allocate, plan_lines
-from aggregator.planner.candidates import Candidate, count_bound, make_candidates, prune
+from aggregator.planner.candidates import (
+    Candidate,
+    cheapest_per_shape,
+    count_bound,
+    make_candidates,
+    prune,
+)
 from aggregator.planner.filters import apply_steps, filter_steps, resolve_gpus
 from aggregator.planner.milp import Counts, SolverOptions, choose_counts, max_deliverable
 from aggregator.planner.notes import plan_notes
@@ -60,7 +66,7 @@ def plan_matching(
     options = options or SolverOptions()
     now = now or utcnow()
     by_currency: dict[str, list[PlannableOffer]] = {}
-    for offer in offers:
+    for offer in cheapest_per_shape(offers):
         by_currency.setdefault(offer.currency, []).append(offer)
     currencies = sorted(by_currency, key=lambda c: (c != MAIN_CURRENCY, c))
     plans: dict[str, Plan] = {}
