@@ -2,16 +2,23 @@
 
 ``bench_api.py`` drives the server from a Python client that itself needs ~0.9 ms of CPU a
 request on the same two cores; this one uses ``wrk`` (Debian package ``wrk``) instead. The
-answer memo is off (``GPUHOURS_API_CACHE_SECONDS=0``): every request queries the store or
-plans anew. Prints figures; asserts nothing.
+answer memo is off (``GPUHOURS_API_CACHE_SECONDS=0``) and every plan request asks for a
+different number of GPU-hours (a wrk Lua script counts up from 1,000), so no answer is ever
+served from a memo of earlier answers: every request queries the store or plans anew (the
+planner's offer reads still come from its per-process memo, valid until a sync changes the
+store, as in production). Prints figures; asserts nothing.
 
-    python bench/bench_api_wrk.py [--offers 10000] [--workers 1 2] [--seconds 8]
+SQLite runs on a temporary file; PostgreSQL too when ``--pg URL`` or
+``GPUHOURS_TEST_DATABASE_URL`` is given, in a schema created for the run and dropped after.
+
+    python bench/bench_api_wrk.py [--offers 10000] [--workers 1 2] [--seconds 8] [--pg URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_api
+
+from db.scratch import scratch_schema
 
 
 def wrk(url: str, connections: int, seconds: int, script: Path | None) -> str:
@@ -44,35 +53,53 @@ def summary(output: str) -> str:
     return f"{float(rps):>9,.1f} req/s  p50 {lat['50%']:>9}  p99 {lat['99%']:>9}  {errors or ''}"
 
 
+def plan_script(path: Path) -> Path:
+    """A wrk script POSTing the benchmark plan, each request for a different GPU-hour count."""
+    body = json.dumps(bench_api.PLAN_BODY).replace(
+        f'"gpu_hours": {bench_api.PLAN_BODY["gpu_hours"]}', '"gpu_hours": %d'
+    )
+    path.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        f"  return wrk.format(nil, nil, nil, string.format('{body}', 1000 + n % 5000))\n"
+        "end\n"
+    )
+    return path
+
+
+def run(store: str, url: str, args: argparse.Namespace, data_dir: Path) -> None:
+    bench_api.fill_store(url, args.offers)
+    script = plan_script(data_dir / "plan.lua")
+    cases = [
+        ("GET /v1/offers", "/v1/offers?gpu=H100&region=us-*&limit=20", None),
+        ("POST /v1/plan", "/v1/plan", script),
+    ]
+    print(f"{store}, {args.offers:,} offers, answer memo off, wrk -t1")
+    for workers in args.workers:
+        with bench_api.server(url, workers, data_dir, cache_seconds=0.0) as base:
+            for label, path, lua in cases:
+                for connections in (1, 32):
+                    out = wrk(base + path, connections, args.seconds, lua)
+                    print(f"workers={workers} {label:15} c={connections:<2} {summary(out)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offers", type=int, default=10_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--pg", default=os.environ.get("GPUHOURS_TEST_DATABASE_URL"))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
-        url = f"sqlite:///{data_dir}/bench.db"
-        bench_api.fill_store(url, args.offers)
-        plan_script = data_dir / "plan.lua"
-        plan_script.write_text(
-            'wrk.method = "POST"\n'
-            f"wrk.body = '{json.dumps(bench_api.PLAN_BODY)}'\n"
-            'wrk.headers["Content-Type"] = "application/json"\n'
-        )
-        cases = [
-            ("GET /v1/offers", "/v1/offers?gpu=H100&region=us-*&limit=20", None),
-            ("POST /v1/plan", "/v1/plan", plan_script),
-        ]
-        print(f"SQLite, {args.offers:,} offers, answer memo off, wrk -t1")
-        for workers in args.workers:
-            with bench_api.server(url, workers, data_dir, cache_seconds=0.0) as base:
-                for label, path, script in cases:
-                    for connections in (1, 32):
-                        out = wrk(base + path, connections, args.seconds, script)
-                        print(f"workers={workers} {label:15} c={connections:<2} {summary(out)}")
+        run("SQLite", f"sqlite:///{tmp}/bench.db", args, Path(tmp))
+        if args.pg:
+            with scratch_schema(args.pg, prefix="gh_bench") as url:
+                run("PostgreSQL", url, args, Path(tmp))
 
 
 if __name__ == "__main__":
