@@ -26,7 +26,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pydantic
+from pydantic_settings import BaseSettings
 from sqlalchemy import Engine
 
 from aggregator.errors import (
@@ -39,11 +41,21 @@ from aggregator.errors import (
 from aggregator.http import make_client, translate_error
 from aggregator.models import Offer, SyncRun, SyncStatus, utcnow
 from aggregator.plugins import FeedRef, Registry
-from aggregator.providers import FetchContext, Progress
+from aggregator.providers import FetchContext, Progress, Provider
 from aggregator.settings import Settings
 from db import store
 
-__all__ = ["OBSERVED_AT_FILE", "SyncOutcome", "load_observed_at", "sync_feed", "sync_feeds"]
+__all__ = [
+    "OBSERVED_AT_FILE",
+    "SyncOutcome",
+    "describe_fetch_error",
+    "fetch_context",
+    "load_observed_at",
+    "provider_settings",
+    "sync_feed",
+    "sync_feeds",
+    "validate_offer",
+]
 
 OBSERVED_AT_FILE = "OBSERVED_AT.json"
 
@@ -93,12 +105,9 @@ class _Collector:
 
     def add(self, item: Offer | Mapping[str, Any]) -> None:
         try:
-            offer = item if isinstance(item, Offer) else Offer.model_validate(dict(item))
-        except pydantic.ValidationError as exc:
-            self._reject(_first_error(exc), item)
-            return
-        except (TypeError, ValueError) as exc:
-            self._reject(f"not an offer: {exc}", item)
+            offer = validate_offer(item)
+        except ValueError as exc:
+            self._reject(str(exc), item)
             return
         if offer.provider != self.ref.provider.name:
             self._reject(
@@ -122,6 +131,22 @@ class _Collector:
         log.warning("%s: rejected offer: %s: %.300r", self.ref.id, reason, item)
 
 
+def validate_offer(item: object) -> Offer:
+    """``item`` as an :class:`Offer`: an ``Offer`` as it is, a mapping validated into one.
+
+    Raises :class:`ValueError` whose text is the reject reason the sync engine logs. Shared
+    with :mod:`aggregator.testing` so the plugin test kit judges rows exactly as a sync does.
+    """
+    if isinstance(item, Offer):
+        return item
+    try:
+        return Offer.model_validate(dict(item))  # type: ignore[call-overload]
+    except pydantic.ValidationError as exc:
+        raise ValueError(_first_error(exc)) from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not an offer: {exc}") from None
+
+
 def _first_error(exc: pydantic.ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "offer"
@@ -129,16 +154,46 @@ def _first_error(exc: pydantic.ValidationError) -> str:
     return f"{where}: {err['msg']}{more}"
 
 
-def _provider_settings(ref: FeedRef) -> Any:
-    cls = ref.provider.settings_class
+def provider_settings(provider: Provider) -> BaseSettings | None:
+    """The provider's settings read from the environment, or ``None`` if it declares none.
+
+    Raises :class:`ConfigurationError` naming the first invalid setting.
+    """
+    cls = provider.settings_class
     if cls is None:
         return None
     try:
         return cls()
     except pydantic.ValidationError as exc:
         raise ConfigurationError(
-            f"settings of provider {ref.provider.name!r} are invalid: {_first_error(exc)}"
+            f"settings of provider {provider.name!r} are invalid: {_first_error(exc)}"
         ) from None
+
+
+def fetch_context(
+    ref: FeedRef,
+    client: httpx.AsyncClient,
+    settings: BaseSettings | None,
+    state: Mapping[str, str],
+) -> FetchContext:
+    """The context a feed's ``fetch`` runs with: ``state`` is copied, the log is the feed's."""
+    return FetchContext(
+        client=client,
+        feed_id=ref.id,
+        settings=settings,
+        state=dict(state),
+        log=logging.getLogger(f"gpuhours.feed.{ref.id}"),
+    )
+
+
+def describe_fetch_error(exc: Exception) -> str:
+    """What to record when a feed's ``fetch`` raised ``exc``: httpx errors become ours first."""
+    error = exc if isinstance(exc, GpuhoursError) else translate_error(exc)
+    if error is None:
+        return f"fetch raised {type(exc).__name__}: {exc}"
+    if isinstance(error, ProviderError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 async def sync_feed(
@@ -190,12 +245,12 @@ async def sync_feed(
         return finish(run)
 
     try:
-        provider_settings = _provider_settings(ref)
+        settings_of_provider = provider_settings(ref.provider)
     except ConfigurationError as exc:
         return await fail(str(exc), status=SyncStatus.NOT_CONFIGURED)
-    reason = ref.provider.not_configured_reason(provider_settings)
+    reason = ref.provider.not_configured_reason(settings_of_provider)
     if reason is None and not replaying:
-        reason = ref.provider.missing_credentials(provider_settings)
+        reason = ref.provider.missing_credentials(settings_of_provider)
     if reason is not None:
         return await fail(reason, status=SyncStatus.NOT_CONFIGURED)
 
@@ -204,13 +259,7 @@ async def sync_feed(
     except Exception as exc:
         return await fail(f"could not read the feed's saved state: {exc}")
 
-    ctx = FetchContext(
-        client=client,
-        feed_id=ref.id,
-        settings=provider_settings,
-        state=dict(state),
-        log=logging.getLogger(f"gpuhours.feed.{ref.id}"),
-    )
+    ctx = fetch_context(ref, client, settings_of_provider, state)
     if progress is not None:
         ctx.progress = progress
     collector = _Collector(ref, registry, ctx)
@@ -218,15 +267,8 @@ async def sync_feed(
         async for item in ref.feed.fetch(ctx):
             collector.add(item)
     except Exception as exc:
-        error = exc if isinstance(exc, GpuhoursError) else translate_error(exc)
-        if error is None:
-            message = f"fetch raised {type(exc).__name__}: {exc}"
-        elif isinstance(error, ProviderError):
-            message = str(error)
-        else:
-            message = f"{type(error).__name__}: {error}"
         return await fail(
-            f"{message}; nothing was changed",
+            f"{describe_fetch_error(exc)}; nothing was changed",
             counts={
                 "seen": len(collector.offers),
                 "rejected": collector.rejected + len(ctx.rejects),

@@ -22,7 +22,7 @@ from db.migrate import upgrade
 from db.scratch import scratch_schema
 
 # Fixtures of the sync and CLI tests (test-only plugins installed through entry points).
-pytest_plugins = ["fake_plugins"]
+pytest_plugins = ["fake_plugins", "pytester"]
 
 TEST_DATABASE_URL_ENV = "GPUHOURS_TEST_DATABASE_URL"
 
