@@ -126,6 +126,11 @@ class Feed(ABC):
     name: ClassVar[str]
     title: ClassVar[str] = ""
     default_interval: ClassVar[timedelta] = timedelta(days=1)
+    shrink_guard: ClassVar[bool] = True
+    """Refuse a sync that returns nothing or far fewer offers than are live (``--force`` lifts
+    it). Keep it for a cloud's price API, where a short answer means a broken source. Set it
+    to False for a list the user curates, where a shorter list is the intended change (a price
+    sheet whose rates expire): then whatever the feed yields, even nothing, is applied."""
 
     @abstractmethod
     def fetch(self, ctx: FetchContext) -> AsyncIterator[Offer | Mapping[str, Any]]:

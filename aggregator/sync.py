@@ -8,8 +8,9 @@ What is promised:
 * The store changes only when the whole fetch succeeded and looks sane: a fetch that raises or
   breaks off, a feed that rejects more than ``sync_max_reject_share`` of its rows, one that
   returns nothing, or one that returns far fewer offers than are live now
-  (``sync_min_share_of_last``; ``force`` lifts this guard) leaves every stored row as it was and
-  is recorded as a failed run with the reason.
+  (``sync_min_share_of_last``; ``force`` lifts this guard, and so does a feed whose
+  ``shrink_guard`` is False) leaves every stored row as it was and is recorded as a failed run
+  with the reason.
 * Feeds run concurrently; each catches its own failures, so one broken feed does not stop the
   others. No raw ``httpx`` exception escapes: they become :mod:`aggregator.errors` types.
 """
@@ -287,6 +288,7 @@ async def sync_feed(
             "nothing was changed",
             counts=counts,
         )
+    force = force or not ref.feed.shrink_guard
     if not seen and not ctx.unchanged and not force:
         return await fail(
             "the feed returned no offers; nothing was changed "

@@ -147,6 +147,23 @@ def test_far_fewer_offers_than_last_time_fails_unless_forced(
     assert run.status is SyncStatus.OK and run.withdrawn == 9
 
 
+def test_a_feed_without_the_shrink_guard_applies_a_shorter_or_empty_list(
+    engine: Any, fake_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gh_fake_cloud import StaticFeed
+
+    monkeypatch.setattr(StaticFeed, "shrink_guard", False)
+    fake_catalog([offer_row(instance_type=f"fk.{i}", price_per_hour=10 + i) for i in range(10)])
+    run_sync(engine)
+    fake_catalog([offer_row(instance_type="fk.0", price_per_hour=10)])
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.withdrawn == 9
+    fake_catalog([])
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.withdrawn == 1
+    assert store.query_offers(engine, store.OfferQuery()) == []
+
+
 def test_an_empty_feed_fails(engine: Any, fake_catalog: Catalog) -> None:
     fake_catalog([])
     run = only(run_sync(engine))
