@@ -16,6 +16,7 @@ from aggregator.errors import (
 from aggregator.hookspecs import hookimpl
 from aggregator.models import Billing, Offer, OfferingClass, Payment, PurchaseOption
 from aggregator.providers import Feed, FetchContext, Provider
+from aggregator.terms import PriceTerm
 
 __all__ = [
     "Billing",
@@ -29,6 +30,7 @@ __all__ = [
     "OfferingClass",
     "Payment",
     "PluginError",
+    "PriceTerm",
     "Provider",
     "ProviderAuthError",
     "ProviderError",

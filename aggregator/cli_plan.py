@@ -60,6 +60,7 @@ _FLAGS = {
     "max_gpus": "--max-gpus",
     "spot_overhead": "--spot-overhead",
     "top": "--top",
+    "apply_terms": "--list-prices",
 }
 
 
@@ -137,9 +138,21 @@ def cheapest(
         typer.Option("--allow-fractional", help="Allow instances with part of a GPU (1/6 A10)."),
     ] = False,
     top: Annotated[int, typer.Option("--top", help="How many alternatives to show.")] = 3,
+    list_prices: Annotated[
+        bool,
+        typer.Option(
+            "--list-prices",
+            help="Ignore your negotiated price terms (GPUHOURS_TERMS_FILE, plugins): "
+            "plan at list prices.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The cheapest way to buy N GPU-hours: a plan over the stored offers."""
+    """The cheapest way to buy N GPU-hours: a plan over the stored offers.
+
+    Prices are the providers' list prices after your negotiated terms, if any; the plan shows
+    both.
+    """
     from aggregator import catalog
     from aggregator.cli import _context, _emit_json, _errors, consoles
     from aggregator.planner import plan_from_store
@@ -165,6 +178,7 @@ def cheapest(
             allow_fractional=allow_fractional,
             spot_overhead=spot_overhead,
             top=top,
+            apply_terms=not list_prices,
         )
         settings, registry = _context()
         engine = catalog.open_store(settings)
@@ -200,10 +214,18 @@ def _option_text(option: PurchaseOption, term_hours: int) -> str:
     return option.value
 
 
+def _total(plan: Plan) -> str:
+    """The plan's total, with its list total beside it when the user's terms changed it."""
+    text = f"{_money(plan.total_cost)} {plan.currency}"
+    if any(line.terms for line in plan.lines):
+        text += f" (list price {_money(plan.list_total_cost)})"
+    return text
+
+
 def _summary(plan: Plan) -> str:
     gpus = sorted({line.gpu for line in plan.lines})
     return (
-        f"{plan.label}: {_money(plan.total_cost)} {plan.currency} for "
+        f"{plan.label}: {_total(plan)} for "
         f"{_hours(plan.gpu_hours)} {'/'.join(gpus)} GPU-hours "
         f"= {_money(plan.price_per_gpu_hour)} {plan.currency} per GPU-hour; "
         f"{plan.gpus_at_once:g} GPUs at once for up to {_hours(plan.duration_hours)} h"
@@ -212,12 +234,19 @@ def _summary(plan: Plan) -> str:
 
 def _print_plan(plan: Plan, console: Console) -> None:
     console.print(_summary(plan), markup=False)
-    lines = Table(title="plan")
+    termed = any(line.terms for line in plan.lines)
+    lines = Table(title="plan" + (" (prices after your terms)" if termed else ""))
     for column in ("provider", "region", "instance type", "GPUs", "option"):
         lines.add_column(column)
-    for column in ("instances", "h each", "GPU-hours", f"{plan.currency}/h", "cost", "offer id"):
-        lines.add_column(column, justify="right" if column != "offer id" else "left")
+    currency = plan.currency
+    prices = [f"list {currency}/h", f"your {currency}/h"] if termed else [f"{currency}/h"]
+    for column in ("instances", "h each", "GPU-hours", *prices, "cost"):
+        lines.add_column(column, justify="right")
+    for column in ("terms", "offer id") if termed else ("offer id",):
+        lines.add_column(column)
     for line in plan.lines:
+        prices = [_money(line.list_unit_price)] if termed else []
+        prices += [_money(line.unit_price), _money(line.cost)]
         lines.add_row(
             line.provider,
             line.region + (f" ({line.zone})" if line.zone else ""),
@@ -227,8 +256,8 @@ def _print_plan(plan: Plan, console: Console) -> None:
             f"{line.instances:,}",
             _hours(line.hours_per_instance),
             _hours(line.gpu_hours),
-            _money(line.unit_price),
-            _money(line.cost),
+            *prices,
+            *(["; ".join(line.terms) or "-"] if termed else []),
             line.offer_id,
         )
     console.print(lines)
@@ -241,7 +270,7 @@ def _print_plan(plan: Plan, console: Console) -> None:
         for alt in plan.alternatives:
             alternatives.add_row(
                 alt.label,
-                f"{_money(alt.total_cost)} {alt.currency}",
+                _total(alt),
                 _money(alt.price_per_gpu_hour),
                 f"{alt.gpus_at_once:g}",
                 "; ".join(

@@ -10,7 +10,8 @@ imports the CLI's helpers lazily so the two modules can import each other in eit
   as well (once, in the supervising process, however many workers): the one-machine setup of
   DESIGN section 9. The store is checked first: a new local SQLite file is created and
   migrated; a store that is down or has an old schema is reported and the API still starts,
-  answering 503 on ``/readyz`` until it is fixed.
+  answering 503 on ``/readyz`` until it is fixed. A price terms file (``GPUHOURS_TERMS_FILE``)
+  with a mistake stops ``serve`` before it listens (exit 2, the message names the term).
 * ``gpuhours scheduler`` runs only the scheduler (:class:`aggregator.scheduler.SchedulerService`);
   it refuses to start on a store with an old schema (exit 2) rather than write to it.
 
@@ -108,6 +109,10 @@ def _prepare_serve(with_scheduler: bool) -> Any:
 
     settings = Settings()
     sched = _scheduler_settings()
+    registry = None
+    if with_scheduler or settings.terms_file is not None:
+        registry = load_registry(settings)
+        registry.active_terms()  # a bad GPUHOURS_TERMS_FILE stops start-up here (exit 2)
     try:  # creates and migrates a new local SQLite store, once, before any worker starts
         catalog.open_store(settings).dispose()
     except GpuhoursError as exc:
@@ -116,8 +121,9 @@ def _prepare_serve(with_scheduler: bool) -> Any:
         log.warning("the store is not usable yet; /readyz will say so: %s", exc)
     if not with_scheduler:
         return None
+    assert registry is not None
     engine = catalog.open_store(settings)
-    return SchedulerService(load_registry(settings), engine, settings, sched)
+    return SchedulerService(registry, engine, settings, sched)
 
 
 def scheduler(log_level: LogLevelOpt = LogLevel.INFO) -> None:

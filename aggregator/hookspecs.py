@@ -11,6 +11,7 @@ from pluggy import HookimplMarker, HookspecMarker
 if TYPE_CHECKING:
     from aggregator.gpus import GpuSpec
     from aggregator.providers import Provider
+    from aggregator.terms import PriceTerm
 
 hookspec = HookspecMarker("gpuhours")
 hookimpl = HookimplMarker("gpuhours")
@@ -24,3 +25,8 @@ def register_providers(register: Callable[[Provider], None]) -> None:
 @hookspec
 def register_gpus(register: Callable[[GpuSpec], None]) -> None:
     """Call ``register(spec)`` with each GpuSpec (canonical GPU and its aliases) to add."""
+
+
+@hookspec
+def register_price_terms(register: Callable[[PriceTerm], None]) -> None:
+    """Call ``register(term)`` with each PriceTerm (a negotiated price) planning applies."""

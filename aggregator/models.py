@@ -391,6 +391,11 @@ class PlanRequest(BaseModel):
         description="share of interruptible GPU-hours lost to interruptions (0.1 = 10 %)",
     )
     top: int = Field(default=3, ge=0, le=20, description="how many alternatives to show")
+    apply_terms: bool = Field(
+        default=True,
+        description="price offers by your negotiated terms (GPUHOURS_TERMS_FILE, plugins); "
+        "false plans at list prices",
+    )
 
     @field_validator("gpus")
     @classmethod
@@ -441,6 +446,11 @@ class PlanLine(BaseModel):
     of units bought: ``cost`` is ``instances x term_hours x unit_price`` however little of the
     term the job uses (``billed_instance_hours`` vs ``instance_hours`` shows the difference).
     ``gpu_hours`` is what the line delivers to the job, after ``spot_overhead``.
+
+    ``unit_price`` and ``cost`` are what the user pays: the provider's list price after the
+    user's negotiated terms (:mod:`aggregator.terms`), named in ``terms`` in the order they
+    applied. ``list_unit_price`` and ``list_cost`` are the same at the list price, as stored;
+    without terms they equal ``unit_price`` and ``cost``.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -462,8 +472,13 @@ class PlanLine(BaseModel):
     instance_hours: float
     billed_instance_hours: float
     gpu_hours: float
-    unit_price: float = Field(description="price of one instance-hour")
-    cost: float
+    unit_price: float = Field(description="price of one instance-hour after your terms")
+    cost: float = Field(description="what the line costs after your terms")
+    list_unit_price: float = Field(description="the provider's list price of one instance-hour")
+    list_cost: float = Field(description="what the line would cost at the list price")
+    terms: list[str] = Field(
+        default_factory=list, description="your price terms applied to this offer, in order"
+    )
     offer_id: str
     observed_at: datetime | None = None
 
@@ -471,17 +486,18 @@ class PlanLine(BaseModel):
 class Plan(BaseModel):
     """The cheapest way found to buy the requested GPU-hours, in one currency.
 
-    ``total_cost`` sums ``lines`` (never across currencies). ``gpus_at_once`` is the peak
-    number of GPUs running when every line starts at once, ``duration_hours`` the longest
-    line. ``optimal`` is False only when the solver's time limit stopped the search before it
-    proved the plan cheapest (a note says so).
+    ``total_cost`` sums ``lines`` (never across currencies) at the prices the user pays, after
+    any negotiated terms; ``list_total_cost`` sums them at list prices (equal to ``total_cost``
+    when no term applied). ``gpus_at_once`` is the peak number of GPUs running when every line
+    starts at once, ``duration_hours`` the longest line. ``optimal`` is False only when the
+    solver's time limit stopped the search before it proved the plan cheapest (a note says so).
     """
 
     model_config = ConfigDict(frozen=True)
 
     label: str
     currency: str
-    total_cost: float
+    total_cost: float = Field(description="what the plan costs after your terms")
     gpu_hours: float = Field(description="GPU-hours delivered")
     requested_gpu_hours: float
     price_per_gpu_hour: float = Field(description="total_cost / gpu_hours")
@@ -492,3 +508,10 @@ class Plan(BaseModel):
     lines: list[PlanLine]
     alternatives: list[Plan] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="total_cost at list prices, before your terms"
+    )
+    @property
+    def list_total_cost(self) -> float:
+        return sum(line.list_cost for line in self.lines)

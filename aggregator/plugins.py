@@ -8,6 +8,13 @@ against that plugin (``gpuhours providers`` shows it) and the others load normal
 
 Hooks are not called through ``pm.hook`` (pluggy stops at the first exception); each plugin's
 implementation is called directly inside its own ``try``.
+
+Price terms (:mod:`aggregator.terms`) are collected last: each plugin's ``register_price_terms``
+(a term naming an unknown GPU, or an object that is not a ``PriceTerm``, is that plugin's
+error), then the file ``GPUHOURS_TERMS_FILE``, read here once. A bad file does not stop the
+loading (syncing and listing offers never use terms); it is kept as
+:attr:`Registry.terms_error` and raised by :meth:`Registry.active_terms`, so planning with
+terms fails with it while planning at list prices still works.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from aggregator.errors import InvalidInput
 from aggregator.gpus import GpuSpec, GpuVocabulary, default_vocabulary
 from aggregator.providers import Feed, Provider
 from aggregator.settings import Settings
+from aggregator.terms import ActiveTerm, PriceTerm
+from aggregator.terms_file import load_terms_file
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -74,6 +83,20 @@ class Registry:
     feeds: dict[str, FeedRef] = field(default_factory=dict)
     gpus: GpuVocabulary = field(default_factory=default_vocabulary)
     plugins: list[PluginInfo] = field(default_factory=list)
+    price_terms: list[ActiveTerm] = field(default_factory=list)
+    """Plugin terms in load order, then the terms file's; see :meth:`active_terms`."""
+    terms_error: str | None = None
+    """Why ``GPUHOURS_TERMS_FILE`` could not be used, if it could not."""
+
+    def active_terms(self) -> tuple[ActiveTerm, ...]:
+        """The price terms a plan applies, in the order they apply.
+
+        Raises :class:`InvalidInput` (``field="terms_file"``) when the terms file is wrong: a
+        plan is never computed with only part of the user's terms.
+        """
+        if self.terms_error is not None:
+            raise InvalidInput(self.terms_error, field="terms_file")
+        return tuple(self.price_terms)
 
     def select_feeds(self, names: Iterable[str]) -> list[FeedRef]:
         """Feeds named by provider (``aws``: all its feeds) or feed id (``aws/spot``).
@@ -160,6 +183,13 @@ def load_registry(
 
     _call_each(pm, "register_gpus", infos, lambda info: _gpu_registrar(registry, info))
     _call_each(pm, "register_providers", infos, lambda info: _provider_registrar(registry, info))
+    _collect_terms(pm, infos, registry)
+    if settings.terms_file is not None:
+        try:
+            registry.price_terms += load_terms_file(settings.terms_file, registry.gpus)
+        except InvalidInput as exc:
+            registry.terms_error = str(exc)
+            log.warning("price terms not usable (plans with terms will fail): %s", exc)
     return registry
 
 
@@ -228,5 +258,40 @@ def _provider_registrar(registry: Registry, info: PluginInfo) -> Callable[[Any],
         registry.providers[name] = provider
         registry.feeds.update({ref.id: ref for ref in refs})
         info.providers.append(name)
+
+    return register
+
+
+def _collect_terms(
+    pm: pluggy.PluginManager, infos: dict[str, PluginInfo], registry: Registry
+) -> None:
+    """Each plugin's terms, all or none: a plugin whose hook raised or registered anything
+    unusable contributes no term (part of a contract would misprice plans silently)."""
+    pending: dict[str, list[ActiveTerm]] = {}
+    hook = "register_price_terms"
+    _call_each(pm, hook, infos, lambda info: _term_registrar(registry, info, pending))
+    for name, terms in pending.items():
+        info = infos[name]
+        if any(error.startswith(hook) for error in info.errors):
+            if terms:
+                dropped = f"{len(terms)} valid term{'s' if len(terms) != 1 else ''}"
+                info.errors.append(f"{hook}: none of its terms apply ({dropped} dropped too)")
+            continue
+        registry.price_terms += terms
+
+
+def _term_registrar(
+    registry: Registry, info: PluginInfo, pending: dict[str, list[ActiveTerm]]
+) -> Callable[[Any], None]:
+    own = pending.setdefault(info.name, [])
+
+    def register(term: Any) -> None:
+        if not isinstance(term, PriceTerm):
+            info.errors.append(f"register_price_terms: {term!r} is not a PriceTerm")
+            return
+        try:
+            own.append(ActiveTerm.of(term, registry.gpus, origin=f"plugin {info.name}"))
+        except InvalidInput as exc:  # an unknown GPU name
+            info.errors.append(f"register_price_terms: term {term.label!r}: {exc}")
 
     return register

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -41,6 +41,16 @@ class Settings(BaseSettings):
         description="a sync returning fewer offers than this share of the last good one fails",
     )
     admin_token: SecretStr | None = None
+    terms_file: Path | None = Field(
+        default=None,
+        description="TOML file of your negotiated price terms, applied when planning "
+        "(docs/plugins.md, 'Your own prices'); unset or empty: none",
+    )
+
+    @field_validator("terms_file", mode="before")
+    @classmethod
+    def _empty_terms_file_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def plugin_allowlist(self) -> set[str] | None:

@@ -63,7 +63,8 @@ def create_app(
     """The gpuhours HTTP API over ``engine`` (default: the configured store).
 
     ``schedule`` (the feeds' intervals, shown by ``/v1/providers`` and ``/metrics``) and
-    ``api`` (the answer memo) default to what ``GPUHOURS_*`` variables say.
+    ``api`` (the answer memo) default to what ``GPUHOURS_*`` variables say. Raises
+    :class:`~aggregator.errors.InvalidInput` when the price terms file has a mistake.
     """
     settings = settings or Settings()
     api = api or ApiSettings()
@@ -79,6 +80,9 @@ def create_app(
         answers=AnswerCache(api.api_cache_seconds, api.api_cache_entries),
         owns_engine=owns_engine,
     )
+    # A terms file with a mistake stops start-up in every worker, however the app is started,
+    # rather than failing each plan request later (InvalidInput names the term and the key).
+    service.registry.active_terms()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

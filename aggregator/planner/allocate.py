@@ -6,6 +6,9 @@ first (already paid for), then pay-as-you-go offers, cheapest GPU-hour first, ea
 ``instances x rate x deadline`` (unlimited without a deadline). Doing this outside the solver
 keeps costs free of solver tolerances. Counts are then tightened to what the allocation uses
 (a unit or instance with nothing to do is dropped), which can only lower cost and GPUs at once.
+
+Each line is priced twice: at the price the user pays, after their negotiated terms (what the
+solver minimized), and at the provider's list price (:func:`aggregator.terms.list_price`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from aggregator.errors import GpuhoursError
 from aggregator.models import PlanLine
 from aggregator.planner.candidates import Candidate
+from aggregator.terms import list_price
 
 __all__ = ["Allocation", "allocate", "plan_lines"]
 
@@ -94,12 +98,17 @@ def plan_lines(candidates: Sequence[Candidate], allocation: Allocation) -> list[
             continue
         offer = c.offer
         instance_hours = gpu_hours / c.rate
+        listed, terms = list_price(offer)
         if c.commitment:
             billed = float(count * offer.term_hours)
             cost = count * c.unit_cost
+            list_cost = count * (listed * offer.term_hours)
         else:
             billed = instance_hours
             cost = instance_hours * c.price
+            list_cost = instance_hours * listed
+        if not terms:
+            list_cost = cost  # the same number, whatever rounding computing it twice would do
         lines.append(
             PlanLine(
                 provider=offer.provider,
@@ -121,6 +130,9 @@ def plan_lines(candidates: Sequence[Candidate], allocation: Allocation) -> list[
                 gpu_hours=gpu_hours,
                 unit_price=offer.price_per_hour,
                 cost=cost,
+                list_unit_price=listed,
+                list_cost=list_cost,
+                terms=list(terms),
                 offer_id=offer.id,
                 observed_at=offer.observed_at,
             )

@@ -37,6 +37,7 @@ from aggregator.planner.filters import (
 )
 from aggregator.planner.milp import SolverOptions
 from aggregator.plugins import Registry
+from aggregator.terms import apply_terms
 from db import store
 from db.offer_cache import cached_offer_records
 
@@ -56,17 +57,21 @@ def plan_from_store(
     """The cheapest plan for ``request`` over the store's current offers.
 
     Plan lines carry the stored offers' ids (``gpuhours offers`` / ``history`` show them).
+    Unless ``request.apply_terms`` is False, the registry's price terms
+    (:mod:`aggregator.terms`) price the matching offers first: the plan is the cheapest after
+    the user's terms, and its lines show list prices beside them. Nothing stored changes.
     Raises :class:`~aggregator.errors.NoFeasiblePlan` naming the constraint that leaves
     nothing, :class:`~aggregator.errors.InvalidInput` for bad input, and
     :class:`~aggregator.errors.StoreError` when the database fails.
     """
+    terms = registry.active_terms() if request.apply_terms else ()
     steps = filter_steps(request, resolve_gpus(request, registry.gpus))
     in_sql = [step for step in steps if step.query is not None]
     in_python = [step for step in steps if step.query is None]
     offers = cached_offer_records(engine, _query(registry, in_sql, limit=None))
     if not offers:
         raise _diagnose(engine, registry, in_sql)
-    matching = apply_steps(offers, in_python)
+    matching = apply_terms(apply_steps(offers, in_python), terms)
     return plan_matching(matching, request, options=options, now=now)
 
 

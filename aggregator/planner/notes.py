@@ -1,6 +1,7 @@
 """The plain-language notes a plan carries: what a buyer should know before acting on it.
 
-Interruptible capacity (how much, and the overhead assumed), every commitment's length and
+The user's negotiated price terms (which applied, and the list total beside the plan's),
+interruptible capacity (how much, and the overhead assumed), every commitment's length and
 what is paid for beyond the job, a mix of GPU models, the lack of a deadline when it makes the
 plan slow, how old the prices are, and a solver stopped by its time limit.
 """
@@ -39,6 +40,22 @@ def age_text(seconds: float) -> str:
     return f"{max(seconds, 0):.0f} seconds"
 
 
+def _terms_note(lines: Sequence[PlanLine], currency: str) -> str | None:
+    """What the user's negotiated terms changed, or None when none applied."""
+    names = list(dict.fromkeys(name for line in lines for name in line.terms))
+    if not names:
+        return None
+    paid = sum(line.cost for line in lines)
+    listed = sum(line.list_cost for line in lines)
+    change = (listed - paid) / listed
+    direction = f"{change:.1%} less" if change >= 0 else f"{-change:.1%} more"
+    return (
+        f"your price terms apply ({'; '.join(names)}): the plan costs {_money(paid, currency)} "
+        f"instead of {_money(listed, currency)} at list prices ({direction}); offers and "
+        "price history keep list prices"
+    )
+
+
 def plan_notes(
     lines: Sequence[PlanLine],
     request: PlanRequest,
@@ -50,6 +67,9 @@ def plan_notes(
 ) -> list[str]:
     """The notes of one plan, most consequential first."""
     notes: list[str] = []
+    terms_note = _terms_note(lines, currency)
+    if terms_note:
+        notes.append(terms_note)
     total = sum(line.gpu_hours for line in lines)
     spot = [line for line in lines if line.interruptible]
     if spot:
