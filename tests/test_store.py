@@ -24,6 +24,7 @@ from aggregator.models import (
     OfferingClass,
     Payment,
     PurchaseOption,
+    StoredOffer,
     SyncRun,
     SyncStatus,
 )
@@ -532,6 +533,14 @@ def test_offer_fields_round_trip(engine: Engine, make_offer: OfferFactory) -> No
         assert got.model_dump(exclude={"feed", "first_seen", "withdrawn_at", "observed_at"}) == (
             offer.model_dump(exclude={"observed_at"})
         )
+        # Read back without validation (the store validated on the way in): the same model,
+        # field types included, as validating the row's values gives.
+        computed = {"id", "interruptible", "price_per_gpu_hour"}
+        validated = StoredOffer.model_validate(got.model_dump(exclude=computed))
+        assert got == validated and got.model_dump_json() == validated.model_dump_json()
+        assert {k: type(v) for k, v in vars(got).items()} == {
+            k: type(v) for k, v in vars(validated).items()
+        }
     assert get_offer(engine, "0" * 20) is None
 
 
