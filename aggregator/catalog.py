@@ -34,6 +34,7 @@ __all__ = [
     "open_store",
     "parse_purchase_options",
     "providers_report",
+    "store_version",
 ]
 
 SortKey = Literal["price_per_gpu_hour", "price_per_hour"]
@@ -121,6 +122,11 @@ def build_offer_query(
 
 def find_offers(engine: Engine, query: store.OfferQuery) -> list[StoredOffer]:
     return store.query_offers(engine, query)
+
+
+def store_version(engine: Engine) -> int:
+    """A number every committed sync raises: answers computed at one version stay true."""
+    return store.data_version(engine)
 
 
 class OfferHistory(BaseModel):

@@ -12,9 +12,9 @@ Measured per (store, workers, endpoint, concurrency):
 Reported: requests/s over the measured requests, p50 and p99 latency as the client saw it,
 and any non-2xx answers. The load generator shares the machine's cores with the server (it
 needs about 0.9 ms of CPU a request itself), so the figures are a floor for what the server
-alone could do. Each case runs with the API's answer memo on (``GPUHOURS_API_CACHE_SECONDS=1``,
-the default: repeated identical requests are served from memory) and off (``0``: every request
-queries the store, or solves, anew).
+alone could do. Each case runs with the API's answer memo on (``GPUHOURS_API_CACHE_SECONDS=60``,
+the default: repeated identical requests are served from memory while the store's version
+holds) and off (``0``: every request queries the store, or solves, anew).
 
 SQLite runs on a temporary file. PostgreSQL runs when ``--pg URL`` or
 ``GPUHOURS_TEST_DATABASE_URL`` is given, in a schema created for the run and dropped after.
@@ -134,7 +134,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workers: int, data_dir: Path, cache_seconds: float = 1.0) -> Iterator[str]:
+def server(url: str, workers: int, data_dir: Path, cache_seconds: float = 60.0) -> Iterator[str]:
     """``gpuhours serve`` on a loopback port; yields its base URL; always stops it."""
     port = free_port()
     env = {
@@ -290,7 +290,7 @@ def main() -> None:
         "--cache",
         type=float,
         nargs="+",
-        default=[1.0, 0.0],
+        default=[60.0, 0.0],
         help="GPUHOURS_API_CACHE_SECONDS values to run with (0: every request computed)",
     )
     parser.add_argument("--pg", default=os.environ.get("GPUHOURS_TEST_DATABASE_URL"))

@@ -1,17 +1,21 @@
 """API throughput measured with wrk (a C load generator), so the client costs little CPU.
 
 ``bench_api.py`` drives the server from a Python client that itself needs ~0.9 ms of CPU a
-request on the same two cores; this one uses ``wrk`` (Debian package ``wrk``) instead. The
-answer memo is off (``GPUHOURS_API_CACHE_SECONDS=0``) and every plan request asks for a
-different number of GPU-hours (a wrk Lua script counts up from 1,000), so no answer is ever
-served from a memo of earlier answers: every request queries the store or plans anew (the
-planner's offer reads still come from its per-process memo, valid until a sync changes the
-store, as in production). Prints figures; asserts nothing.
+request on the same two cores; this one uses ``wrk`` (Debian package ``wrk``) instead.
+
+Each store is served twice: with the answer memo as deployed (``GPUHOURS_API_CACHE_SECONDS``
+60, the default: an identical request is answered from memory while the store's version holds,
+which every request still reads) and with it off (``0``: every offers request queries the
+store). Every plan request asks for a different number of GPU-hours (a wrk Lua script counts
+up from 1,000), so plans are always computed anew, memo or not; the planner's offer reads
+still come from its per-process memo, valid until a sync changes the store, as in production.
+Prints figures; asserts nothing.
 
 SQLite runs on a temporary file; PostgreSQL too when ``--pg URL`` or
 ``GPUHOURS_TEST_DATABASE_URL`` is given, in a schema created for the run and dropped after.
 
     python bench/bench_api_wrk.py [--offers 10000] [--workers 1 2] [--seconds 8] [--pg URL]
+                                   [--cache 60 0]
 """
 
 from __future__ import annotations
@@ -77,13 +81,18 @@ def run(store: str, url: str, args: argparse.Namespace, data_dir: Path) -> None:
         ("GET /v1/offers", "/v1/offers?gpu=H100&region=us-*&limit=20", None),
         ("POST /v1/plan", "/v1/plan", script),
     ]
-    print(f"{store}, {args.offers:,} offers, answer memo off, wrk -t1")
-    for workers in args.workers:
-        with bench_api.server(url, workers, data_dir, cache_seconds=0.0) as base:
-            for label, path, lua in cases:
-                for connections in (1, 32):
-                    out = wrk(base + path, connections, args.seconds, lua)
-                    print(f"workers={workers} {label:15} c={connections:<2} {summary(out)}")
+    print(f"{store}, {args.offers:,} offers, wrk -t1")
+    for cache_seconds in args.cache:
+        memo = f"memo {cache_seconds:g}s" if cache_seconds else "memo off"
+        for workers in args.workers:
+            with bench_api.server(url, workers, data_dir, cache_seconds=cache_seconds) as base:
+                for label, path, lua in cases:
+                    for connections in (1, 32):
+                        out = wrk(base + path, connections, args.seconds, lua)
+                        print(
+                            f"{memo:9} workers={workers} {label:15} c={connections:<2} "
+                            f"{summary(out)}"
+                        )
 
 
 def main() -> None:
@@ -92,6 +101,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--pg", default=os.environ.get("GPUHOURS_TEST_DATABASE_URL"))
+    parser.add_argument(
+        "--cache", type=float, nargs="+", default=[60.0, 0.0],
+        help="GPUHOURS_API_CACHE_SECONDS values to serve with (0: memo off)",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")

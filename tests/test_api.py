@@ -254,7 +254,7 @@ def test_offers_carry_the_age_of_their_prices(client: TestClient) -> None:
     assert int(page.headers["x-data-age-seconds"]) == int(age)
 
 
-def test_identical_requests_share_an_answer_until_a_sync_or_the_ttl(
+def test_identical_requests_share_an_answer_until_any_process_syncs(
     engine: Engine, fake_catalog: Catalog
 ) -> None:
     import asyncio
@@ -262,39 +262,42 @@ def test_identical_requests_share_an_answer_until_a_sync_or_the_ttl(
     from aggregator.sync import sync_feeds
 
     fake_catalog(catalog_rows())
-    with make_client(engine, cache_seconds=0.5) as client:
+    with make_client(engine, cache_seconds=60) as client:
         sync(client)
+        service = client.app.state.service  # type: ignore[attr-defined]
         first = client.get("/v1/offers", params={"gpu": "H100"}).json()["offers"]
+        assert client.get("/v1/offers", params={"gpu": "H100"}).json()["offers"] == first
+        assert service.answers.hits == 1
         rows = catalog_rows()
         rows[1] = offer_row(instance_type="fk.1xh100", gpu_count=1, price_per_hour=11.0)
         fake_catalog(rows)
         config = Settings(plugins="fakecloud", http_retries=0)
         registry = load_registry(config)  # a sync by another process: this one is not told
         asyncio.run(sync_feeds(registry.select_feeds([FEED]), registry, engine, config))
-        cached = client.get("/v1/offers", params={"gpu": "H100"}).json()["offers"]
-        assert cached == first  # the memo, at most 0.5 s old
-        time.sleep(0.6)
         fresh = client.get("/v1/offers", params={"gpu": "H100"}).json()["offers"]
-        assert [o["price_per_hour"] for o in fresh] == [11.0, 98.32]
+        assert [o["price_per_hour"] for o in fresh] == [11.0, 98.32]  # at once, not after 60 s
+        assert service.answers.hits == 1
         rows[1] = offer_row(instance_type="fk.1xh100", gpu_count=1, price_per_hour=10.0)
         fake_catalog(rows)
-        sync(client)  # a sync through this process shows at once
+        sync(client)  # a sync through this process shows at once too
         now = client.get("/v1/offers", params={"gpu": "H100"}).json()["offers"]
         assert [o["price_per_hour"] for o in now] == [10.0, 98.32]
 
 
-def test_the_answer_memo_is_bounded_and_expires() -> None:
+def test_the_answer_memo_is_bounded_expires_and_keeps_one_version() -> None:
     memo = AnswerCache(ttl=0.2, max_entries=2)
-    memo.put("a", 1)
-    memo.put("b", 2)
-    assert memo.get("a") == 1  # a is now the most recently used
-    memo.put("c", 3)
-    assert (memo.get("a"), memo.get("b"), memo.get("c")) == (1, None, 3)
+    memo.put("a", 7, 1)
+    memo.put("b", 7, 2)
+    assert memo.get("a", 7) == 1  # a is now the most recently used
+    memo.put("c", 7, 3)
+    assert (memo.get("a", 7), memo.get("b", 7), memo.get("c", 7)) == (1, None, 3)
+    assert memo.get("c", 8) is None  # the store moved on: c is dropped
+    assert memo.get("c", 7) is None
     time.sleep(0.25)
-    assert memo.get("a") is None and len(memo) == 1
+    assert memo.get("a", 7) is None and len(memo) == 0
     off = AnswerCache(ttl=0, max_entries=10)
-    off.put("a", 1)
-    assert off.get("a") is None and len(off) == 0
+    off.put("a", 1, 1)
+    assert off.get("a", 1) is None and len(off) == 0
 
 
 # -- history --------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ What is promised:
   traceback by. Every response carries ``X-Request-Id``.
 * Each request is counted in ``/metrics`` by route template and status; 5xx responses and slow
   requests (over one second) are logged with method, route, status and duration.
-* Offer pages and plans are memoized for ``GPUHOURS_API_CACHE_SECONDS`` (1 s by default; see
-  :mod:`aggregator.api.cache`): new prices show at most that long after a sync commits.
+* Offer pages and plans are memoized until the store's version moves (any committed sync) and
+  for at most ``GPUHOURS_API_CACHE_SECONDS`` (60 s by default; see
+  :mod:`aggregator.api.cache`): new prices show on the first request after a sync commits.
 """
 
 from __future__ import annotations

@@ -99,6 +99,14 @@ async def _limited(kind: str, slots: int, fn: Any, *args: Any) -> Any:
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
+async def _store_version(service: Service) -> int:
+    """The store's version, read before the answer memo is consulted (0 with the memo off)."""
+    if not service.answers.enabled:
+        return 0
+    version: int = await anyio.to_thread.run_sync(catalog.store_version, service.engine)
+    return version
+
+
 async def _reject_unknown_query_parameters(request: Request) -> None:
     """A misspelt filter (``?gpus=H100`` on /v1/offers) is 422, not silently ignored."""
     route = request.scope.get("route")
@@ -255,7 +263,8 @@ async def list_offers(
     digest = paging.fingerprint(filters)
     offset = paging.decode_cursor(cursor, digest) if cursor else 0
     key = ("offers", digest, offset, limit)
-    cached = service.answers.get(key)
+    version = await _store_version(service)
+    cached = service.answers.get(key, version)
     if cached is not None:
         page, more = cached
         return _offers_page(page, more, offset, limit, digest)
@@ -275,7 +284,7 @@ async def list_offers(
     page = found[offset : offset + limit]
     more = len(found) > offset + limit
     if len(page) <= MEMO_MAX_PAGE:
-        service.answers.put(key, (page, more))
+        service.answers.put(key, version, (page, more))
     return _offers_page(page, more, offset, limit, digest)
 
 
@@ -333,7 +342,8 @@ async def _plan(service: Service, request: PlanRequest) -> Response:
     from aggregator.planner import plan_from_store
 
     key = ("plan", request.model_dump_json())
-    plan: Plan | None = service.answers.get(key)
+    version = await _store_version(service)
+    plan: Plan | None = service.answers.get(key, version)
     if plan is not None:
         return _json(plan, _age_seconds(line.observed_at for line in plan.lines))
     try:
@@ -343,7 +353,7 @@ async def _plan(service: Service, request: PlanRequest) -> Response:
     except InvalidInput as exc:
         exc.field = _PLAN_FIELDS.get(exc.field or "") or exc.field
         raise
-    service.answers.put(key, plan)
+    service.answers.put(key, version, plan)
     return _json(plan, _age_seconds(line.observed_at for line in plan.lines))
 
 
