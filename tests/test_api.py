@@ -53,7 +53,12 @@ def catalog_rows() -> list[dict[str, Any]]:
 
 
 def make_client(
-    engine: Engine, *, token: str | None = TOKEN, cache_seconds: float = 1.0, **settings: Any
+    engine: Engine,
+    *,
+    token: str | None = TOKEN,
+    cache_seconds: float = 1.0,
+    version_check_seconds: float = 0.0,
+    **settings: Any,
 ) -> TestClient:
     config = Settings(plugins="fakecloud", http_retries=0, admin_token=token, **settings)
     app = create_app(
@@ -61,7 +66,9 @@ def make_client(
         engine=engine,
         registry=load_registry(config),
         schedule=SchedulerSettings(schedule={"fakecloud/http": "off"}),
-        api=ApiSettings(api_cache_seconds=cache_seconds),
+        api=ApiSettings(
+            api_cache_seconds=cache_seconds, api_version_check_seconds=version_check_seconds
+        ),
     )
     return TestClient(app, raise_server_exceptions=False)
 
@@ -282,6 +289,34 @@ def test_identical_requests_share_an_answer_until_any_process_syncs(
         sync(client)  # a sync through this process shows at once too
         now = client.get("/v1/offers", params={"gpu": "H100"}).json()["offers"]
         assert [o["price_per_hour"] for o in now] == [10.0, 98.32]
+
+
+def test_another_process_sync_shows_once_the_version_is_read_again(
+    engine: Engine, fake_catalog: Catalog
+) -> None:
+    import asyncio
+
+    from aggregator.sync import sync_feeds
+
+    fake_catalog(catalog_rows())
+    with make_client(engine, cache_seconds=60, version_check_seconds=2.0) as client:
+        sync(client)
+        service = client.app.state.service  # type: ignore[attr-defined]
+        first = client.get("/v1/offers", params={"gpu": "H100"}).json()["offers"]
+        reads = service.version.reads
+        rows = catalog_rows()
+        rows[1] = offer_row(instance_type="fk.1xh100", gpu_count=1, price_per_hour=11.0)
+        fake_catalog(rows)
+        config = Settings(plugins="fakecloud", http_retries=0)
+        registry = load_registry(config)
+        asyncio.run(sync_feeds(registry.select_feeds([FEED]), registry, engine, config))
+        for _ in range(5):  # within 2 s: the version is not read again, the memo answers
+            assert client.get("/v1/offers", params={"gpu": "H100"}).json()["offers"] == first
+        assert service.version.reads == reads
+        time.sleep(2.1)
+        fresh = client.get("/v1/offers", params={"gpu": "H100"}).json()["offers"]
+        assert [o["price_per_hour"] for o in fresh] == [11.0, 98.32]
+        assert service.version.reads == reads + 1
 
 
 def test_the_answer_memo_is_bounded_expires_and_keeps_one_version() -> None:

@@ -9,9 +9,13 @@ the one the answer was computed at, and for at most ``GPUHOURS_API_CACHE_SECONDS
 
 * A cached answer is a whole answer computed from one read of the store, so "old or new
   prices, never a mix" holds for it as for any read.
-* A memoized answer is never older than the store: each request reads the version first (one
-  small query) and an answer computed at another version is not used. The version is read
+* A memoized answer is not used once the store has moved on: requests compare the store's
+  version first, and an answer computed at another version is dropped. The version is read
   before the answer is computed, so an answer is filed under a version no newer than its data.
+  The version itself is re-read at most every ``GPUHOURS_API_VERSION_CHECK_SECONDS`` (default
+  0.1 s; 0: on every request) by one request at a time (:class:`StoreVersion`), so a busy
+  process costs the store ten tiny queries a second, not one per request; new prices therefore
+  show at most that long after a sync commits, whichever process ran it.
 * The data age a response reports is computed when it is sent, from the cached prices'
   ``observed_at``, so it is never understated.
 * Memory is bounded: at most ``GPUHOURS_API_CACHE_ENTRIES`` answers (default 256), least
@@ -24,13 +28,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["AnswerCache", "ApiSettings"]
+__all__ = ["AnswerCache", "ApiSettings", "StoreVersion"]
 
 
 class ApiSettings(BaseSettings):
@@ -46,6 +52,12 @@ class ApiSettings(BaseSettings):
         "ends the sharing at once",
     )
     api_cache_entries: int = Field(default=256, ge=1, description="answers kept at most")
+    api_version_check_seconds: float = Field(
+        default=0.1,
+        ge=0,
+        le=10,
+        description="how often the store's version is re-read to notice a sync (0: always)",
+    )
 
 
 class AnswerCache:
@@ -97,3 +109,39 @@ class AnswerCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+
+class StoreVersion:
+    """The store's version as this process last read it, re-read when older than ``max_age``.
+
+    ``read`` is the blocking read (:func:`aggregator.catalog.store_version` bound to an
+    engine); it runs in a worker thread, and only one request re-reads at a time while the
+    others wait for its answer. The value returned was read before the call returned, so
+    answers filed under it are no older than it says.
+    """
+
+    def __init__(self, read: Callable[[], int], max_age: float) -> None:
+        self._read = read
+        self.max_age = max_age
+        self.reads = 0
+        self._version = 0
+        self._read_at = -float("inf")
+        self._lock: anyio.Lock | None = None  # made lazily: it belongs to the running loop
+
+    def forget(self) -> None:
+        """Re-read on the next call (after this process changed the store itself)."""
+        self._read_at = -float("inf")
+
+    async def current(self) -> int:
+        if time.monotonic() - self._read_at < self.max_age:
+            return self._version
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if time.monotonic() - self._read_at < self.max_age:
+                return self._version  # another request re-read it while this one waited
+            started = time.monotonic()
+            version = await anyio.to_thread.run_sync(self._read)
+            self.reads += 1
+            self._version, self._read_at = version, started
+            return version

@@ -103,8 +103,7 @@ async def _store_version(service: Service) -> int:
     """The store's version, read before the answer memo is consulted (0 with the memo off)."""
     if not service.answers.enabled:
         return 0
-    version: int = await anyio.to_thread.run_sync(catalog.store_version, service.engine)
-    return version
+    return await service.version.current()
 
 
 async def _reject_unknown_query_parameters(request: Request) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
-from aggregator.api.cache import AnswerCache
+from aggregator.api.cache import AnswerCache, StoreVersion
 from aggregator.api.metrics import RequestMetrics
 from aggregator.plugins import Registry
 from aggregator.scheduler import SchedulerSettings
@@ -24,7 +24,7 @@ class Service:
 
     ``syncing`` holds the feeds a ``POST /v1/sync`` of this process is running, so a second
     request for the same feed gets 409 instead of queueing behind the first. ``answers`` is
-    the short-lived memo of :mod:`aggregator.api.cache`.
+    the memo of :mod:`aggregator.api.cache`, ``version`` the store version it is checked against.
     """
 
     settings: Settings
@@ -33,6 +33,7 @@ class Service:
     schedule: SchedulerSettings
     required_revision: str
     answers: AnswerCache
+    version: StoreVersion
     metrics: RequestMetrics = field(default_factory=RequestMetrics)
     owns_engine: bool = False
     syncing: set[str] = field(default_factory=set)
@@ -50,6 +51,7 @@ class Service:
         with self.sync_guard:
             self.syncing.difference_update(feeds)
         self.answers.clear()  # what the sync stored shows at once
+        self.version.forget()
 
 
 async def get_service(request: Request) -> Service:
