@@ -291,7 +291,7 @@ def _offers_page(
     page: list[StoredOffer], more: bool, offset: int, limit: int, digest: str
 ) -> Response:
     age = _age_seconds(o.observed_at for o in page)
-    body = OffersPage(
+    body = OffersPage.model_construct(  # the offers came validated from the store
         offers=page,
         count=len(page),
         next_cursor=paging.encode_cursor(offset + limit, digest) if more else None,
