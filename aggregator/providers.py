@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 from pydantic_settings import BaseSettings
 
+from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.models import Offer
 
 __all__ = ["Feed", "FetchContext", "Progress", "Provider", "Unchanged"]
@@ -55,12 +56,15 @@ class FetchContext:
 
     ``state`` is a small string map that persists between successful syncs of this feed
     (ETags, Last-Modified values, offer-file versions); changes made during a sync are saved
-    only if that sync succeeds.
+    only if that sync succeeds. ``gpus`` is the GPU vocabulary of every loaded plugin (the
+    built-in GPUs plus those ``register_gpus`` added): resolve GPU names with it, not with the
+    built-in vocabulary alone.
     """
 
     client: httpx.AsyncClient
     feed_id: str
     settings: BaseSettings | None = None
+    gpus: GpuVocabulary = field(default_factory=default_vocabulary)
     state: dict[str, str] = field(default_factory=dict)
     progress: Progress = _no_progress
     log: logging.Logger = field(default_factory=lambda: log)

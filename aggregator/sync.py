@@ -39,6 +39,7 @@ from aggregator.errors import (
     SyncRejected,
     UnknownGpu,
 )
+from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.http import make_client, translate_error
 from aggregator.models import Offer, SyncRun, SyncStatus, utcnow
 from aggregator.plugins import FeedRef, Registry
@@ -176,14 +177,17 @@ def fetch_context(
     client: httpx.AsyncClient,
     settings: BaseSettings | None,
     state: Mapping[str, str],
+    gpus: GpuVocabulary | None = None,
 ) -> FetchContext:
-    """The context a feed's ``fetch`` runs with: ``state`` is copied, the log is the feed's."""
+    """The context a feed's ``fetch`` runs with: ``state`` is copied, the log is the feed's,
+    ``gpus`` the loaded plugins' vocabulary (default: the built-in one)."""
     return FetchContext(
         client=client,
         feed_id=ref.id,
         settings=settings,
         state=dict(state),
         log=logging.getLogger(f"gpuhours.feed.{ref.id}"),
+        gpus=gpus if gpus is not None else default_vocabulary(),
     )
 
 
@@ -260,7 +264,7 @@ async def sync_feed(
     except Exception as exc:
         return await fail(f"could not read the feed's saved state: {exc}")
 
-    ctx = fetch_context(ref, client, settings_of_provider, state)
+    ctx = fetch_context(ref, client, settings_of_provider, state, registry.gpus)
     if progress is not None:
         ctx.progress = progress
     collector = _Collector(ref, registry, ctx)

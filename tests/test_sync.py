@@ -164,6 +164,25 @@ def test_a_feed_without_the_shrink_guard_applies_a_shorter_or_empty_list(
     assert store.query_offers(engine, store.OfferQuery()) == []
 
 
+def test_feeds_resolve_gpu_names_with_every_loaded_plugins_vocabulary(
+    engine: Any, fake_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gh_fake_cloud import StaticFeed
+
+    seen: list[str | None] = []
+    original = StaticFeed.fetch
+
+    async def fetch(self: StaticFeed, ctx: Any) -> Any:
+        seen.append(ctx.gpus.canonical("fakegpu"))  # registered by the plugin, not built in
+        async for item in original(self, ctx):
+            yield item
+
+    monkeypatch.setattr(StaticFeed, "fetch", fetch)
+    fake_catalog([offer_row()])
+    assert only(run_sync(engine)).status is SyncStatus.OK
+    assert seen == ["FAKEGPU"]
+
+
 def test_an_empty_feed_fails(engine: Any, fake_catalog: Catalog) -> None:
     fake_catalog([])
     run = only(run_sync(engine))

@@ -92,7 +92,11 @@ async def _check(
     report = ProviderReport(provider=provider.name)
     for ref in _select(provider, feeds):
         first = await replay_feed(
-            ref, responses=directory, settings=core, provider_settings=settings
+            ref,
+            responses=directory,
+            settings=core,
+            provider_settings=settings,
+            gpus=vocabulary,
         )
         verdict = check_items(ref.id, provider.name, first.items, vocabulary)
         report.feeds[ref.id] = FeedReport(
@@ -107,7 +111,11 @@ async def _check(
         failures += verdict.failures
         if first.completed:
             second = await replay_feed(
-                ref, responses=directory, settings=core, provider_settings=settings
+                ref,
+                responses=directory,
+                settings=core,
+                provider_settings=settings,
+                gpus=vocabulary,
             )
             failures += check_offline(ref.id, second)
             failures += check_determinism(ref.id, first, second)

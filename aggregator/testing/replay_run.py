@@ -21,6 +21,7 @@ import httpx
 from pydantic_settings import BaseSettings
 
 from aggregator.errors import ReplayMiss
+from aggregator.gpus import GpuVocabulary
 from aggregator.http import ReplayTransport, make_client, redact_url
 from aggregator.plugins import FeedRef
 from aggregator.settings import Settings
@@ -89,16 +90,17 @@ async def replay_feed(
     responses: Path | None,
     settings: Settings,
     provider_settings: BaseSettings | None,
+    gpus: GpuVocabulary | None = None,
 ) -> FeedRun:
     """Run ``ref``'s fetch to its end (or its first exception) against ``responses``.
 
     ``settings`` are the core settings (HTTP retries and timeouts); ``provider_settings``
-    become ``ctx.settings``. Never raises for what the feed does.
+    become ``ctx.settings``, ``gpus`` ``ctx.gpus``. Never raises for what the feed does.
     """
     transport = _OfflineTransport(responses)
     run = FeedRun()
     async with make_client(settings, transport=transport, sleep=_no_wait) as client:
-        ctx = fetch_context(ref, client, provider_settings, state={})
+        ctx = fetch_context(ref, client, provider_settings, state={}, gpus=gpus)
         try:
             async for item in ref.feed.fetch(ctx):
                 run.items.append(item)

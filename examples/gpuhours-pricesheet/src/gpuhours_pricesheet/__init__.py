@@ -31,7 +31,7 @@ from typing import ClassVar
 
 from aggregator import Feed, FetchContext, Offer, Provider, hookimpl
 from aggregator.errors import ConfigurationError
-from aggregator.gpus import GpuVocabulary, default_vocabulary
+from aggregator.gpus import GpuVocabulary
 from pydantic_settings import BaseSettings
 
 from gpuhours_pricesheet.errors import Problem, SheetError
@@ -71,7 +71,9 @@ class SheetFeed(Feed):
     shrink_guard = False
 
     def __init__(self, *, vocabulary: GpuVocabulary | None = None, clock: Clock = _now) -> None:
-        self._vocabulary = vocabulary if vocabulary is not None else default_vocabulary()
+        # None: the vocabulary gpuhours hands over in ctx.gpus, which includes GPUs other
+        # plugins registered; tests may pin one.
+        self._vocabulary = vocabulary
         self._clock = clock
 
     async def fetch(self, ctx: FetchContext) -> AsyncIterator[Offer]:
@@ -86,7 +88,7 @@ class SheetFeed(Feed):
             data,
             settings.sheet_format,
             sheet=sheet,
-            vocabulary=self._vocabulary,
+            vocabulary=self._vocabulary if self._vocabulary is not None else ctx.gpus,
             provider=PROVIDER,
             feed=ctx.feed_id,
             url=url,
