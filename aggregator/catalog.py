@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine, inspect
 
 from aggregator.errors import InvalidInput
@@ -26,13 +26,16 @@ __all__ = [
     "FeedStatus",
     "OfferHistory",
     "PluginStatus",
+    "PriceTermsStatus",
     "ProvidersReport",
     "SortKey",
+    "TermStatus",
     "build_offer_query",
     "find_offers",
     "offer_history",
     "open_store",
     "parse_purchase_options",
+    "price_terms_status",
     "providers_report",
     "store_version",
 ]
@@ -180,9 +183,26 @@ class FeedStatus(BaseModel):
         return age is None or age > STALE_AFTER_INTERVALS * self.interval_seconds
 
 
+class TermStatus(BaseModel):
+    """One negotiated price term plans apply (see docs/plugins.md, "Your own prices")."""
+
+    label: str = Field(description="how plans name it")
+    origin: str = Field(description="where it came from: a plugin, or the file and term number")
+
+
+class PriceTermsStatus(BaseModel):
+    """The price terms plans apply, in order, or why the terms file cannot be used."""
+
+    terms: list[TermStatus] = Field(default_factory=list)
+    error: str | None = Field(
+        default=None, description="what is wrong with GPUHOURS_TERMS_FILE (plans with terms fail)"
+    )
+
+
 class ProvidersReport(BaseModel):
     plugins: list[PluginStatus]
     feeds: list[FeedStatus]
+    price_terms: PriceTermsStatus = Field(default_factory=PriceTermsStatus)
 
 
 def providers_report(registry: Registry, engine: Engine | None) -> ProvidersReport:
@@ -217,4 +237,12 @@ def providers_report(registry: Registry, engine: Engine | None) -> ProvidersRepo
         )
         for p in registry.plugins
     ]
-    return ProvidersReport(plugins=plugins, feeds=feeds)
+    return ProvidersReport(plugins=plugins, feeds=feeds, price_terms=price_terms_status(registry))
+
+
+def price_terms_status(registry: Registry) -> PriceTermsStatus:
+    """The registry's price terms as ``providers`` shows them (never raises for a bad file)."""
+    return PriceTermsStatus(
+        terms=[TermStatus(label=t.label, origin=t.origin) for t in registry.price_terms],
+        error=registry.terms_error,
+    )

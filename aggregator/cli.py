@@ -26,6 +26,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -564,6 +565,13 @@ def providers(as_json: JsonOpt = False) -> None:
                 note,
             )
         consoles.out.print(feeds_table)
+        terms = report.price_terms
+        if terms.error:
+            consoles.err.print(f"[red]price terms not usable:[/] {escape(terms.error)}")
+        elif terms.terms:
+            consoles.out.print(f"price terms applied to plans, in order ({len(terms.terms)}):")
+            for term in terms.terms:
+                consoles.out.print(f"  {escape(term.label)}  [dim]({escape(term.origin)})[/]")
         if not report.plugins:
             consoles.err.print("no provider plugins are installed")
 

@@ -321,6 +321,28 @@ def test_a_bad_terms_file_exits_2_with_the_reason(
     assert document["error"]["field"] == "terms_file"
     assert cli("cheapest", "--gpu", "H100", "-n", "1000", "--list-prices").exit_code == 0
     assert cli("offers").exit_code == 0  # commands that never use terms are not affected
+    shown = cli("providers")
+    assert shown.exit_code == 0 and "price terms not usable" in " ".join(shown.output.split())
+    report = json.loads(cli("providers", "--json").stdout)
+    assert report["price_terms"]["terms"] == [] and "field gpu" in report["price_terms"]["error"]
+
+
+def test_providers_lists_the_terms_plans_apply(
+    cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert json.loads(cli("providers", "--json").stdout)["price_terms"] == {
+        "terms": [],
+        "error": None,
+    }
+    path = tmp_path / "terms.toml"
+    path.write_text(CLI_TERMS)
+    monkeypatch.setenv("GPUHOURS_TERMS_FILE", str(path))
+    report = json.loads(cli("providers", "--json").stdout)
+    assert report["price_terms"]["error"] is None
+    ((term,),) = [report["price_terms"]["terms"]]
+    assert term["label"] == "fakecloud EDP" and "term #1" in term["origin"]
+    text = " ".join(cli("providers").stdout.split())
+    assert "price terms applied to plans, in order (1): fakecloud EDP" in text
 
 
 def test_serve_refuses_to_start_with_a_bad_terms_file(tmp_path: Path) -> None:
@@ -394,6 +416,9 @@ def test_the_plan_endpoints_return_list_and_after_terms_prices(
     assert posted.json()["list_total_cost"] == pytest.approx(12_000)
     assert plan.total_cost == pytest.approx(12_000 * 0.88, rel=1e-12)
     assert (plan.lines[0].list_unit_price, plan.lines[0].terms) == (12.0, ["fakecloud EDP"])
+
+    terms = client.get("/v1/providers").json()["price_terms"]
+    assert [t["label"] for t in terms["terms"]] == ["fakecloud EDP"] and terms["error"] is None
 
     got = client.get("/v1/plan", params=body).json()
     assert got["total_cost"] == posted.json()["total_cost"]

@@ -445,7 +445,7 @@ def list_providers(response: Response, service: ServiceDep) -> ProvidersResponse
             )
         )
     _set_age(response, _age_seconds(f.last_success_at for f in feeds))
-    return ProvidersResponse(plugins=report.plugins, feeds=feeds)
+    return ProvidersResponse(plugins=report.plugins, feeds=feeds, price_terms=report.price_terms)
 
 
 # -- admin ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from aggregator.catalog import FeedStatus, PluginStatus
+from aggregator.catalog import FeedStatus, PluginStatus, PriceTermsStatus
 from aggregator.models import StoredOffer, SyncRun
 
 __all__ = [
@@ -79,6 +79,7 @@ class ProvidersResponse(BaseModel):
 
     plugins: list[PluginStatus]
     feeds: list[FeedHealth]
+    price_terms: PriceTermsStatus
 
 
 class SyncResponse(BaseModel):
