@@ -13,9 +13,9 @@ the one the answer was computed at, and for at most ``GPUHOURS_API_CACHE_SECONDS
   version first, and an answer computed at another version is dropped. The version is read
   before the answer is computed, so an answer is filed under a version no newer than its data.
   The version itself is re-read at most every ``GPUHOURS_API_VERSION_CHECK_SECONDS`` (default
-  0.1 s; 0: on every request), by one request at a time (:class:`StoreVersion`), so a busy
-  process costs the store ten tiny queries a second, not one per request; new prices therefore
-  show about that long after a sync commits, whichever process ran it.
+  0.1 s; 0: on every request; :class:`StoreVersion`), so a busy process costs the store ten
+  tiny queries a second, not one per request; new prices therefore show at most that long
+  after a sync commits, whichever process ran it.
 * The data age a response reports is computed when it is sent, from the cached prices'
   ``observed_at``, so it is never understated.
 * Memory is bounded: at most ``GPUHOURS_API_CACHE_ENTRIES`` answers (default 256), least
@@ -31,7 +31,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-import anyio.to_thread
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -114,12 +113,13 @@ class StoreVersion:
     """The store's version as this process last read it, re-read when older than ``max_age``.
 
     ``read`` is the blocking read (:func:`aggregator.catalog.store_version` bound to an
-    engine); it runs in a worker thread. While one request re-reads it, the others go on with
-    the value read before instead of queueing behind it (queued requests were woken one loop
-    pass at a time, which under load held some of them for 100 ms and more). So a sync
-    committed elsewhere shows at most ``max_age`` plus one read after it committed. A value
+    engine). It runs on the event loop itself, holding it for one tiny query at most every
+    ``max_age`` seconds: handing it to a worker thread cost far more under load, because the
+    thread then had to win the GIL back from the busy loop at every step of the query (measured:
+    each such request took 50-300 ms, which made them the p99 of a busy worker). A value
     returned was read before the call returned, so answers filed under it are no older than it
-    says. One instance serves one event loop (one per worker process).
+    says; a sync committed elsewhere shows at most ``max_age`` after it committed. One instance
+    serves one event loop (one per worker process).
     """
 
     def __init__(self, read: Callable[[], int], max_age: float) -> None:
@@ -128,21 +128,16 @@ class StoreVersion:
         self.reads = 0
         self._version = 0
         self._read_at = -float("inf")
-        self._reading = False
 
     def forget(self) -> None:
         """Re-read on the next call (after this process changed the store itself)."""
         self._read_at = -float("inf")
 
-    async def current(self) -> int:
-        if self._reading or time.monotonic() - self._read_at < self.max_age:
+    def current(self) -> int:
+        if time.monotonic() - self._read_at < self.max_age:
             return self._version
-        self._reading = True  # no await since the check: no other request got in between
-        try:
-            started = time.monotonic()
-            version = await anyio.to_thread.run_sync(self._read)
-            self.reads += 1
-            self._version, self._read_at = version, started
-            return version
-        finally:
-            self._reading = False
+        started = time.monotonic()
+        version = self._read()
+        self.reads += 1
+        self._version, self._read_at = version, started
+        return version

@@ -103,7 +103,7 @@ async def _store_version(service: Service) -> int:
     """The store's version, read before the answer memo is consulted (0 with the memo off)."""
     if not service.answers.enabled:
         return 0
-    return await service.version.current()
+    return service.version.current()
 
 
 async def _reject_unknown_query_parameters(request: Request) -> None:
