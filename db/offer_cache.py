@@ -42,9 +42,16 @@ class OfferRecordCache:
         self._held = 0
         self._lock = threading.Lock()
 
-    def read(self, engine: Engine, q: store.OfferQuery) -> tuple[store.OfferRecord, ...]:
-        """The records ``q`` matches now, from memory when the store has not changed."""
-        version = store.data_version(engine)
+    def read(
+        self, engine: Engine, q: store.OfferQuery, version: int | None = None
+    ) -> tuple[store.OfferRecord, ...]:
+        """The records ``q`` matches now, from memory when the store has not changed.
+
+        ``version`` is a :func:`db.store.data_version` the caller read before this call (the
+        API keeps one per process); without it the version is read here.
+        """
+        if version is None:
+            version = store.data_version(engine)
         key = query_key(q)
         with self._lock:
             entry = self._entries.get(key)
@@ -91,6 +98,8 @@ def cache_for(engine: Engine) -> OfferRecordCache:
         return cache
 
 
-def cached_offer_records(engine: Engine, q: store.OfferQuery) -> Sequence[store.OfferRecord]:
+def cached_offer_records(
+    engine: Engine, q: store.OfferQuery, version: int | None = None
+) -> Sequence[store.OfferRecord]:
     """:func:`db.store.query_offer_records` through this process's memo of ``engine``'s store."""
-    return cache_for(engine).read(engine, q)
+    return cache_for(engine).read(engine, q, version)

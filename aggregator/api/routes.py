@@ -19,6 +19,7 @@ response was last confirmed at its source.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import uuid
@@ -97,13 +98,6 @@ async def _limited(kind: str, slots: int, fn: Any, *args: Any) -> Any:
     if limiter is None:  # made lazily: a limiter belongs to the running event loop
         limiter = _limiters[kind] = anyio.CapacityLimiter(slots)
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
-
-
-async def _store_version(service: Service) -> int:
-    """The store's version, read before the answer memo is consulted (0 with the memo off)."""
-    if not service.answers.enabled:
-        return 0
-    return service.version.current()
 
 
 async def _reject_unknown_query_parameters(request: Request) -> None:
@@ -262,7 +256,7 @@ async def list_offers(
     digest = paging.fingerprint(filters)
     offset = paging.decode_cursor(cursor, digest) if cursor else 0
     key = ("offers", digest, offset, limit)
-    version = await _store_version(service)
+    version = service.version.current()
     cached = service.answers.get(key, version)
     if cached is not None:
         page, more = cached
@@ -341,13 +335,18 @@ async def _plan(service: Service, request: PlanRequest) -> Response:
     from aggregator.planner import plan_from_store
 
     key = ("plan", request.model_dump_json())
-    version = await _store_version(service)
+    version = service.version.current()  # read before the plan: it files the memos under it
     plan: Plan | None = service.answers.get(key, version)
     if plan is not None:
         return _json(plan, _age_seconds(line.observed_at for line in plan.lines))
     try:
         plan = await _limited(
-            "plan", _PLAN_SLOTS, plan_from_store, service.engine, service.registry, request
+            "plan",
+            _PLAN_SLOTS,
+            functools.partial(plan_from_store, store_version=version),
+            service.engine,
+            service.registry,
+            request,
         )
     except InvalidInput as exc:
         exc.field = _PLAN_FIELDS.get(exc.field or "") or exc.field

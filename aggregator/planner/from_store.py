@@ -53,8 +53,12 @@ def plan_from_store(
     *,
     options: SolverOptions | None = None,
     now: datetime | None = None,
+    store_version: int | None = None,
 ) -> Plan:
     """The cheapest plan for ``request`` over the store's current offers.
+
+    ``store_version``, when the caller already read :func:`db.store.data_version` (before
+    calling), spares reading it again for the offer memo.
 
     Plan lines carry the stored offers' ids (``gpuhours offers`` / ``history`` show them).
     Unless ``request.apply_terms`` is False, the registry's price terms
@@ -68,7 +72,7 @@ def plan_from_store(
     steps = filter_steps(request, resolve_gpus(request, registry.gpus))
     in_sql = [step for step in steps if step.query is not None]
     in_python = [step for step in steps if step.query is None]
-    offers = cached_offer_records(engine, _query(registry, in_sql, limit=None))
+    offers = cached_offer_records(engine, _query(registry, in_sql, limit=None), store_version)
     if not offers:
         raise _diagnose(engine, registry, in_sql)
     matching = apply_terms(apply_steps(offers, in_python), terms)
