@@ -13,12 +13,11 @@ from aggregator.http import make_client
 from aggregator.models import Offer, Payment, PurchaseOption
 from aggregator.providers import FetchContext
 from aggregator.settings import Settings
-from plugins.aws.offer_file import RowProblem
+from plugins.aws.offer_file import RowProblem, RowSelector
 from plugins.aws.savings_plans import (
     SavingsPlanFeed,
     SavingsPlanParser,
     SavingsPlanRate,
-    SpRowSelector,
     linux_shared_ec2,
     offer_from_rate,
 )
@@ -52,7 +51,7 @@ def test_linux_shared_usage_is_recognised_on_the_real_file() -> None:
     # Any plan family, any instance: only Linux (RunInstances) on shared, used capacity
     # (BoxUsage) may pass; the real file's RHEL, SUSE, Ubuntu Pro, dedicated, host and unused
     # capacity reservation rows must not.
-    everything = SpRowSelector(required=(), keep=linux_shared_ec2)
+    everything = RowSelector(required=(), keep=linux_shared_ec2)
     found = [
         r for r in rates(REAL_SP, SavingsPlanParser(everything)) if isinstance(r, SavingsPlanRate)
     ]

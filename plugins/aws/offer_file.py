@@ -39,6 +39,7 @@ from plugins.aws.families import GPU_FAMILIES, NOT_GPU_FAMILIES, GpuFamily, fami
 
 __all__ = [
     "COLUMNS",
+    "PAYMENTS",
     "TERM_HOURS",
     "OfferFileParser",
     "PricePoint",
@@ -46,6 +47,7 @@ __all__ = [
     "RowSelector",
     "gpu_count",
     "linux_gpu_selector",
+    "parse_price",
 ]
 
 #: The columns this parser reads; a file lacking any of them is refused as a format change.
@@ -77,7 +79,7 @@ COLUMNS = (
 )
 
 TERM_HOURS: Mapping[str, int] = {"1yr": HOURS_PER_YEAR, "3yr": 3 * HOURS_PER_YEAR}
-_PAYMENTS: Mapping[str, Payment] = {
+PAYMENTS: Mapping[str, Payment] = {
     "No Upfront": Payment.NO_UPFRONT,
     "Partial Upfront": Payment.PARTIAL_UPFRONT,
     "All Upfront": Payment.ALL_UPFRONT,
@@ -97,13 +99,12 @@ class RowSelector:
 
     ``required`` byte strings must all occur in a raw line for it to be parsed at all; they must
     be values that ``keep`` demands, so the pre-filter can never drop a row ``keep`` would keep
-    (see :mod:`plugins.aws.csv_stream`). ``keep`` sees the row as ``{column: value}`` for
-    :data:`COLUMNS`.
+    (see :mod:`plugins.aws.csv_stream`). ``keep`` sees the row as ``{column: value}`` for the
+    columns the parser reads (:data:`COLUMNS` here, ``SP_COLUMNS`` for savings-plan files).
     """
 
     required: tuple[bytes, ...]
     keep: Callable[[Row], bool]
-    description: str = ""
 
 
 def gpu_count(text: str) -> float:
@@ -137,7 +138,6 @@ def linux_gpu_selector(families: Mapping[str, GpuFamily] = GPU_FAMILIES) -> RowS
     return RowSelector(
         required=(b"Linux", b"Shared", b"Used", b"No License required"),
         keep=keep,
-        description="Linux, shared tenancy, used capacity, no pre-installed software, GPU",
     )
 
 
@@ -214,7 +214,8 @@ def _describe(row: Row) -> str:
     ).strip()
 
 
-def _price(text: str) -> float | None:
+def parse_price(text: str) -> float | None:
+    """A price column as a finite number of at least 0, or None."""
     try:
         value = float(text)
     except ValueError:
@@ -317,7 +318,7 @@ class OfferFileParser:
         return source
 
     def _on_demand(self, row: Row) -> Result:
-        price = _price(row["PricePerUnit"])
+        price = parse_price(row["PricePerUnit"])
         if price is None:
             return RowProblem(f"price {row['PricePerUnit']!r} is not a number", _describe(row))
         return PricePoint(
@@ -336,10 +337,10 @@ class OfferFileParser:
     def _reserved_part(self, row: Row) -> Result | None:
         """Buffer one part of a reserved term; return the term once it is complete."""
         is_fee = row["Unit"] == "Quantity"
-        payment = _PAYMENTS.get(row["PurchaseOption"])
+        payment = PAYMENTS.get(row["PurchaseOption"])
         if payment is Payment.NO_UPFRONT and is_fee:
             # A no-upfront term needs no fee row; a zero one changes nothing, any other is odd.
-            if _price(row["PricePerUnit"]) == 0:
+            if parse_price(row["PricePerUnit"]) == 0:
                 return None
             return RowProblem("a No Upfront reserved term with an upfront fee", _describe(row))
         key = (row["SKU"], row["OfferTermCode"])
@@ -358,15 +359,15 @@ class OfferFileParser:
 
     def _combine(self, hourly_row: Row, fee_row: Row | None) -> Result:
         term_hours = TERM_HOURS.get(hourly_row["LeaseContractLength"])
-        payment = _PAYMENTS.get(hourly_row["PurchaseOption"])
+        payment = PAYMENTS.get(hourly_row["PurchaseOption"])
         offering_class = _CLASSES.get(hourly_row["OfferingClass"])
         if term_hours is None or payment is None or offering_class is None:
             return RowProblem(
                 "unknown reserved term (lease, purchase option or offering class)",
                 _describe(hourly_row),
             )
-        hourly = _price(hourly_row["PricePerUnit"])
-        upfront = 0.0 if fee_row is None else _price(fee_row["PricePerUnit"])
+        hourly = parse_price(hourly_row["PricePerUnit"])
+        upfront = 0.0 if fee_row is None else parse_price(fee_row["PricePerUnit"])
         if hourly is None or upfront is None:
             return RowProblem("a reserved price is not a number", _describe(fee_row or hourly_row))
         if fee_row is not None:

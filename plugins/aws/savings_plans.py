@@ -30,9 +30,8 @@ term hours; for Partial Upfront the split is the buyer's to choose, so ``upfront
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -41,7 +40,7 @@ from aggregator.models import HOURS_PER_YEAR, Offer, Payment, PurchaseOption
 from aggregator.providers import Feed, FetchContext
 from plugins.aws.csv_stream import CsvStream, adrive, drive
 from plugins.aws.families import GPU_FAMILIES, GpuFamily, family_of
-from plugins.aws.offer_file import RowProblem, named_rows
+from plugins.aws.offer_file import PAYMENTS, RowProblem, RowSelector, named_rows, parse_price
 from plugins.aws.offers import GpuFit, Unknown, fit_gpu, make_offer
 from plugins.aws.regional import changed_region_files, fetch_region_index, stream_csv
 from plugins.aws.reporting import Outcomes
@@ -53,7 +52,6 @@ __all__ = [
     "SavingsPlanFeed",
     "SavingsPlanParser",
     "SavingsPlanRate",
-    "SpRowSelector",
     "compute_sp_selector",
     "linux_shared_ec2",
     "offer_from_rate",
@@ -80,23 +78,9 @@ SP_COLUMNS = (
 )
 
 _SHARED_USAGE = re.compile(r"^(?:[A-Z0-9]+-)*BoxUsage:(?P<type>\S+)$")
-_PAYMENTS: Mapping[str, Payment] = {
-    "No Upfront": Payment.NO_UPFRONT,
-    "Partial Upfront": Payment.PARTIAL_UPFRONT,
-    "All Upfront": Payment.ALL_UPFRONT,
-}
 _YEARS: Mapping[str, int] = {"1": 1, "3": 3}
 
 Row = Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class SpRowSelector:
-    """Which savings-plan rows matter; ``required`` is the raw-line pre-filter (see
-    :class:`plugins.aws.offer_file.RowSelector` for the rule it must follow)."""
-
-    required: tuple[bytes, ...]
-    keep: Callable[[Row], bool]
 
 
 def _instance_type(row: Row) -> str:
@@ -116,7 +100,7 @@ def linux_shared_ec2(row: Row) -> bool:
     )
 
 
-def compute_sp_selector(families: Mapping[str, GpuFamily] = GPU_FAMILIES) -> SpRowSelector:
+def compute_sp_selector(families: Mapping[str, GpuFamily] = GPU_FAMILIES) -> RowSelector:
     """The selector the ``aws/savings-plan`` feed uses (conditions in the module docstring)."""
 
     def keep(row: Row) -> bool:
@@ -126,7 +110,7 @@ def compute_sp_selector(families: Mapping[str, GpuFamily] = GPU_FAMILIES) -> SpR
             and family_of(_instance_type(row)) in families
         )
 
-    return SpRowSelector(
+    return RowSelector(
         required=(b"ComputeSavingsPlans", b"AmazonEC2", b"BoxUsage:", b"RunInstances"),
         keep=keep,
     )
@@ -157,7 +141,7 @@ Result = SavingsPlanRate | RowProblem
 class SavingsPlanParser:
     """Streams one savings-plan CSV into :class:`SavingsPlanRate` objects (push parser)."""
 
-    selector: SpRowSelector = field(default_factory=compute_sp_selector)
+    selector: RowSelector = field(default_factory=compute_sp_selector)
     what: str = "savings plan file"
     stream: CsvStream = field(init=False)
     _columns: dict[str, int] | None = field(init=False, default=None)
@@ -198,14 +182,11 @@ class SavingsPlanParser:
             f"{row['PurchaseOption']} {row['DiscountedRate']} {row['Currency']}"
         )
         years = _YEARS.get(row["LeaseContractLength"])
-        payment = _PAYMENTS.get(row["PurchaseOption"])
+        payment = PAYMENTS.get(row["PurchaseOption"])
         if years is None or row["LeaseContractLengthUnit"] != "year" or payment is None:
             return RowProblem("unknown savings plan term or purchase option", raw)
-        try:
-            rate = float(row["DiscountedRate"])
-        except ValueError:
-            rate = math.nan
-        if not math.isfinite(rate) or rate < 0:
+        rate = parse_price(row["DiscountedRate"])
+        if rate is None:
             return RowProblem(f"rate {row['DiscountedRate']!r} is not a number", raw)
         source = {
             "sku": row["SKU"],

@@ -51,7 +51,7 @@ from typing import Any, Final
 import httpx
 
 from aggregator.errors import ProviderResponseError
-from aggregator.models import PurchaseOption
+from aggregator.models import HOURS_PER_YEAR, PurchaseOption
 from plugins.azure.skus import looks_like_gpu, lookup
 
 __all__ = [
@@ -75,7 +75,11 @@ PROVIDER: Final = "azure"
 # Only the download is narrowed by this; classify() judges every row on its own.
 BASE_FILTER: Final = "serviceName eq 'Virtual Machines' and startswith(armSkuName, 'Standard_N')"
 
-TERM_HOURS: Final[dict[str, int]] = {"1 Year": 8760, "3 Years": 26280, "5 Years": 43800}
+TERM_HOURS: Final[dict[str, int]] = {
+    "1 Year": HOURS_PER_YEAR,
+    "3 Years": 3 * HOURS_PER_YEAR,
+    "5 Years": 5 * HOURS_PER_YEAR,
+}
 
 _REGION_NAME: Final = re.compile(r"^[a-z0-9]+$")
 
