@@ -64,6 +64,7 @@ from aggregator.errors import UnknownGpu
 
 __all__ = [
     "BUILTIN_GPUS",
+    "MEMORY_TOLERANCE_GB",
     "GpuSpec",
     "GpuVocabulary",
     "ResolvedGpu",
@@ -107,7 +108,8 @@ _COLON_MEMORY = re.compile(rf"^(?P<name>.*?)\s*:\s*(?P<mem>{_NUMBER})\s*(?:gib|g
 _MEMORY_WORD = re.compile(rf"^(?P<mem>{_NUMBER})(?:gib|gb|g)$")
 _BARE_NUMBER = re.compile(rf"^{_NUMBER}$")
 # Half a GB of slack so "141" matches 141.0 and "80.0" matches 80.0, while 40 and 48 stay apart.
-_MEMORY_TOLERANCE_GB = 0.5
+MEMORY_TOLERANCE_GB = 0.5
+"""GB two memory sizes may differ by and still name the same variant (80 vs 79.6 ...)."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,13 @@ class ResolvedGpu:
     def name(self) -> str:
         """The canonical name, e.g. ``"A100"`` (never includes the memory)."""
         return self.spec.name
+
+    def covers(self, gpu: str, memory_gb: float) -> bool:
+        """Whether an offer of canonical ``gpu`` with ``memory_gb`` per GPU is this GPU (and,
+        if a memory variant was named, that variant)."""
+        return gpu == self.spec.name and (
+            self.memory_gb is None or abs(memory_gb - self.memory_gb) <= MEMORY_TOLERANCE_GB
+        )
 
     def __str__(self) -> str:
         return self.name if self.memory_gb is None else f"{self.name}-{self.memory_gb:g}GB"
@@ -377,7 +386,7 @@ class GpuVocabulary:
         if parsed.memory_gb is None:
             return ResolvedGpu(spec)
         for variant in spec.memory_gb:
-            if abs(variant - parsed.memory_gb) <= _MEMORY_TOLERANCE_GB:
+            if abs(variant - parsed.memory_gb) <= MEMORY_TOLERANCE_GB:
                 return ResolvedGpu(spec, variant)
         raise UnknownGpu(text, [f"{spec.name}-{m:g}GB" for m in spec.memory_gb])
 

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aggregator.globs import glob_regex
 from aggregator.gpus import GpuVocabulary, ResolvedGpu
 from aggregator.models import (
     HOURS_PER_YEAR,
@@ -71,7 +72,6 @@ EFFECT_FIELDS = ("discount_percent", "price_per_hour", "price_per_gpu_hour")
 """A term gives exactly one of these."""
 
 DEFAULT_CURRENCY = "USD"
-_MEMORY_TOLERANCE_GB = 0.5  # the slack the GPU filter of a plan request uses
 _TERM = re.compile(
     r"^\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>y|yr|yrs|year|years|h|hr|hrs|hours?)?\s*$",
     re.IGNORECASE,
@@ -253,10 +253,7 @@ class PriceTerm(BaseModel):
 
 def _glob(pattern: str | None) -> re.Pattern[str] | None:
     """A case-insensitive glob (``*`` and ``?``), as the region filter of a plan request."""
-    if pattern is None:
-        return None
-    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower()]
-    return re.compile("".join(parts), re.DOTALL)
+    return None if pattern is None else glob_regex(pattern)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,16 +297,7 @@ class ActiveTerm:
             and (t.payment is None or offer.payment is t.payment)
             and (t.offering_class is None or offer.offering_class is t.offering_class)
             and (self.currency is None or offer.currency == self.currency)
-            and (
-                gpu is None
-                or (
-                    offer.gpu == gpu.name
-                    and (
-                        gpu.memory_gb is None
-                        or abs(offer.gpu_memory_gb - gpu.memory_gb) <= _MEMORY_TOLERANCE_GB
-                    )
-                )
-            )
+            and (gpu is None or gpu.covers(offer.gpu, offer.gpu_memory_gb))
             and (self.region is None or self.region.fullmatch(offer.region.lower()) is not None)
             and (
                 self.instance_type is None

@@ -52,6 +52,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import NullType
 
 from aggregator.errors import StoreError, SyncRejected
+from aggregator.gpus import MEMORY_TOLERANCE_GB
 from aggregator.models import (
     Billing,
     Offer,
@@ -103,7 +104,6 @@ __all__ = [
 _CHUNK = 5000
 _GOOD_STATUSES = (SyncStatus.OK.value, SyncStatus.UNCHANGED.value)
 _LIKE_ESCAPE = "\\"
-_MEMORY_TOLERANCE_GB = 0.5
 _TIMESTAMP = UtcDateTime()
 _encode_string = json.encoder.encode_basestring_ascii  # what json.dumps uses for str
 _T = TypeVar("_T")
@@ -626,7 +626,7 @@ def _offer_select(q: OfferQuery, columns: Iterable[ColumnElement[Any]]) -> Selec
                 and_(
                     offers.c.gpu == name,
                     offers.c.gpu_memory_gb.between(
-                        memory_gb - _MEMORY_TOLERANCE_GB, memory_gb + _MEMORY_TOLERANCE_GB
+                        memory_gb - MEMORY_TOLERANCE_GB, memory_gb + MEMORY_TOLERANCE_GB
                     ),
                 )
             )

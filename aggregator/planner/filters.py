@@ -14,12 +14,12 @@ within 0.5 GB, case-insensitive region globs where only ``*`` and ``?`` are spec
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aggregator.errors import NoFeasiblePlan
+from aggregator.globs import glob_regex
 from aggregator.gpus import GpuVocabulary, ResolvedGpu
 from aggregator.models import PlanRequest, PurchaseOption
 from aggregator.planner.types import PlannableOffer
@@ -33,7 +33,6 @@ __all__ = [
     "resolve_gpus",
 ]
 
-MEMORY_TOLERANCE_GB = 0.5  # the same slack db.store and aggregator.gpus use
 _FRACTION_TOLERANCE = 1e-9
 _HINT_VALUES = 8
 
@@ -112,14 +111,7 @@ def _listing(values: Iterable[Any], fmt: Callable[[Any], str] = str) -> str:
 
 def _gpu_step(wanted: Sequence[ResolvedGpu], texts: Sequence[str]) -> FilterStep:
     def keep(offer: PlannableOffer) -> bool:
-        return any(
-            offer.gpu == gpu.name
-            and (
-                gpu.memory_gb is None
-                or abs(offer.gpu_memory_gb - gpu.memory_gb) <= MEMORY_TOLERANCE_GB
-            )
-            for gpu in wanted
-        )
+        return any(gpu.covers(offer.gpu, offer.gpu_memory_gb) for gpu in wanted)
 
     def explain(before: Sequence[PlannableOffer]) -> str:
         names = " or ".join(str(gpu) for gpu in wanted)
@@ -157,12 +149,6 @@ def _provider_step(providers: Sequence[str]) -> FilterStep:
         explain,
         {"providers": list(providers)},
     )
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """The store's region glob semantics (``db.store.glob_to_like``) as a regular expression."""
-    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower()]
-    return re.compile("".join(parts), re.DOTALL)
 
 
 def _region_step(patterns: Sequence[str]) -> FilterStep:

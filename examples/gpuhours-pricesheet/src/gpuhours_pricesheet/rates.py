@@ -46,7 +46,7 @@ from typing import Any, Final
 
 import pydantic
 from aggregator.errors import UnknownGpu
-from aggregator.gpus import GpuVocabulary
+from aggregator.gpus import MEMORY_TOLERANCE_GB, GpuVocabulary
 from aggregator.models import HOURS_PER_YEAR, Offer, PurchaseOption
 
 from gpuhours_pricesheet.errors import Problem, SheetError
@@ -89,7 +89,6 @@ _TERM: Final = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]+)$")
 _NUMBER: Final = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY: Final = re.compile(r"^[A-Z]{3}$")
-_MEMORY_TOLERANCE_GB: Final = 0.5
 # Offer fields whose validation error points at a sheet field.
 _OFFER_FIELDS: Final = {
     "region": "region",
@@ -437,7 +436,7 @@ class _RowReader:
             return spec.name, None
         if (
             resolved.memory_gb is not None
-            and abs(written - resolved.memory_gb) > _MEMORY_TOLERANCE_GB
+            and abs(written - resolved.memory_gb) > MEMORY_TOLERANCE_GB
         ):
             self.problem(
                 "gpu_memory_gb",
@@ -445,7 +444,7 @@ class _RowReader:
             )
             return spec.name, None
         for size in spec.memory_gb:
-            if abs(written - size) <= _MEMORY_TOLERANCE_GB:
+            if abs(written - size) <= MEMORY_TOLERANCE_GB:
                 return spec.name, size
         self.problem("gpu_memory_gb", f"{spec.name} comes with {sizes} GB per GPU, not {written:g}")
         return spec.name, None
