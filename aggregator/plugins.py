@@ -269,10 +269,11 @@ def _collect_terms(
     unusable contributes no term (part of a contract would misprice plans silently)."""
     pending: dict[str, list[ActiveTerm]] = {}
     hook = "register_price_terms"
+    errors_before = {name: len(info.errors) for name, info in infos.items()}
     _call_each(pm, hook, infos, lambda info: _term_registrar(registry, info, pending))
     for name, terms in pending.items():
         info = infos[name]
-        if any(error.startswith(hook) for error in info.errors):
+        if len(info.errors) > errors_before.get(name, 0):  # this hook added an error
             if terms:
                 dropped = f"{len(terms)} valid term{'s' if len(terms) != 1 else ''}"
                 info.errors.append(f"{hook}: none of its terms apply ({dropped} dropped too)")

@@ -9,7 +9,8 @@ afterwards), so tests running concurrently against the same database never see e
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import Engine
 
 from aggregator.models import Offer, PurchaseOption
+from db import store
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.scratch import scratch_schema
@@ -107,3 +109,16 @@ def build_offer(**overrides: Any) -> Offer:
 def make_offer() -> OfferFactory:
     """``make_offer(**overrides) -> Offer``: see :func:`build_offer` for the defaults."""
     return build_offer
+
+
+def save_offers(engine: Engine, offers: Sequence[Offer], *, now: datetime) -> None:
+    """Store ``offers`` as one sync per provider would (feed ``<provider>/test``)."""
+    by_provider: dict[str, list[Offer]] = {}
+    for offer in offers:
+        by_provider.setdefault(offer.provider, []).append(offer)
+    for provider, own in by_provider.items():
+        snapshot = store.FeedSnapshot(
+            feed=f"{provider}/test", provider=provider, offers=own, unchanged=[], state={},
+            started_at=now,
+        )  # fmt: skip
+        store.apply_snapshot(engine, snapshot, now=now)

@@ -8,6 +8,7 @@ responses (``tests/fixtures``) through ``httpx.MockTransport``; what they yield 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import typer
-from conftest import build_offer
+from conftest import build_offer, save_offers
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -39,21 +40,7 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def save(engine: Engine, offers: list[Offer], *, now: datetime = NOW) -> None:
-    """Store ``offers`` as one sync per provider would."""
-    by_provider: dict[str, list[Offer]] = {}
-    for offer in offers:
-        by_provider.setdefault(offer.provider, []).append(offer)
-    for provider, own in by_provider.items():
-        snapshot = store.FeedSnapshot(
-            feed=f"{provider}/test",
-            provider=provider,
-            offers=own,
-            unchanged=[],
-            state={},
-            started_at=now,
-        )
-        store.apply_snapshot(engine, snapshot, now=now)
+save = functools.partial(save_offers, now=NOW)
 
 
 AWS = build_offer(price_per_hour=80.0)  # 10 per GPU-hour

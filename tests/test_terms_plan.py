@@ -6,6 +6,7 @@ the API give the same answers. The terms themselves are tested in ``test_terms.p
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import build_offer
+from conftest import build_offer, save_offers
 from fake_plugins import FAKES_DIR, STORE_TABLES, dump_tables, offer_row
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -29,7 +30,7 @@ from aggregator.api.cache import ApiSettings
 from aggregator.cli import app
 from aggregator.errors import InvalidInput
 from aggregator.gpus import default_vocabulary
-from aggregator.models import Offer, Plan, PlanRequest, PurchaseOption
+from aggregator.models import Plan, PlanRequest, PurchaseOption
 from aggregator.planner import plan_from_store, solve
 from aggregator.plugins import Registry, load_registry
 from aggregator.scheduler import SchedulerSettings
@@ -68,17 +69,7 @@ OFFERS = [AWS, GCP, AZURE, GCP_3Y]
 H100_1000 = PlanRequest(gpu_hours=1000, gpus=["h100"])
 
 
-def save(engine: Engine, offers: list[Offer]) -> None:
-    """Store ``offers`` as one sync per provider would."""
-    by_provider: dict[str, list[Offer]] = {}
-    for offer in offers:
-        by_provider.setdefault(offer.provider, []).append(offer)
-    for provider, own in by_provider.items():
-        snapshot = store.FeedSnapshot(
-            feed=f"{provider}/test", provider=provider, offers=own, unchanged=[], state={},
-            started_at=NOW,
-        )  # fmt: skip
-        store.apply_snapshot(engine, snapshot, now=NOW)
+save = functools.partial(save_offers, now=NOW)
 
 
 def terms(*price_terms: PriceTerm) -> list[ActiveTerm]:
