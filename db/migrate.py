@@ -16,6 +16,7 @@ at the current head, e.g.::
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -40,8 +41,10 @@ def alembic_config() -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
-    """The revision this version of gpuhours needs."""
+    """The revision this version of gpuhours needs (read once: the scripts ship with it, and
+    ``/readyz`` asks on every probe)."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships revisions
         raise StoreError(f"no migrations found in {MIGRATIONS_DIR}")

@@ -1042,9 +1042,6 @@ def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
         yield list(items[start : start + _CHUNK])
 
 
-_GOOD_STATUSES = (SyncStatus.OK.value, SyncStatus.UNCHANGED.value)
-
-
 def consecutive_failures(engine: Engine) -> dict[str, int]:
     """Per feed, how many runs failed since its last good (``ok``/``unchanged``) run.
 
@@ -1060,11 +1057,8 @@ def consecutive_failures(engine: Engine) -> dict[str, int]:
         .where(r.c.status == SyncStatus.FAILED.value, ~later_good)
         .group_by(r.c.feed)
     )
-    try:
-        with engine.connect() as conn:
-            return {feed: int(count) for feed, count in conn.execute(stmt)}
-    except SQLAlchemyError as exc:
-        raise database_error(engine, "counting failed sync runs", exc) from exc
+    with _store_errors(engine, "counting failed sync runs"), engine.connect() as conn:
+        return {feed: int(count) for feed, count in conn.execute(stmt)}
 
 
 def sync_run_counts(engine: Engine) -> dict[tuple[str, str], int]:
@@ -1072,8 +1066,5 @@ def sync_run_counts(engine: Engine) -> dict[tuple[str, str], int]:
     stmt = select(sync_runs.c.feed, sync_runs.c.status, func.count()).group_by(
         sync_runs.c.feed, sync_runs.c.status
     )
-    try:
-        with engine.connect() as conn:
-            return {(feed, status): int(n) for feed, status, n in conn.execute(stmt)}
-    except SQLAlchemyError as exc:
-        raise database_error(engine, "counting sync runs", exc) from exc
+    with _store_errors(engine, "counting sync runs"), engine.connect() as conn:
+        return {(feed, status): int(n) for feed, status, n in conn.execute(stmt)}
