@@ -23,6 +23,7 @@ from db.engine import make_engine
 from db.migrate import check_schema, current_revision, upgrade
 
 __all__ = [
+    "SORT_KEYS",
     "FeedStatus",
     "OfferHistory",
     "PluginStatus",
@@ -41,6 +42,13 @@ __all__ = [
 ]
 
 SortKey = Literal["price_per_gpu_hour", "price_per_hour"]
+SORT_KEYS: dict[str, SortKey] = {
+    "gpu-hour": "price_per_gpu_hour",
+    "price_per_gpu_hour": "price_per_gpu_hour",
+    "hour": "price_per_hour",
+    "price_per_hour": "price_per_hour",
+}
+"""The spellings of ``--sort`` / ``?sort=`` and the order each names."""
 STALE_AFTER_INTERVALS = 2
 
 

@@ -31,6 +31,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from aggregator import catalog
+from aggregator.cli_format import money, option_text
 from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt
 from aggregator.cli_plan import add_commands as add_plan_commands
 from aggregator.cli_service import add_commands as add_service_commands
@@ -161,10 +162,6 @@ def _age(when: datetime | None, now: datetime | None = None) -> str:
     if when is None:
         return "never"
     return _duration(((now or utcnow()) - when).total_seconds())
-
-
-def _money(value: float) -> str:
-    return f"{value:,.4f}" if value < 100 else f"{value:,.2f}"
 
 
 def _context() -> tuple[Settings, Registry]:
@@ -379,22 +376,13 @@ def offers(
 
 
 def _sort_key(text: str) -> catalog.SortKey:
-    keys: dict[str, catalog.SortKey] = {
-        "gpu-hour": "price_per_gpu_hour",
-        "price_per_gpu_hour": "price_per_gpu_hour",
-        "hour": "price_per_hour",
-        "price_per_hour": "price_per_hour",
-    }
-    if text not in keys:
+    if text not in catalog.SORT_KEYS:
         raise InvalidInput(f"--sort must be gpu-hour or hour, not {text!r}", field="sort")
-    return keys[text]
+    return catalog.SORT_KEYS[text]
 
 
 def _option_label(offer: StoredOffer) -> str:
-    label = offer.purchase_option.value
-    if offer.term_hours:
-        years = offer.term_hours / 8760
-        label += f" {years:g}y"
+    label = option_text(offer.purchase_option, offer.term_hours)
     if offer.payment:
         label += f" {offer.payment.value}"
     if offer.offering_class:
@@ -417,8 +405,8 @@ def _offers_table(found: Sequence[StoredOffer]) -> Table:
             offer.instance_type,
             f"{offer.gpu_count:g}x {offer.gpu} {offer.gpu_memory_gb:g}GB",
             _option_label(offer) + (" [withdrawn]" if offer.withdrawn_at else ""),
-            _money(offer.price_per_hour),
-            _money(offer.price_per_gpu_hour),
+            money(offer.price_per_hour),
+            money(offer.price_per_gpu_hour),
             offer.currency,
             _age(offer.observed_at, now),
         )
@@ -477,8 +465,8 @@ def history(
                     label,
                     interval.valid_from.isoformat(timespec="seconds"),
                     interval.valid_to.isoformat(timespec="seconds") if interval.valid_to else "now",
-                    f"{_money(interval.price_per_hour)} {interval.currency}",
-                    _money(interval.upfront) if interval.upfront else "",
+                    f"{money(interval.price_per_hour)} {interval.currency}",
+                    money(interval.upfront) if interval.upfront else "",
                 )
         consoles.out.print(table)
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from aggregator.cli_format import money, option_text
 from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt
 from aggregator.errors import InvalidInput
 from aggregator.models import DEFAULT_PLAN_PURCHASE_OPTIONS, Plan, PlanRequest, PurchaseOption
@@ -200,25 +201,15 @@ def add_commands(app: typer.Typer) -> None:
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _money(value: float) -> str:
-    return f"{value:,.4f}" if abs(value) < 100 else f"{value:,.2f}"
-
-
 def _hours(value: float) -> str:
     return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
 
 
-def _option_text(option: PurchaseOption, term_hours: int) -> str:
-    if term_hours:
-        return f"{option.value} {term_hours / 8760:g}y"
-    return option.value
-
-
 def _total(plan: Plan) -> str:
     """The plan's total, with its list total beside it when the user's terms changed it."""
-    text = f"{_money(plan.total_cost)} {plan.currency}"
+    text = f"{money(plan.total_cost)} {plan.currency}"
     if any(line.terms for line in plan.lines):
-        text += f" (list price {_money(plan.list_total_cost)})"
+        text += f" (list price {money(plan.list_total_cost)})"
     return text
 
 
@@ -227,7 +218,7 @@ def _summary(plan: Plan) -> str:
     return (
         f"{plan.label}: {_total(plan)} for "
         f"{_hours(plan.gpu_hours)} {'/'.join(gpus)} GPU-hours "
-        f"= {_money(plan.price_per_gpu_hour)} {plan.currency} per GPU-hour; "
+        f"= {money(plan.price_per_gpu_hour)} {plan.currency} per GPU-hour; "
         f"{plan.gpus_at_once:g} GPUs at once for up to {_hours(plan.duration_hours)} h"
     )
 
@@ -245,14 +236,14 @@ def _print_plan(plan: Plan, console: Console) -> None:
     for column in ("terms", "offer id") if termed else ("offer id",):
         lines.add_column(column)
     for line in plan.lines:
-        prices = [_money(line.list_unit_price)] if termed else []
-        prices += [_money(line.unit_price), _money(line.cost)]
+        prices = [money(line.list_unit_price)] if termed else []
+        prices += [money(line.unit_price), money(line.cost)]
         lines.add_row(
             line.provider,
             line.region + (f" ({line.zone})" if line.zone else ""),
             line.instance_type,
             f"{line.gpus_per_instance:g}x {line.gpu} {line.gpu_memory_gb:g}GB",
-            _option_text(line.purchase_option, line.term_hours),
+            option_text(line.purchase_option, line.term_hours),
             f"{line.instances:,}",
             _hours(line.hours_per_instance),
             _hours(line.gpu_hours),
@@ -271,11 +262,11 @@ def _print_plan(plan: Plan, console: Console) -> None:
             alternatives.add_row(
                 alt.label,
                 _total(alt),
-                _money(alt.price_per_gpu_hour),
+                money(alt.price_per_gpu_hour),
                 f"{alt.gpus_at_once:g}",
                 "; ".join(
                     f"{ln.instances}x {ln.provider} {ln.instance_type} {ln.region} "
-                    f"{_option_text(ln.purchase_option, ln.term_hours)}"
+                    f"{option_text(ln.purchase_option, ln.term_hours)}"
                     for ln in alt.lines
                 ),
             )

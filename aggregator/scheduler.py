@@ -76,7 +76,6 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNOR
 _UNITS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _OFF = frozenset({"off", "never", "disabled", "0"})
 _STARTUP_SPREAD_SECONDS = 5.0
-_GOOD = (SyncStatus.OK.value, SyncStatus.UNCHANGED.value)
 
 
 def parse_duration(value: str | float) -> float | None:

@@ -98,10 +98,9 @@ def load_observed_at(directory: Path) -> dict[str, datetime]:
 class _Collector:
     """Validates and de-duplicates what a feed yields."""
 
-    def __init__(self, ref: FeedRef, registry: Registry, ctx: FetchContext) -> None:
+    def __init__(self, ref: FeedRef, registry: Registry) -> None:
         self.ref = ref
         self.registry = registry
-        self.ctx = ctx
         self.offers: dict[str, Offer] = {}
         self.rejected = 0
 
@@ -267,7 +266,7 @@ async def sync_feed(
     ctx = fetch_context(ref, client, settings_of_provider, state, registry.gpus)
     if progress is not None:
         ctx.progress = progress
-    collector = _Collector(ref, registry, ctx)
+    collector = _Collector(ref, registry)
     try:
         async for item in ref.feed.fetch(ctx):
             collector.add(item)

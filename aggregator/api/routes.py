@@ -128,12 +128,6 @@ router = APIRouter(dependencies=[Depends(_reject_unknown_query_parameters)])
 
 MAX_PAGE = 500
 MEMO_MAX_PAGE = 100  # larger pages are not memoized: bounds the memo's memory
-_SORT_KEYS: dict[str, catalog.SortKey] = {
-    "gpu-hour": "price_per_gpu_hour",
-    "price_per_gpu_hour": "price_per_gpu_hour",
-    "hour": "price_per_hour",
-    "price_per_hour": "price_per_hour",
-}
 # Core field names (CLI options) -> PlanRequest field names, for 422s on plan routes.
 _PLAN_FIELDS = {
     "gpu": "gpus",
@@ -250,7 +244,7 @@ async def list_offers(
         "region": regions,
         "purchase_option": options,
         "spot": spot,
-        "sort": _SORT_KEYS[sort],
+        "sort": catalog.SORT_KEYS[sort],
         "include_withdrawn": include_withdrawn,
     }
     digest = paging.fingerprint(filters)
@@ -270,7 +264,7 @@ async def list_offers(
         purchase_options=options,
         interruptible=spot,
         include_withdrawn=include_withdrawn,
-        sort=_SORT_KEYS[sort],
+        sort=catalog.SORT_KEYS[sort],
         limit=offset + limit + 1,
     )
     found = await _limited("read", _READ_SLOTS, catalog.find_offers, service.engine, query)
