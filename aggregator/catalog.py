@@ -25,6 +25,8 @@ from db.migrate import check_schema, current_revision, upgrade
 __all__ = [
     "SORT_KEYS",
     "FeedStatus",
+    "GpuInfo",
+    "GpusResponse",
     "OfferHistory",
     "PluginStatus",
     "PriceTermsStatus",
@@ -33,6 +35,7 @@ __all__ = [
     "TermStatus",
     "build_offer_query",
     "find_offers",
+    "gpu_list",
     "offer_history",
     "open_store",
     "parse_purchase_options",
@@ -138,6 +141,36 @@ def find_offers(engine: Engine, query: store.OfferQuery) -> list[StoredOffer]:
 def store_version(engine: Engine) -> int:
     """A number every committed sync raises: answers computed at one version stay true."""
     return store.data_version(engine)
+
+
+class GpuInfo(BaseModel):
+    """A GPU name gpuhours knows, with its memory variants and the other spellings it accepts."""
+
+    name: str
+    vendor: str
+    memory_gb: list[float]
+    bf16_tflops: float | None
+    aliases: list[str]
+
+
+class GpusResponse(BaseModel):
+    gpus: list[GpuInfo]
+
+
+def gpu_list(registry: Registry) -> GpusResponse:
+    """Every GPU of the loaded vocabulary (built-in and plugin-registered), as listed."""
+    return GpusResponse(
+        gpus=[
+            GpuInfo(
+                name=s.name,
+                vendor=s.vendor,
+                memory_gb=list(s.memory_gb),
+                bf16_tflops=s.bf16_tflops,
+                aliases=list(s.aliases),
+            )
+            for s in registry.gpus.specs()
+        ]
+    )
 
 
 class OfferHistory(BaseModel):

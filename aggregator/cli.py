@@ -481,20 +481,7 @@ def gpus(as_json: JsonOpt = False) -> None:
         _, registry = _context()
         specs = registry.gpus.specs()
         if as_json:
-            _emit_json(
-                {
-                    "gpus": [
-                        {
-                            "name": s.name,
-                            "vendor": s.vendor,
-                            "memory_gb": list(s.memory_gb),
-                            "bf16_tflops": s.bf16_tflops,
-                            "aliases": list(s.aliases),
-                        }
-                        for s in specs
-                    ]
-                }
-            )
+            _emit_json(catalog.gpu_list(registry))
             return
         table = Table()
         for column in ("name", "vendor", "memory GB", "BF16 TFLOPS", "aliases"):

@@ -43,7 +43,6 @@ from aggregator.api.schemas import (
     DATA_AGE_HEADER,
     ErrorResponse,
     FeedHealth,
-    GpuInfo,
     GpusResponse,
     HealthResponse,
     OffersPage,
@@ -398,18 +397,7 @@ async def get_plan(request: Annotated[PlanRequest, Query()], service: ServiceDep
 @router.get("/v1/gpus", response_model=GpusResponse, summary="Known GPU names", tags=["catalog"])
 async def list_gpus(service: ServiceDep) -> GpusResponse:
     """Canonical GPU names with memory variants, BF16 TFLOPS and accepted aliases."""
-    return GpusResponse(
-        gpus=[
-            GpuInfo(
-                name=s.name,
-                vendor=s.vendor,
-                memory_gb=list(s.memory_gb),
-                bf16_tflops=s.bf16_tflops,
-                aliases=list(s.aliases),
-            )
-            for s in service.registry.gpus.specs()
-        ]
-    )
+    return catalog.gpu_list(service.registry)
 
 
 @router.get(

@@ -12,7 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from aggregator.catalog import FeedStatus, PluginStatus, PriceTermsStatus
+from aggregator.catalog import (
+    FeedStatus,
+    GpuInfo,
+    GpusResponse,
+    PluginStatus,
+    PriceTermsStatus,
+)
 from aggregator.models import StoredOffer, SyncRun
 
 __all__ = [
@@ -45,20 +51,6 @@ class OffersPage(BaseModel):
     data_age_seconds: float | None = Field(
         description="seconds since the oldest price on this page was confirmed at its source"
     )
-
-
-class GpuInfo(BaseModel):
-    """A GPU name gpuhours knows, with its memory variants and the other spellings it accepts."""
-
-    name: str
-    vendor: str
-    memory_gb: list[float]
-    bf16_tflops: float | None
-    aliases: list[str]
-
-
-class GpusResponse(BaseModel):
-    gpus: list[GpuInfo]
 
 
 class FeedHealth(FeedStatus):
