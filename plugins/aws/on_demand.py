@@ -18,7 +18,6 @@ hide a region newly added to ``GPUHOURS_AWS_REGIONS``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -26,9 +25,7 @@ from aggregator.models import Offer
 from aggregator.providers import Feed, FetchContext
 from plugins.aws.offer_file import OfferFileParser, PricePoint
 from plugins.aws.offers import offer_from_point
-from plugins.aws.regional import changed_region_files, fetch_region_index, stream_csv
-from plugins.aws.reporting import Outcomes
-from plugins.aws.settings import settings_of
+from plugins.aws.regional import regional_offers
 
 __all__ = ["EC2_REGION_INDEX_PATH", "OnDemandFeed"]
 
@@ -43,33 +40,13 @@ class OnDemandFeed(Feed):
     default_interval: ClassVar[timedelta] = timedelta(days=1)
 
     async def fetch(self, ctx: FetchContext) -> AsyncIterator[Offer | Mapping[str, Any]]:
-        settings = settings_of(ctx)
-        base = settings.pricing_base
-        files = await fetch_region_index(ctx, base + EC2_REGION_INDEX_PATH)
-        outcomes = Outcomes(ctx)
-        async for file in changed_region_files(
-            ctx, files, state_prefix="offer-file", allowlist=settings.region_allowlist
+        async for offer in regional_offers(
+            ctx,
+            EC2_REGION_INDEX_PATH,
+            state_prefix="offer-file",
+            make_parser=lambda url: OfferFileParser(what=url),
+            point_type=PricePoint,
+            to_outcome=offer_from_point,
+            file_kind="offer file",
         ):
-            elsewhere = 0
-            async for result in stream_csv(
-                ctx, base + file.csv_path, lambda url: OfferFileParser(what=url)
-            ):
-                if isinstance(result, PricePoint):
-                    if not result.region:
-                        result = replace(result, region=file.region)
-                    elif result.region != file.region:
-                        elsewhere += 1
-                        continue
-                    outcome = offer_from_point(result)
-                else:
-                    outcome = result
-                offer = outcomes.offer(outcome)
-                if offer is not None:
-                    yield offer
-            if elsewhere:
-                ctx.log.warning(
-                    "%s: skipped %d GPU prices of other regions in the offer file of %s",
-                    ctx.feed_id,
-                    elsewhere,
-                    file.region,
-                )
+            yield offer

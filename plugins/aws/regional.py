@@ -16,24 +16,34 @@ walk:
   again next time. :data:`PARSER_REVISION` is part of the recorded value: a gpuhours upgrade
   that changes what is read from the files re-reads them even when AWS has not changed them.
 * :func:`stream_csv` streams one file through a push parser with bounded memory.
+* :func:`regional_offers` is the whole walk both feeds run: index, changed files, each file
+  streamed and its points turned into offers. A point whose region differs from its file's
+  (none are expected: every location has its own file) is skipped, with one warning per file,
+  because "unchanged" bookkeeping is per file: an offer must come from its own region's file.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from aggregator.errors import ProviderResponseError
+from aggregator.models import Offer
 from aggregator.providers import FetchContext
 from plugins.aws.csv_stream import PushParser, adrive
+from plugins.aws.offer_file import RowProblem
+from plugins.aws.offers import Unknown
+from plugins.aws.reporting import Outcomes
+from plugins.aws.settings import settings_of
 
 __all__ = [
     "PARSER_REVISION",
     "RegionFile",
     "changed_region_files",
     "fetch_region_index",
+    "regional_offers",
     "stream_csv",
 ]
 
@@ -143,3 +153,52 @@ async def stream_csv(
     async with ctx.client.stream("GET", url) as response:
         async for item in adrive(make_parser(url), response.aiter_bytes()):
             yield item
+
+
+async def regional_offers(
+    ctx: FetchContext,
+    index_path: str,
+    *,
+    state_prefix: str,
+    make_parser: Callable[[str], PushParser[Any]],
+    point_type: type[T],
+    to_outcome: Callable[[T], Offer | RowProblem | Unknown | None],
+    file_kind: str,
+) -> AsyncIterator[Offer]:
+    """The offers of every changed regional file named by the index at ``index_path``.
+
+    ``make_parser(url)`` yields ``point_type`` points (dataclasses with a ``region``, empty
+    when the row names none) or :class:`RowProblem` s; ``to_outcome`` turns a point into an
+    offer, a problem or an unknown, which :class:`Outcomes` reports. ``state_prefix`` keys
+    the recorded file versions; ``file_kind`` names the files in the warning.
+    """
+    settings = settings_of(ctx)
+    base = settings.pricing_base
+    files = await fetch_region_index(ctx, base + index_path)
+    outcomes = Outcomes(ctx)
+    async for file in changed_region_files(
+        ctx, files, state_prefix=state_prefix, allowlist=settings.region_allowlist
+    ):
+        elsewhere = 0
+        async for result in stream_csv(ctx, base + file.csv_path, make_parser):
+            if isinstance(result, point_type):
+                point: Any = result
+                if not point.region:
+                    result = replace(point, region=file.region)
+                elif point.region != file.region:
+                    elsewhere += 1
+                    continue
+                outcome = to_outcome(result)
+            else:
+                outcome = result
+            offer = outcomes.offer(outcome)
+            if offer is not None:
+                yield offer
+        if elsewhere:
+            ctx.log.warning(
+                "%s: skipped %d GPU prices of other regions in the %s of %s",
+                ctx.feed_id,
+                elsewhere,
+                file_kind,
+                file.region,
+            )

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -42,9 +42,7 @@ from plugins.aws.csv_stream import CsvStream, adrive, drive
 from plugins.aws.families import GPU_FAMILIES, GpuFamily, family_of
 from plugins.aws.offer_file import PAYMENTS, RowProblem, RowSelector, named_rows, parse_price
 from plugins.aws.offers import GpuFit, Unknown, fit_gpu, make_offer
-from plugins.aws.regional import changed_region_files, fetch_region_index, stream_csv
-from plugins.aws.reporting import Outcomes
-from plugins.aws.settings import settings_of
+from plugins.aws.regional import regional_offers
 
 __all__ = [
     "SP_COLUMNS",
@@ -234,24 +232,13 @@ class SavingsPlanFeed(Feed):
     default_interval: ClassVar[timedelta] = timedelta(days=1)
 
     async def fetch(self, ctx: FetchContext) -> AsyncIterator[Offer | Mapping[str, Any]]:
-        settings = settings_of(ctx)
-        base = settings.pricing_base
-        files = await fetch_region_index(ctx, base + SP_REGION_INDEX_PATH)
-        outcomes = Outcomes(ctx)
-        async for file in changed_region_files(
-            ctx, files, state_prefix="savings-plan-file", allowlist=settings.region_allowlist
+        async for offer in regional_offers(
+            ctx,
+            SP_REGION_INDEX_PATH,
+            state_prefix="savings-plan-file",
+            make_parser=lambda url: SavingsPlanParser(what=url),
+            point_type=SavingsPlanRate,
+            to_outcome=offer_from_rate,
+            file_kind="savings plan file",
         ):
-            async for result in stream_csv(
-                ctx, base + file.csv_path, lambda url: SavingsPlanParser(what=url)
-            ):
-                if isinstance(result, SavingsPlanRate):
-                    if not result.region:
-                        result = replace(result, region=file.region)
-                    elif result.region != file.region:
-                        continue  # an offer must come from its own region's file
-                    outcome = offer_from_rate(result)
-                else:
-                    outcome = result
-                offer = outcomes.offer(outcome)
-                if offer is not None:
-                    yield offer
+            yield offer
