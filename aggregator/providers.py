@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Protocol
@@ -71,6 +71,7 @@ class FetchContext:
     unchanged: list[Unchanged] = field(default_factory=list)
     rejects: list[tuple[str, str]] = field(default_factory=list)
     unknowns: list[tuple[str, str]] = field(default_factory=list)
+    _reported_once: set[Hashable] = field(default_factory=set, repr=False)
 
     def mark_unchanged(self, reason: str = "not modified", **match: str) -> None:
         """Keep stored offers matching ``match`` (all of the feed when empty) as they are."""
@@ -81,8 +82,16 @@ class FetchContext:
         self.rejects.append((reason, _short(raw)))
         self.log.warning("%s: rejected row: %s: %s", self.feed_id, reason, _short(raw))
 
-    def report_unknown(self, what: str, raw: object) -> None:
-        """Count a row skipped because the plugin's tables do not know it (never guessed)."""
+    def report_unknown(self, what: str, raw: object, *, once: Hashable | None = None) -> None:
+        """Count a row skipped because the plugin's tables do not know it (never guessed).
+
+        With ``once`` (an instance type, a SKU name ...), only the first report of that key in
+        this sync counts: the same unknown thing often fills a row per region.
+        """
+        if once is not None:
+            if once in self._reported_once:
+                return
+            self._reported_once.add(once)
         self.unknowns.append((what, _short(raw)))
         self.log.warning("%s: skipped unknown %s: %s", self.feed_id, what, _short(raw))
 

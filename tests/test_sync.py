@@ -305,3 +305,15 @@ def test_one_failing_feed_does_not_stop_the_others_and_no_raw_httpx_error_escape
     assert failed.status is SyncStatus.FAILED
     assert "prices.fake.invalid" in failed.error
     assert "SECRET-KEY-123" not in failed.error
+
+
+def test_report_unknown_once_counts_each_key_a_single_time() -> None:
+    from aggregator.providers import FetchContext
+
+    ctx = FetchContext(client=httpx.AsyncClient(), feed_id="x/y")
+    for region in ("a", "b", "c"):
+        ctx.report_unknown("instance type", f"zz.1 in {region}", once="zz.1")
+    ctx.report_unknown("instance type", "yy.2 in a", once="yy.2")
+    ctx.report_unknown("instance type", "no key")
+    ctx.report_unknown("instance type", "no key")
+    assert [raw for _, raw in ctx.unknowns] == ["zz.1 in a", "yy.2 in a", "no key", "no key"]

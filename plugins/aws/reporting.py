@@ -10,7 +10,7 @@ what an operator needs to extend the table).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aggregator.models import Offer
 from aggregator.providers import FetchContext
@@ -25,7 +25,6 @@ class Outcomes:
     """Reports non-offer outcomes on ``ctx`` and passes offers through."""
 
     ctx: FetchContext
-    _reported: set[tuple[str, str]] = field(default_factory=set)
 
     def offer(self, outcome: Offer | RowProblem | Unknown | None) -> Offer | None:
         """``outcome`` if it is an offer; otherwise report it (if there is anything to say)."""
@@ -33,7 +32,6 @@ class Outcomes:
             return outcome
         if isinstance(outcome, RowProblem):
             self.ctx.reject(outcome.reason, outcome.raw)
-        elif (outcome.what, outcome.raw) not in self._reported:
-            self._reported.add((outcome.what, outcome.raw))
-            self.ctx.report_unknown(outcome.what, outcome.raw)
+        else:
+            self.ctx.report_unknown(outcome.what, outcome.raw, once=(outcome.what, outcome.raw))
         return None

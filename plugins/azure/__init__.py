@@ -70,7 +70,6 @@ class RetailFeed(Feed):
         settings = ctx.settings if isinstance(ctx.settings, AzureSettings) else AzureSettings()
         regions = settings.region_allowlist
         offers = OfferSet()
-        unknown_sizes: set[str] = set()
         rows = 0
 
         def paused(remaining: int, seconds: float) -> None:
@@ -98,9 +97,10 @@ class RetailFeed(Feed):
                     verdict = classify(item)
                     if verdict.rejected:
                         ctx.reject(verdict.rejected, item)
-                    if verdict.unknown and verdict.unknown not in unknown_sizes:
-                        unknown_sizes.add(verdict.unknown)
-                        ctx.report_unknown(f"Azure VM size {verdict.unknown}", _brief(item))
+                    if verdict.unknown:
+                        ctx.report_unknown(
+                            f"Azure VM size {verdict.unknown}", _brief(item), once=verdict.unknown
+                        )
                     for priced in verdict.offers:
                         if regions and priced.key[0] not in regions:
                             continue  # the server's region filter is not trusted either

@@ -136,7 +136,6 @@ class CatalogFeed(Feed):
         settings = ctx.settings if isinstance(ctx.settings, GcpSettings) else GcpSettings()
         index = PriceIndex()
         skipped: Counter[SkipKind] = Counter()
-        unknown_gpus: set[str] = set()
         used = 0
         async for skus in iter_pages(ctx, settings):
             for raw in skus:
@@ -151,9 +150,8 @@ class CatalogFeed(Feed):
                 skipped[result.kind] += 1
                 if result.is_reject:
                     ctx.reject(result.reason, _brief(raw))
-                elif result.kind is SkipKind.UNKNOWN_GPU and result.subject not in unknown_gpus:
-                    unknown_gpus.add(result.subject)
-                    ctx.report_unknown("GPU SKU", _brief(raw))
+                elif result.kind is SkipKind.UNKNOWN_GPU:
+                    ctx.report_unknown("GPU SKU", _brief(raw), once=result.subject)
         reported: set[tuple[str, ...]] = set()
         for conflict in index.resolve():  # one reject per set of clashing SKUs, not per region
             ids = tuple(s.sku_id for s in conflict.skus)
