@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from aggregator.errors import ProviderResponseError
 from aggregator.http import make_client
@@ -170,17 +171,14 @@ def run_feed(handler: Callable[[httpx.Request], httpx.Response], state: dict[str
 
 
 def test_feed_fetches_the_spot_url_conditionally() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if request.headers.get("if-none-match") == '"v1"':
-            return httpx.Response(304)
-        return httpx.Response(200, text=recorded_feed(), headers={"ETag": '"v1"'})
+    router = respx.MockRouter()  # routes are tried in order: the conditional one first
+    not_modified = router.get(SPOT_URL, headers={"If-None-Match": '"v1"'}).respond(304)
+    fresh = router.get(SPOT_URL).respond(200, text=recorded_feed(), headers={"ETag": '"v1"'})
 
     state: dict[str, str] = {}
-    offers, ctx = run_feed(handler, state)
-    assert str(seen[0].url) == SPOT_URL
+    offers, ctx = run_feed(router.handler, state)
+    assert str(router.calls[0].request.url) == SPOT_URL
+    assert (fresh.call_count, not_modified.call_count) == (1, 0)
     assert len(offers) == 89 and all(isinstance(o, Offer) for o in offers)
     assert len({o.id for o in offers}) == len(offers)
     # g2.2xlarge and g2.8xlarge are unknown in every region; each is reported once.
@@ -190,5 +188,6 @@ def test_feed_fetches_the_spot_url_conditionally() -> None:
     ]
     assert state["spot-feed:etag"] == '"v1"'
 
-    offers, ctx = run_feed(handler, state)
+    offers, ctx = run_feed(router.handler, state)
+    assert (fresh.call_count, not_modified.call_count) == (1, 1)
     assert offers == [] and [u.match for u in ctx.unchanged] == [{}]

@@ -1,7 +1,8 @@
 """The ``azure/retail`` feed end to end: paging, 429s, rate-limit pauses, through the shared client.
 
 Every response body is the real recorded eastus2 page (or a split of its real items across
-pages, with the real ``NextPageLink``), served by ``httpx.MockTransport`` behind the same client
+pages, with the real ``NextPageLink``), served by respx routes (paging and 429 sequences) or a
+plain handler, through an ``httpx.MockTransport`` injected into the same client
 ``aggregator.http.make_client`` builds in production.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 
 import plugins.azure
 from aggregator.errors import ProviderRateLimited, ProviderResponseError
@@ -43,6 +45,17 @@ def page(items: list[Any], next_link: str | None, **headers: str) -> httpx.Respo
         content=json.dumps(body).encode(),
         headers={"content-type": "application/json", **headers},
     )
+
+
+def two_pages(first: httpx.Response, second: httpx.Response) -> respx.MockRouter:
+    """The first URL answers ``first``, the real ``NextPageLink`` answers ``second``.
+
+    Routes are tried in order: the link's comes first, as the first URL's matches any query.
+    """
+    router = respx.MockRouter()
+    router.get(REAL_NEXT_LINK, name="next").mock(return_value=second)
+    router.get(BASE, name="first").mock(return_value=first)
+    return router
 
 
 class Run:
@@ -106,15 +119,12 @@ ALL_KEYS = expected_keys(ALL_ITEMS)
 
 def test_pages_are_followed_through_the_real_next_page_link_exactly() -> None:
     first, second = ALL_ITEMS[:400], ALL_ITEMS[400:]
+    router = two_pages(page(first, REAL_NEXT_LINK), page(second, None))
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url == httpx.URL(REAL_NEXT_LINK):
-            return page(second, None)
-        return page(first, REAL_NEXT_LINK)
-
-    run = fetch(handler)
-    assert len(run.requests) == 2
-    first_request, second_request = run.requests
+    run = fetch(router.handler)
+    assert (router["first"].call_count, router["next"].call_count) == (1, 1)
+    assert len(router.calls) == 2
+    first_request, second_request = (call.request for call in router.calls)
     assert first_request.url.params["api-version"] == "2023-01-01-preview"
     assert first_request.url.params["$filter"] == (
         "serviceName eq 'Virtual Machines' and startswith(armSkuName, 'Standard_N')"
@@ -136,32 +146,33 @@ def test_page_sizes_are_not_assumed() -> None:
         links[2]: ALL_ITEMS[999:],
     }
     chain = {None: links[0], links[0]: links[1], links[1]: links[2], links[2]: None}
+    router = respx.MockRouter()  # the links' routes first: the first URL's matches any query
+    link_routes = [
+        router.get(link).mock(return_value=page(sizes[link], chain[link])) for link in links
+    ]
+    first_route = router.get(BASE).mock(return_value=page(sizes[None], chain[None]))
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        url: str | None = str(request.url)
-        if url not in chain:
-            url = None  # the first request
-        return page(sizes[url], chain[url])
-
-    run = fetch(handler)
-    assert len(run.requests) == 4 and run.keys == ALL_KEYS
+    run = fetch(router.handler)
+    assert [route.call_count for route in (first_route, *link_routes)] == [1, 1, 1, 1]
+    assert len(router.calls) == 4 and run.keys == ALL_KEYS
 
 
 def test_a_next_page_link_seen_before_ends_the_fetch_instead_of_looping() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return page(ALL_ITEMS[:10], REAL_NEXT_LINK)
+    router = respx.MockRouter()
+    route = router.get(BASE).mock(return_value=page(ALL_ITEMS[:10], REAL_NEXT_LINK))
 
     with pytest.raises(ProviderResponseError, match="already sent"):
-        fetch(handler)
+        fetch(router.handler)
+    assert route.call_count == 2  # the first URL and the link, which is not sent again
 
 
 def test_paging_stops_with_an_error_after_max_pages() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        n = int(request.url.params.get("n", "0"))
-        return page([], f"{BASE}?n={n + 1}")
+    router = respx.MockRouter()
+    route = router.get(BASE).mock(side_effect=[page([], f"{BASE}?n={n}") for n in (1, 2, 3)])
 
     with pytest.raises(ProviderResponseError, match="GPUHOURS_AZURE_MAX_PAGES"):
-        fetch(handler, max_pages=3)
+        fetch(router.handler, max_pages=3)
+    assert route.call_count == 3
 
 
 def test_a_body_that_is_not_the_page_envelope_fails_the_fetch() -> None:
@@ -176,29 +187,34 @@ def test_a_body_that_is_not_the_page_envelope_fails_the_fetch() -> None:
 
 
 def test_429_with_retry_after_is_retried_after_the_asked_wait() -> None:
-    answers = [
-        httpx.Response(429, headers={"Retry-After": "3"}, json={"Error": "Too many requests"}),
-        page(ALL_ITEMS, None),
-    ]
-    run = fetch(lambda request: answers.pop(0), retries=2)
-    assert len(run.requests) == 2 and run.client_sleeps == [3.0]
+    router = respx.MockRouter()
+    route = router.get(BASE).mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "3"}, json={"Error": "Too many requests"}),
+            page(ALL_ITEMS, None),
+        ]
+    )
+    run = fetch(router.handler, retries=2)
+    assert route.call_count == 2 and run.client_sleeps == [3.0]
     assert run.keys == ALL_KEYS
 
 
 def test_429_without_retry_after_backs_off_then_succeeds() -> None:
-    answers = [httpx.Response(429), page(ALL_ITEMS, None)]
-    run = fetch(lambda request: answers.pop(0), retries=2)
-    assert len(run.requests) == 2 and len(run.client_sleeps) == 1
+    router = respx.MockRouter()
+    route = router.get(BASE).mock(side_effect=[httpx.Response(429), page(ALL_ITEMS, None)])
+    run = fetch(router.handler, retries=2)
+    assert route.call_count == 2 and len(run.client_sleeps) == 1
     assert 0.25 <= run.client_sleeps[0] <= 0.5  # first backoff step, with jitter
     assert run.keys == ALL_KEYS
 
 
 def test_429_that_outlasts_the_retries_is_a_rate_limited_error() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, headers={"Retry-After": "2"})
+    router = respx.MockRouter()
+    route = router.get(BASE).respond(429, headers={"Retry-After": "2"})  # every attempt
 
     with pytest.raises(ProviderRateLimited) as caught:
-        fetch(handler, retries=2)
+        fetch(router.handler, retries=2)
+    assert route.call_count == 3
     assert caught.value.retry_after == 2.0
 
 
@@ -214,12 +230,13 @@ def test_429_that_outlasts_the_retries_is_a_rate_limited_error() -> None:
 def test_a_low_rate_limit_budget_slows_the_next_page(
     remaining: str, settings: dict[str, Any], pauses: list[float]
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url == httpx.URL(REAL_NEXT_LINK):  # the last page: nothing follows it
-            return page(ALL_ITEMS[500:], None, **{RATELIMIT_HEADER: "0"})
-        return page(ALL_ITEMS[:500], REAL_NEXT_LINK, **{RATELIMIT_HEADER: remaining})
+    router = two_pages(
+        page(ALL_ITEMS[:500], REAL_NEXT_LINK, **{RATELIMIT_HEADER: remaining}),
+        page(ALL_ITEMS[500:], None, **{RATELIMIT_HEADER: "0"}),  # the last page: nothing follows
+    )
 
-    run = fetch(handler, **settings)
+    run = fetch(router.handler, **settings)
+    assert (router["first"].call_count, router["next"].call_count) == (1, 1)
     assert run.feed_sleeps == pauses and run.client_sleeps == []
     assert run.keys == ALL_KEYS
 
@@ -229,12 +246,10 @@ def test_a_low_rate_limit_budget_slows_the_next_page(
 
 def test_unknown_gpu_sizes_are_reported_once_per_size_and_duplicates_merge() -> None:
     # The same real items twice (two pages): every offer once, every unknown size once.
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url == httpx.URL(REAL_NEXT_LINK):
-            return page(ALL_ITEMS, None)
-        return page(ALL_ITEMS, REAL_NEXT_LINK)
+    router = two_pages(page(ALL_ITEMS, REAL_NEXT_LINK), page(ALL_ITEMS, None))
 
-    run = fetch(handler)
+    run = fetch(router.handler)
+    assert (router["first"].call_count, router["next"].call_count) == (1, 1)
     assert run.keys == ALL_KEYS
     assert run.ctx is not None and run.ctx.rejects == []
     assert sorted(what for what, _ in run.ctx.unknowns) == [

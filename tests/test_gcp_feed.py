@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from test_gcp_fixtures import (
     API_KEY,
     BASE,
@@ -24,6 +25,7 @@ from test_gcp_fixtures import (
     PAGE_TWO_TOKEN,
     SKUS_URL,
     CatalogServer,
+    catalog_routes,
     constructed,
     fetch,
     fixture_run,
@@ -47,15 +49,18 @@ from plugins.gcp.settings import DEFAULT_BILLING_URL, GcpSettings
 
 
 def test_pages_are_followed_until_the_token_is_empty() -> None:
-    server = CatalogServer()
-    run = fetch(server)
-    assert [str(r.url.copy_with(query=None)) for r in server.requests] == [SKUS_URL] * 3
-    assert [r.url.params.get("pageToken") for r in server.requests] == [
+    router = respx.MockRouter()
+    pages = catalog_routes(router)
+    run = fetch(router.handler)
+    assert [page.call_count for page in pages] == [1, 1, 1]
+    requests = [call.request for call in router.calls]
+    assert [str(r.url.copy_with(query=None)) for r in requests] == [SKUS_URL] * 3
+    assert [r.url.params.get("pageToken") for r in requests] == [
         None,
         PAGE_TWO_TOKEN,
         PAGE_THREE_TOKEN,
     ]
-    for request in server.requests:
+    for request in requests:
         assert request.method == "GET"
         assert request.url.params["key"] == API_KEY
         assert request.url.params["currencyCode"] == "USD"
@@ -68,14 +73,15 @@ def test_pages_are_followed_until_the_token_is_empty() -> None:
 
 
 def test_the_query_string_is_exactly_what_the_api_expects() -> None:
-    server = CatalogServer()
-    fetch(server)
-    assert server.requests[0].url.query.decode() == (
+    router = respx.MockRouter()
+    catalog_routes(router)
+    fetch(router.handler)
+    assert router.calls[0].request.url.query.decode() == (
         f"key={API_KEY}&currencyCode=USD&pageSize=5000"
     )
     assert (
-        server.requests[1]
-        .url.query.decode()
+        router.calls[1]
+        .request.url.query.decode()
         .startswith(f"key={API_KEY}&currencyCode=USD&pageSize=5000&pageToken=")
     )
 
@@ -92,16 +98,20 @@ def test_a_mirror_base_url_is_used_as_given() -> None:
 def test_a_page_token_that_comes_back_is_an_error_not_a_loop() -> None:
     bodies = page_bodies()
     bodies[PAGE_TWO_TOKEN] = b'{"skus": [], "nextPageToken": "%s"}' % PAGE_TWO_TOKEN.encode()
-    server = CatalogServer(bodies=bodies)
+    router = respx.MockRouter()
+    catalog_routes(router, bodies)
     with pytest.raises(ProviderResponseError, match="came back a second time"):
-        fetch(server)
-    assert len(server.requests) == 2  # page 2 handed back page 2's own token
+        fetch(router.handler)
+    assert len(router.calls) == 2  # page 2 handed back page 2's own token
 
 
 def test_an_empty_last_page_without_skus_is_fine() -> None:
     bodies = page_bodies()
     bodies[PAGE_THREE_TOKEN] = b"{}"  # the API leaves out empty fields
-    run = fetch(CatalogServer(bodies=bodies))
+    router = respx.MockRouter()
+    pages = catalog_routes(router, bodies)
+    run = fetch(router.handler)
+    assert [page.call_count for page in pages] == [1, 1, 1]
     assert run.has("a3-highgpu-8g", "us-east4") and not run.has("g2-standard-4", "us-central1")
 
 

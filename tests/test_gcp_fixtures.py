@@ -8,6 +8,8 @@ Three pages stand in for the Cloud Billing Catalog API (``tests/fixtures/gcp/PRO
    so the test server wraps them in one), whose token leads to
 3. ``constructed_page.json``: SKUs no recording has, in the real layout, ``FIXT-`` ids.
 
+The tests serve them in two ways: :func:`catalog_routes` scripts the page chain as respx routes
+(the paging tests), :class:`CatalogServer` is a stand-in for the whole API, key checks included.
 The other GCP test modules import the helpers below.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import respx
 
 from aggregator.http import make_client
 from aggregator.models import Offer
@@ -81,6 +84,24 @@ def json_response(status: int, body: bytes | dict[str, Any]) -> httpx.Response:
     return httpx.Response(
         status, content=content, headers={"content-type": "application/json; charset=UTF-8"}
     )
+
+
+def catalog_routes(
+    router: respx.Router, bodies: dict[str, bytes] | None = None
+) -> list[respx.Route]:
+    """One route per page of ``bodies`` (the fixture pages by default), in the chain's order.
+
+    A page's route matches exactly the query the feed sends for it: the key, ``USD``,
+    ``pageSize=5000`` and, after the first page, the ``pageToken`` that asks for it. A request
+    no route matches fails the test (respx: "not mocked").
+    """
+    query = {"key": API_KEY, "currencyCode": "USD", "pageSize": "5000"}
+    return [
+        router.get(SKUS_URL, params__eq={**query, "pageToken": token} if token else query).mock(
+            return_value=json_response(200, body)
+        )
+        for token, body in (page_bodies() if bodies is None else bodies).items()
+    ]
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """The shared HTTP client: retries, typed errors, redaction, record and replay.
 
-No network: every test answers through ``httpx.MockTransport`` and waits through an injected
-sleep that only records how long it was asked to wait.
+No network: every test answers through respx routes (``route.calls`` says what was sent) or,
+for a streamed body, a hand-written ``httpx.MockTransport`` handler, injected into the client
+``make_client`` builds; waits go through an injected sleep that only records how long it was
+asked to wait.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import respx
 
 from aggregator.errors import (
     ConfigurationError,
@@ -72,32 +75,30 @@ class Sleeps:
         self.calls.append(seconds)
 
 
-Step = int | tuple[int, dict[str, str]] | tuple[int, dict[str, str], bytes] | type[Exception]
+Step = int | type[httpx.TransportError]
+Server = respx.Router | Callable[[httpx.Request], Any]
 
 
-class Server:
-    """Answers with the given steps in turn, repeating the last one forever."""
-
-    def __init__(self, *steps: Step) -> None:
-        self.steps = list(steps)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        step = self.steps.pop(0) if len(self.steps) > 1 else self.steps[0]
-        if isinstance(step, type):
-            raise step("simulated failure", request=request)  # type: ignore[call-arg]
-        if isinstance(step, int):
-            return httpx.Response(step, content=b"body")
-        status, headers, *body = step
-        return httpx.Response(status, headers=headers, content=body[0] if body else b"body")
+def reply(
+    status: int, headers: dict[str, str] | None = None, body: bytes = b"body"
+) -> httpx.Response:
+    """One scripted answer, for a route's ``side_effect`` list."""
+    return httpx.Response(status, headers=headers, content=body)
 
 
-def client_for(
-    server: Callable[[httpx.Request], Any], sleeps: Sleeps | None = None, **overrides: Any
-) -> httpx.AsyncClient:
+def effect(step: Step) -> httpx.Response | type[httpx.TransportError]:
+    """A status as an answer; an exception class respx raises for that request instead."""
+    return reply(step) if isinstance(step, int) else step
+
+
+def mock_transport(server: Server) -> httpx.MockTransport:
+    """The network of a test: a respx router's routes, or a hand-written handler."""
+    return httpx.MockTransport(server.handler if isinstance(server, respx.Router) else server)
+
+
+def client_for(server: Server, sleeps: Sleeps | None = None, **overrides: Any) -> httpx.AsyncClient:
     return make_client(
-        settings(**overrides), transport=httpx.MockTransport(server), sleep=sleeps or Sleeps()
+        settings(**overrides), transport=mock_transport(server), sleep=sleeps or Sleeps()
     )
 
 
@@ -111,17 +112,21 @@ async def fetch(client: httpx.AsyncClient, url: str = URL, method: str = "GET") 
 
 def test_429_waits_what_retry_after_says_then_succeeds() -> None:
     sleeps = Sleeps()
-    server = Server((429, {"Retry-After": "2"}), 200)
-    response = run(fetch(client_for(server, sleeps)))
+    router = respx.MockRouter()
+    route = router.get(URL).mock(side_effect=[reply(429, {"Retry-After": "2"}), reply(200)])
+    response = run(fetch(client_for(router, sleeps)))
     assert response.status_code == 200
     assert sleeps.calls == [2.0]
-    assert len(server.requests) == 2
+    assert route.call_count == 2
 
 
 def test_retry_after_as_http_date() -> None:
     sleeps = Sleeps()
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    run(fetch(client_for(Server((503, {"Retry-After": when}), 200), sleeps)))
+    router = respx.MockRouter()
+    route = router.get(URL).mock(side_effect=[reply(503, {"Retry-After": when}), reply(200)])
+    run(fetch(client_for(router, sleeps)))
+    assert route.call_count == 2
     assert len(sleeps.calls) == 1
     assert 27 <= sleeps.calls[0] <= 30
 
@@ -133,18 +138,22 @@ def test_retry_after_as_http_date() -> None:
 )
 def test_transient_failure_then_success(first: Step) -> None:
     sleeps = Sleeps()
-    server = Server(first, 200)
-    response = run(fetch(client_for(server, sleeps)))
+    router = respx.MockRouter()
+    route = router.get(URL).mock(side_effect=[effect(first), reply(200)])
+    response = run(fetch(client_for(router, sleeps)))
     assert response.status_code == 200
     assert response.content == b"body"
-    assert len(server.requests) == 2
+    assert route.call_count == 2
     assert len(sleeps.calls) == 1
     assert 0.25 <= sleeps.calls[0] <= 0.5  # first backoff, jittered
 
 
 def test_backoff_grows_exponentially_with_jitter() -> None:
     sleeps = Sleeps()
-    run(fetch(client_for(Server(503, 503, 503, 200), sleeps, http_retries=3)))
+    router = respx.MockRouter()
+    route = router.get(URL).mock(side_effect=[reply(503), reply(503), reply(503), reply(200)])
+    run(fetch(client_for(router, sleeps, http_retries=3)))
+    assert route.call_count == 4
     assert len(sleeps.calls) == 3
     for n, waited in enumerate(sleeps.calls):
         assert 0.5 * 2**n / 2 <= waited <= 0.5 * 2**n
@@ -160,23 +169,21 @@ def test_retried_response_is_closed_before_the_retry() -> None:
         async def aclose(self) -> None:
             closed.append(True)
 
-    calls = 0
-
-    def server(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            return httpx.Response(503, stream=Body())
+    def released(request: httpx.Request) -> httpx.Response:
         assert closed == [True]  # the 503 was released before we were asked again
         return httpx.Response(200)
 
-    assert run(fetch(client_for(server))).status_code == 200
+    router = respx.MockRouter()
+    route = router.get(URL).mock(side_effect=[httpx.Response(503, stream=Body()), released])
+    assert run(fetch(client_for(router))).status_code == 200
+    assert route.call_count == 2
 
 
 def test_503_forever_names_url_without_secret_and_attempts() -> None:
-    server = Server(503)
+    router = respx.MockRouter()
+    route = router.get(URL).respond(503, content=b"body")  # every attempt
     with pytest.raises(ProviderUnavailable) as caught:
-        run(fetch(client_for(server, http_retries=3)))
+        run(fetch(client_for(router, http_retries=3)))
     message = str(caught.value)
     assert SECRET not in message
     assert "https://api.example.com/v1/skus?currencyCode=USD&key=REDACTED" in message
@@ -185,13 +192,16 @@ def test_503_forever_names_url_without_secret_and_attempts() -> None:
     assert caught.value.url is not None and SECRET not in caught.value.url
     assert getattr(caught.value, "status_code", None) == 503
     assert getattr(caught.value, "attempts", None) == 4
-    assert len(server.requests) == 4
+    assert route.call_count == 4
 
 
 def test_429_forever_raises_rate_limited_with_retry_after() -> None:
     sleeps = Sleeps()
+    router = respx.MockRouter()
+    route = router.get(URL).respond(429, headers={"Retry-After": "5"}, content=b"body")
     with pytest.raises(ProviderRateLimited) as caught:
-        run(fetch(client_for(Server((429, {"Retry-After": "5"})), sleeps, http_retries=2)))
+        run(fetch(client_for(router, sleeps, http_retries=2)))
+    assert route.call_count == 3
     assert caught.value.retry_after == 5.0
     assert sleeps.calls == [5.0, 5.0]
     assert "after 3 attempts" in str(caught.value)
@@ -199,80 +209,93 @@ def test_429_forever_raises_rate_limited_with_retry_after() -> None:
 
 
 def test_429_without_retry_after_has_none() -> None:
+    router = respx.MockRouter()
+    router.get(URL).respond(429, content=b"body")
     with pytest.raises(ProviderRateLimited) as caught:
-        run(fetch(client_for(Server(429), http_retries=0)))
+        run(fetch(client_for(router, http_retries=0)))
     assert caught.value.retry_after is None
 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_failure_is_not_retried(status: int) -> None:
     sleeps = Sleeps()
-    server = Server(status)
+    router = respx.MockRouter()
+    route = router.get(URL).respond(status, content=b"body")
     with pytest.raises(ProviderAuthError) as caught:
-        run(fetch(client_for(server, sleeps)))
-    assert len(server.requests) == 1 and sleeps.calls == []
+        run(fetch(client_for(router, sleeps)))
+    assert route.call_count == 1 and sleeps.calls == []
     assert "after 1 attempt." in str(caught.value) and "API key" in str(caught.value)
     assert getattr(caught.value, "status_code", None) == status
 
 
 def test_404_is_a_response_error_and_not_retried() -> None:
-    server = Server(404)
+    router = respx.MockRouter()
+    route = router.get(URL).respond(404, content=b"body")
     with pytest.raises(ProviderResponseError) as caught:
-        run(fetch(client_for(server)))
+        run(fetch(client_for(router)))
     assert getattr(caught.value, "status_code", None) == 404
-    assert len(server.requests) == 1
+    assert route.call_count == 1
     assert "HTTP 404 Not Found" in str(caught.value)
 
 
 def test_error_message_quotes_server_without_echoed_secret() -> None:
     body = json.dumps({"error": {"message": f"API key {SECRET} not valid. Pass a valid key."}})
-    server = Server((400, {"Content-Type": "application/json"}, body.encode()))
+    router = respx.MockRouter()
+    router.get(URL).respond(
+        400, headers={"Content-Type": "application/json"}, content=body.encode()
+    )
     with pytest.raises(ProviderResponseError) as caught:
-        run(fetch(client_for(server)))
+        run(fetch(client_for(router)))
     assert "API key REDACTED not valid" in str(caught.value)
     assert SECRET not in str(caught.value)
 
 
 def test_retry_after_beyond_the_wait_budget_gives_up_at_once() -> None:
     sleeps = Sleeps()
-    server = Server((429, {"Retry-After": "1000"}), 200)
+    router = respx.MockRouter()
+    route = router.get(URL).mock(side_effect=[reply(429, {"Retry-After": "1000"}), reply(200)])
     with pytest.raises(ProviderRateLimited) as caught:
-        run(fetch(client_for(server, sleeps, http_max_retry_wait=120)))
+        run(fetch(client_for(router, sleeps, http_max_retry_wait=120)))
     assert sleeps.calls == []
-    assert len(server.requests) == 1
+    assert route.call_count == 1
     assert caught.value.retry_after == 1000.0
     assert "GPUHOURS_HTTP_MAX_RETRY_WAIT" in str(caught.value)
 
 
 def test_total_wait_is_capped_across_retries() -> None:
     sleeps = Sleeps()
-    server = Server((503, {"Retry-After": "50"}))
+    router = respx.MockRouter()
+    route = router.get(URL).respond(503, headers={"Retry-After": "50"}, content=b"body")
     with pytest.raises(ProviderUnavailable):
-        run(fetch(client_for(server, sleeps, http_retries=5, http_max_retry_wait=120)))
+        run(fetch(client_for(router, sleeps, http_retries=5, http_max_retry_wait=120)))
     assert sleeps.calls == [50.0, 50.0]  # a third 50 s wait would pass 120 s
-    assert len(server.requests) == 3
+    assert route.call_count == 3
 
 
 @pytest.mark.parametrize("failure", [503, httpx.ConnectError], ids=str)
 def test_post_is_not_retried(failure: Step) -> None:
     sleeps = Sleeps()
-    server = Server(failure, 200)
+    router = respx.MockRouter()
+    route = router.post(URL).mock(side_effect=[effect(failure), reply(200)])
     with pytest.raises(ProviderUnavailable) as caught:
-        run(fetch(client_for(server, sleeps), method="POST"))
-    assert len(server.requests) == 1 and sleeps.calls == []
+        run(fetch(client_for(router, sleeps), method="POST"))
+    assert route.call_count == 1 and sleeps.calls == []
     assert "POST is not retried" in str(caught.value)
 
 
 def test_head_is_retried() -> None:
-    server = Server(503, 200)
-    assert run(fetch(client_for(server), method="HEAD")).status_code == 200
-    assert len(server.requests) == 2
+    router = respx.MockRouter()
+    route = router.head(URL).mock(side_effect=[reply(503), reply(200)])
+    assert run(fetch(client_for(router), method="HEAD")).status_code == 200
+    assert route.call_count == 2
 
 
 def test_timeouts_outlasting_retries_become_unavailable() -> None:
-    server = Server(httpx.ReadTimeout)
+    router = respx.MockRouter()
+    route = router.get(URL).mock(side_effect=httpx.ReadTimeout)  # every attempt
     with pytest.raises(ProviderUnavailable) as caught:
-        run(fetch(client_for(server, http_retries=2)))
+        run(fetch(client_for(router, http_retries=2)))
+    assert route.call_count == 3
     message = str(caught.value)
     assert "timed out after 3 attempts" in message
     assert SECRET not in message and "key=REDACTED" in message
@@ -280,8 +303,11 @@ def test_timeouts_outlasting_retries_become_unavailable() -> None:
 
 
 def test_connection_errors_outlasting_retries_become_unavailable() -> None:
+    router = respx.MockRouter()
+    route = router.get(URL).mock(side_effect=httpx.ConnectError)  # every attempt
     with pytest.raises(ProviderUnavailable, match=r"failed after 2 attempts .*ConnectError"):
-        run(fetch(client_for(Server(httpx.ConnectError), http_retries=1)))
+        run(fetch(client_for(router, http_retries=1)))
+    assert route.call_count == 2
 
 
 def test_error_while_streaming_the_body_is_translated() -> None:
@@ -322,13 +348,14 @@ def test_successful_body_stays_streamed() -> None:
 
 
 def test_user_agent_and_timeouts_come_from_the_factory() -> None:
-    server = Server(200)
-    client = client_for(server, http_connect_timeout=3.5, http_read_timeout=42.0)
+    router = respx.MockRouter()
+    route = router.get(URL).respond(200, content=b"body")
+    client = client_for(router, http_connect_timeout=3.5, http_read_timeout=42.0)
     assert client.timeout.connect == 3.5
     assert client.timeout.read == 42.0
     assert client.follow_redirects is True
     run(fetch(client))
-    assert server.requests[0].headers["user-agent"] == USER_AGENT
+    assert route.calls[0].request.headers["user-agent"] == USER_AGENT
     assert (
         USER_AGENT.startswith("gpuhours/") and "+https://github.com/gpuhours/gpuhours" in USER_AGENT
     )
@@ -340,8 +367,10 @@ def test_record_and_replay_together_is_a_configuration_error(tmp_path: Path) -> 
 
 
 def test_httpx_request_log_line_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    router = respx.MockRouter()
+    router.get(URL).respond(200, content=b"body")
     with caplog.at_level(logging.INFO, logger="httpx"):
-        run(fetch(client_for(Server(200))))
+        run(fetch(client_for(router)))
     assert "HTTP Request" in caplog.text
     assert SECRET not in caplog.text
 
@@ -407,9 +436,9 @@ def files_under(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file())
 
 
-def recording_client(record_dir: Path, server: Callable[[httpx.Request], Any]) -> httpx.AsyncClient:
+def recording_client(record_dir: Path, server: Server) -> httpx.AsyncClient:
     return make_client(
-        settings(), transport=httpx.MockTransport(server), record_dir=record_dir, sleep=Sleeps()
+        settings(), transport=mock_transport(server), record_dir=record_dir, sleep=Sleeps()
     )
 
 
@@ -461,23 +490,23 @@ def test_recording_layout(tmp_path: Path) -> None:
 
 
 def test_secrets_never_reach_the_record_directory(tmp_path: Path) -> None:
-    def server(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/start":
-            return httpx.Response(302, headers={"Location": f"/final?key={SECRET}"})
-        return httpx.Response(
-            200,
-            headers={
-                "Set-Cookie": f"k={SECRET}",
-                "Link": f"<https://api.example.com/final?page=2&key={SECRET}>; rel=next",
-                "X-Api-Key": SECRET,
-            },
-            content=b"body mentions nothing",
-        )
+    router = respx.MockRouter()
+    start = router.get(path="/start").respond(302, headers={"Location": f"/final?key={SECRET}"})
+    final = router.get(path="/final").respond(
+        200,
+        headers={
+            "Set-Cookie": f"k={SECRET}",
+            "Link": f"<https://api.example.com/final?page=2&key={SECRET}>; rel=next",
+            "X-Api-Key": SECRET,
+        },
+        content=b"body mentions nothing",
+    )
 
     response = run(
-        fetch(recording_client(tmp_path, server), url=f"https://api.example.com/start?key={SECRET}")
+        fetch(recording_client(tmp_path, router), url=f"https://api.example.com/start?key={SECRET}")
     )
     assert response.status_code == 200
+    assert start.call_count == 1 and final.call_count == 1
     files = files_under(tmp_path)
     assert len(files) == 4  # the redirect and the final answer, meta and body each
     for path in files:
@@ -570,8 +599,11 @@ def test_abandoned_body_is_not_recorded(tmp_path: Path) -> None:
 
 
 def test_later_response_for_the_same_key_replaces_the_earlier(tmp_path: Path) -> None:
-    answers = iter([b"first", b"second"])
-    client = recording_client(tmp_path, lambda r: httpx.Response(200, content=next(answers)))
+    router = respx.MockRouter()
+    route = router.get(host="api.example.com", path="/v1/skus").mock(
+        side_effect=[reply(200, body=b"first"), reply(200, body=b"second")]
+    )
+    client = recording_client(tmp_path, router)
 
     async def go() -> None:
         async with client:
@@ -579,28 +611,34 @@ def test_later_response_for_the_same_key_replaces_the_earlier(tmp_path: Path) ->
             await client.get(URL.replace(SECRET, "rotated-key"))
 
     run(go())
+    assert route.call_count == 2
     (body_file,) = tmp_path.rglob("*.body")
     assert body_file.read_bytes() == b"second"
 
 
 def test_retried_failures_are_not_left_in_the_recording(tmp_path: Path) -> None:
-    run(fetch(recording_client(tmp_path, Server(503, 200))))
+    router = respx.MockRouter()
+    route = router.get(URL).mock(side_effect=[reply(503), reply(200)])
+    run(fetch(recording_client(tmp_path, router)))
+    assert route.call_count == 2
     (meta_file,) = tmp_path.rglob("*.json")
     assert json.loads(meta_file.read_text())["status"] == 200
 
 
 def test_not_modified_keeps_the_recording_and_replay_answers_conditionals(tmp_path: Path) -> None:
-    def server(request: httpx.Request) -> httpx.Response:
-        if request.headers.get("if-none-match") == '"v1"':
-            return httpx.Response(304, headers={"ETag": '"v1"'})
-        return httpx.Response(200, headers={"ETag": '"v1"'}, content=b"prices")
+    router = respx.MockRouter()  # routes are tried in order: the conditional one first
+    not_modified = router.get(URL, headers={"If-None-Match": '"v1"'}).respond(
+        304, headers={"ETag": '"v1"'}
+    )
+    fresh = router.get(URL).respond(200, headers={"ETag": '"v1"'}, content=b"prices")
 
     async def conditional(client: httpx.AsyncClient, etag: str) -> httpx.Response:
         async with client:
             return await client.get(URL, headers={"If-None-Match": etag})
 
-    run(fetch(recording_client(tmp_path, server)))
-    assert run(conditional(recording_client(tmp_path, server), '"v1"')).status_code == 304
+    run(fetch(recording_client(tmp_path, router)))
+    assert run(conditional(recording_client(tmp_path, router), '"v1"')).status_code == 304
+    assert fresh.call_count == 1 and not_modified.call_count == 1
     (body_file,) = tmp_path.rglob("*.body")
     assert body_file.read_bytes() == b"prices"
     assert run(conditional(replaying_client(tmp_path), '"v1"')).status_code == 304
@@ -608,9 +646,12 @@ def test_not_modified_keeps_the_recording_and_replay_answers_conditionals(tmp_pa
 
 
 def test_pagination_cursors_are_separate_recordings(tmp_path: Path) -> None:
-    client = recording_client(
-        tmp_path, lambda r: httpx.Response(200, content=r.url.params["pageToken"].encode())
-    )
+    router = respx.MockRouter()
+    pages = [
+        router.get(f"{URL}&pageToken={token}").respond(200, content=token.encode())
+        for token in ("p1", "p2")
+    ]
+    client = recording_client(tmp_path, router)
 
     async def go() -> None:
         async with client:
@@ -618,6 +659,7 @@ def test_pagination_cursors_are_separate_recordings(tmp_path: Path) -> None:
                 await client.get(f"{URL}&pageToken={token}")
 
     run(go())
+    assert [page.call_count for page in pages] == [1, 1]
     assert len(list(tmp_path.rglob("*.body"))) == 2
     replayed = run(fetch(replaying_client(tmp_path), url=URL + "&pageToken=p2"))
     assert replayed.content == b"p2"
