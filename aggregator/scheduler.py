@@ -68,6 +68,7 @@ __all__ = [
     "feed_interval",
     "intervals",
     "parse_duration",
+    "retry_delay",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,19 @@ def feed_interval(ref: FeedRef, settings: SchedulerSettings) -> float | None:
             return parse_duration(settings.schedule[key])
     seconds = ref.feed.default_interval.total_seconds()
     return seconds if seconds > 0 else None
+
+
+def retry_delay(failures: int, *, base: float, cap: float, interval: float, jitter: float) -> float:
+    """Seconds to wait before retrying a feed after ``failures`` consecutive failed syncs.
+
+    ``base`` doubles per failure after the first (0 and 1 both give ``base``), stops growing at
+    ``cap`` and at the feed's ``interval``, and is then scaled by 0.9 to 1.1 as ``jitter`` goes
+    from 0 to 1 (a number in [0, 1), e.g. :func:`random.random`). The caller supplies the jitter
+    so the schedule is a pure function, testable without a clock or a random generator.
+    """
+    exponent = max(0, min(failures - 1, 30))
+    delay = min(base * float(1 << exponent), cap, interval)
+    return delay * (0.9 + 0.2 * jitter)
 
 
 def intervals(registry: Registry, sched: SchedulerSettings) -> Mapping[str, float | None]:
@@ -267,10 +281,13 @@ class _FeedJobs:
         return max(1, int(min(self.sched.schedule_misfire_grace_seconds, interval / 2)))
 
     def _retry_delay(self, failures: int, interval: float) -> float:
-        exponent: int = max(0, min(failures - 1, 30))
-        delay = self.sched.sync_retry_base_seconds * float(1 << exponent)
-        delay = min(delay, self.sched.sync_retry_max_seconds, interval)
-        return delay * random.uniform(0.9, 1.1)
+        return retry_delay(
+            failures,
+            base=self.sched.sync_retry_base_seconds,
+            cap=self.sched.sync_retry_max_seconds,
+            interval=interval,
+            jitter=random.random(),
+        )
 
     # -- running one sync ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 import pydantic
 import pytest
 from fake_plugins import STORE_TABLES, dump_tables, offer_row
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from aggregator import Feed, FetchContext, Provider, hookimpl
@@ -31,6 +34,7 @@ from aggregator.scheduler import (
     _FeedJobs,
     feed_interval,
     parse_duration,
+    retry_delay,
 )
 from aggregator.settings import Settings
 from aggregator.sync import sync_feeds
@@ -138,6 +142,73 @@ def test_a_feed_interval_is_its_own_then_its_providers_then_the_default(
     assert feed_interval(http, by_provider) is None
 
 
+# -- the retry-delay schedule (a pure function: no clock, no random generator) --------------------
+
+BASE, CAP, HOUR = 60.0, 3600.0, 86400.0
+
+
+def delay(failures: int, *, interval: float = HOUR, jitter: float = 0.5) -> float:
+    """``retry_delay`` with round numbers; jitter 0.5 is the middle (a factor of exactly 1)."""
+    return retry_delay(failures, base=BASE, cap=CAP, interval=interval, jitter=jitter)
+
+
+def test_the_retry_delay_doubles_per_failure_from_the_base() -> None:
+    assert [delay(n) for n in range(1, 6)] == [60, 120, 240, 480, 960]
+
+
+def test_no_failure_and_one_failure_both_wait_the_base() -> None:
+    assert delay(0) == delay(1) == BASE
+    assert delay(-3) == BASE  # clamped, as the code defines it
+
+
+def test_the_retry_delay_stops_growing_at_the_cap() -> None:
+    assert [delay(n) for n in range(6, 10)] == [1920, 3600, 3600, 3600]  # 60 * 2**6 > 3600
+    assert delay(10_000) == CAP  # the exponent is bounded; no overflow on a long outage
+
+
+def test_the_retry_delay_never_passes_the_feed_interval() -> None:
+    assert [delay(n, interval=300) for n in range(1, 6)] == [60, 120, 240, 300, 300]
+    assert delay(1, interval=30) == 30  # even the first retry waits no longer than the interval
+
+
+@pytest.mark.parametrize("failures", [1, 3, 7, 50])
+def test_jitter_spreads_the_delay_by_ten_percent_either_way(failures: int) -> None:
+    middle = delay(failures)
+    assert delay(failures, jitter=0.0) == pytest.approx(middle * 0.9)
+    assert delay(failures, jitter=1 - 2**-53) == pytest.approx(middle * 1.1)
+    assert delay(failures, jitter=0.0) < delay(failures, jitter=0.25) < middle
+    assert middle < delay(failures, jitter=0.75) < delay(failures, jitter=0.999)
+
+
+def test_capped_delays_keep_their_jitter() -> None:
+    assert delay(20, jitter=0.0) == pytest.approx(CAP * 0.9)
+    assert delay(20, jitter=0.999) == pytest.approx(CAP * 1.0998)
+    assert delay(20, interval=100, jitter=0.0) == pytest.approx(90)
+
+
+seconds = st.floats(min_value=1e-3, max_value=1e7, allow_nan=False, allow_infinity=False)
+
+
+@given(
+    failures=st.integers(min_value=0, max_value=200),
+    base=seconds,
+    cap=seconds,
+    interval=seconds,
+    jitter=st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
+)
+def test_retry_delay_properties(
+    failures: int, base: float, cap: float, interval: float, jitter: float
+) -> None:
+    def at(n: int) -> float:
+        return retry_delay(n, base=base, cap=cap, interval=interval, jitter=jitter)
+
+    value = at(failures)
+    assert value > 0
+    assert value <= cap * 1.1 and value <= interval * 1.1
+    assert value >= min(base, cap, interval) * 0.9
+    assert at(failures + 1) >= value  # never shrinks as failures pile up (same jitter)
+
+
 # -- jobs ------------------------------------------------------------------------------------------
 
 
@@ -181,29 +252,63 @@ def test_missing_or_stale_feeds_sync_at_start_and_fresh_ones_wait(
         wait_for(lambda: len(runs(engine)) >= 2)  # older than its interval: at once
 
 
+@dataclass(frozen=True)
+class AskedDelay:
+    failures: int
+    base: float
+    cap: float
+    interval: float
+    jitter: float
+    seconds: float
+
+
 def test_failed_syncs_retry_with_growing_delays_then_stop_on_success(
-    engine: Engine, fake_catalog: Catalog
+    engine: Engine, fake_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The delays the scheduler asks for are checked, not the wall-clock gaps between runs."""
     fake_catalog([offer_row(), {"__raise__": "upstream is down"}])
     sched = fast_settings(sync_retry_base_seconds=0.1, sync_retry_max_seconds=10)
-    starts: list[float] = []
-    settings = Settings(plugins="fakecloud", http_retries=0)
-    registry = load_registry(settings)
+    asked: list[AskedDelay] = []
+    reasons: list[str] = []
 
-    def timed_sync(ref: Any) -> Any:
-        starts.append(time.monotonic())
-        (outcome,) = asyncio.run(sync_feeds([ref], registry, engine, settings))
-        return outcome
+    def recording_delay(
+        failures: int, *, base: float, cap: float, interval: float, jitter: float
+    ) -> float:
+        seconds = retry_delay(failures, base=base, cap=cap, interval=interval, jitter=jitter)
+        asked.append(AskedDelay(failures, base, cap, interval, jitter, seconds))
+        return seconds
 
-    with running(make_service(engine, sched, registry, sync=timed_sync)):
+    original_run = _FeedJobs._run
+
+    def recording_run(self: _FeedJobs, feed_id: str, reason: str) -> None:
+        reasons.append(reason)
+        original_run(self, feed_id, reason)
+
+    monkeypatch.setattr("aggregator.scheduler.retry_delay", recording_delay)
+    monkeypatch.setattr(_FeedJobs, "_run", recording_run)
+    with running(make_service(engine, sched)):
         wait_for(lambda: store.consecutive_failures(engine).get(FEED, 0) >= 4, timeout=15)
         fake_catalog([offer_row()])
         wait_for(lambda: runs(engine)[-1] == "ok", timeout=15)
-        settled = len(runs(engine))
-        time.sleep(0.6)
+        settled, asked_before = len(runs(engine)), len(asked)
+        time.sleep(0.3)
         assert len(runs(engine)) == settled  # no more retries once it succeeded
-    gaps = [b - a for a, b in itertools.pairwise(starts[:4])]
-    assert gaps[0] >= 0.08 and gaps[1] > gaps[0] * 1.5 and gaps[2] > gaps[1] * 1.5, gaps
+        assert len(asked) == asked_before  # and no retry was asked for
+    # One retry per failed run, each after one more consecutive failure, all but the last
+    # followed by a run started as a retry; the run that succeeded was a retry too.
+    failed = runs(engine)[:-1]
+    assert failed and set(failed) == {"failed"} and len(failed) >= 4
+    assert [a.failures for a in asked] == list(range(1, len(failed) + 1))
+    assert reasons == ["schedule"] + ["retry"] * len(failed)
+    for a in asked:
+        assert (a.base, a.cap, a.interval) == (0.1, 10, 60) and 0 <= a.jitter < 1
+    # The delays grow: the base at first, then doubling (whatever the jitter, a later delay
+    # is at least 2 * 0.9 / 1.1 of the one before).
+    seconds = [a.seconds for a in asked]
+    assert 0.09 <= seconds[0] <= 0.11, seconds
+    assert all(b > a * 1.6 for a, b in itertools.pairwise(seconds)), seconds
+    for n, a in enumerate(asked):
+        assert a.seconds == pytest.approx(0.1 * 2**n * (0.9 + 0.2 * a.jitter))
     assert FEED not in store.consecutive_failures(engine)
 
 
