@@ -80,7 +80,7 @@ class FetchContext:
     def reject(self, reason: str, raw: object = "") -> None:
         """Count a source row that should have been an offer but could not be made one."""
         self.rejects.append((reason, _short(raw)))
-        self.log.warning("%s: rejected row: %s: %s", self.feed_id, reason, _short(raw))
+        self.log.info("%s: rejected row: %s: %s", self.feed_id, reason, _short(raw))
 
     def report_unknown(self, what: str, raw: object, *, once: Hashable | None = None) -> None:
         """Count a row skipped because the plugin's tables do not know it (never guessed).
@@ -93,7 +93,7 @@ class FetchContext:
                 return
             self._reported_once.add(once)
         self.unknowns.append((what, _short(raw)))
-        self.log.warning("%s: skipped unknown %s: %s", self.feed_id, what, _short(raw))
+        self.log.info("%s: skipped unknown %s: %s", self.feed_id, what, _short(raw))
 
     async def conditional_get(
         self, url: str, *, state_key: str, params: Mapping[str, str] | None = None
