@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,3 +133,165 @@ def test_cheapest_after_a_replayed_sync_traces_to_stored_offers(
         )
         assert offer["price_per_hour"] == line["unit_price"]
     assert sum(line["cost"] for line in plan["lines"]) == pytest.approx(plan["total_cost"])
+
+
+# --- what ships: users' data, not test decoys -------------------------------------------------
+
+# Rows and SKUs that tests/fixtures construct only to be rejected, reported or excluded (see
+# plugins/snapshot/PROVENANCE.md). tools/build_snapshot.py leaves them out of the snapshot.
+DECOYS = (
+    "ZZP4DE24XLLNX001",  # AWS: p4de.24xlarge claiming 320 GB of GPU memory
+    "p4de.24xlarge",
+    "YSXJGN78QTXNVGDQ",  # AWS: p4d Capacity Block at $0.00
+    "ZZP548XLWINDOWS1",  # AWS: excluded p5.48xlarge variants with made-up prices
+    "ZZP548XLWINBYOL1",
+    "ZZP548XLDEDICAT1",
+    "ZZP548XLUNUSED01",
+    "ZZP548XLALLOCAT1",
+    "ZZP548XLRHEL0001",
+    "ZZP548XLSQLWEB01",
+    "ZZP548XLCAPBLCK1",
+    "ZZFARGATEVCPU001",  # AWS Savings Plans: excluded rows
+    "ZZEC2INSTSP00001",
+    "FIXT-K80-OD-AMER",  # GCP: a GPU the plugin does not price
+    "Tesla K80",
+    "FIXT-IDR-A2R-OD-AMER",  # GCP: an IDR copy of a real USD SKU
+    "FIXT-SOLE-OD-AMER",  # GCP: variants that must never be used
+    "FIXT-DWS-OD-AMER",
+    "FIXT-DWSM-OD-AMER",
+    "FIXT-CAL-OD-AMER",
+    "FIXT-FLEX-OD-AMER",
+    "FIXT-VWS-OD-AMER",
+    "FIXT-A2CSPOT-1Y-AMER",
+)
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _snapshot_texts() -> dict[str, str]:
+    return {
+        str(body.relative_to(SNAPSHOT_DIR)): gzip.decompress(body.read_bytes()).decode()
+        for body in sorted(SNAPSHOT_DIR.rglob("*.body.gz"))
+    } | {
+        str(meta.relative_to(SNAPSHOT_DIR)): meta.read_text()
+        for meta in sorted(SNAPSHOT_DIR.rglob("*.json"))
+    }
+
+
+def test_the_snapshot_ships_no_test_decoys() -> None:
+    texts = _snapshot_texts()
+    assert len(texts) > 10
+    found = {(name, decoy) for name, text in texts.items() for decoy in DECOYS if decoy in text}
+    assert found == set()
+
+
+def test_the_decoys_stay_in_the_fixtures_for_the_tests() -> None:
+    fixtures = "".join(
+        p.read_text(errors="replace") for p in FIXTURES.rglob("*") if p.suffix in {".csv", ".json"}
+    )
+    assert [d for d in DECOYS if d not in fixtures] == []
+
+
+def _gpuhours(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUHOURS_")}
+    env["GPUHOURS_DATA_DIR"] = str(tmp_path / "data")
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_bundled_sync_prints_no_warning(tmp_path: Path) -> None:
+    done = _gpuhours(tmp_path, "sync", "--replay", "bundled", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("WARNING")] == []
+    runs = {r["feed"]: r for r in json.loads(done.stdout)["runs"]}
+    # Nothing in the snapshot is rejected; real rows the tables do not know are counted.
+    assert {feed: run["rejected"] for feed, run in runs.items()} == dict.fromkeys(runs, 0)
+    assert runs["aws/on-demand"]["unknown"] == 1  # g2.2xlarge, a real previous-gen size
+    assert runs["azure/retail"]["unknown"] == 4  # real sizes without documented GPU facts
+
+
+def test_rows_skipped_as_unknown_are_logged_at_info(tmp_path: Path) -> None:
+    done = _gpuhours(tmp_path, "-v", "sync", "azure", "--replay", "bundled")
+    assert done.returncode == 0, done.stderr
+    assert not any(line.startswith("WARNING") for line in done.stderr.splitlines())
+    unknown = [line for line in done.stderr.splitlines() if "skipped unknown" in line]
+    assert len(unknown) == 4 and all(line.startswith("INFO ") for line in unknown)
+
+
+def test_every_feed_yields_offers_from_the_snapshot(cli: Any) -> None:
+    assert cli("sync", "--replay", "bundled").exit_code == 0
+    offers = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
+    per_feed = Counter(o["feed"] for o in offers)
+    assert set(per_feed) == {
+        "aws/on-demand",
+        "aws/spot",
+        "aws/savings-plan",
+        "azure/retail",
+        "gcp/catalog",
+    }
+    assert all(n > 0 for n in per_feed.values()), per_feed
+
+
+# --- what was widened with real recordings ----------------------------------------------------
+
+
+def test_azure_francecentral_v100_offers_trace_to_their_recorded_meters(cli: Any) -> None:
+    cli("sync", "azure", "--replay", "bundled")
+    offers = json.loads(cli("offers", "--provider", "azure", "--limit", "1000", "--json").stdout)
+    france = [o for o in offers["offers"] if o["region"] == "francecentral"]
+    assert {o["gpu"] for o in france} == {"V100", "M60"}  # NCv3 and NVv3
+    recorded = json.loads(
+        (FIXTURES / "azure" / "francecentral_retail_prices_slice.json").read_text()
+    )
+    by_meter = {(i["meterId"], i["type"], i.get("reservationTerm")): i for i in recorded["items"]}
+    [on_demand] = [
+        o
+        for o in france
+        if o["instance_type"] == "Standard_NC6s_v3" and o["purchase_option"] == "on_demand"
+    ]
+    item = by_meter[(on_demand["source"]["meter_id"], "Consumption", None)]
+    assert item["armRegionName"] == "francecentral" and "Windows" not in item["productName"]
+    assert on_demand["price_per_hour"] == pytest.approx(item["retailPrice"])
+    assert on_demand["gpu_count"] == 1 and on_demand["observed_at"].startswith("2021-12-07")
+    reserved = [
+        o
+        for o in france
+        if o["instance_type"] == "Standard_NC6s_v3" and o["purchase_option"] == "reserved"
+    ]
+    assert sorted(o["term_hours"] for o in reserved) == [8760, 26280]
+    for offer in reserved:
+        term = offer["source"]["reservation_term"]
+        row = by_meter[(offer["source"]["meter_id"], "Reservation", term)]
+        assert offer["price_per_hour"] == pytest.approx(row["retailPrice"] / offer["term_hours"])
+
+
+def test_gcp_h100_machines_come_from_every_recorded_region(cli: Any) -> None:
+    cli("sync", "gcp", "--replay", "bundled")
+    offers = json.loads(cli("offers", "--gpu", "H100", "--limit", "10000", "--json").stdout)
+    gcp = [o for o in offers["offers"] if o["provider"] == "gcp"]
+    regions = {o["region"] for o in gcp}
+    assert len(regions) == 42 and {"asia-northeast1", "europe-west1", "us-west4"} <= regions
+    recorded = json.loads(
+        (FIXTURES / "gcp" / "services_pricelist_h100_regions.json").read_text(encoding="utf-8")
+    )
+    skus = {s["skuId"]: s for s in recorded}
+    [tokyo] = [
+        o
+        for o in gcp
+        if o["region"] == "asia-northeast1"
+        and o["instance_type"] == "a3-highgpu-8g"
+        and o["purchase_option"] == "on_demand"
+    ]
+    gpu = skus[tokyo["source"]["gpu_sku"]]
+    assert gpu["description"] == "Nvidia H100 80GB GPU running in Tokyo"
+    assert "asia-northeast1" in gpu["serviceRegions"]
+    rate = gpu["pricingInfo"][0]["pricingExpression"]["tieredRates"][-1]["unitPrice"]
+    gpu_hour = int(rate["units"]) + rate["nanos"] / 1e9
+    assert tokyo["price_per_hour"] > 8 * gpu_hour > 0  # 8 GPUs plus the A3 host
+    assert {tokyo["source"]["core_sku"], tokyo["source"]["ram_sku"]} <= set(skus)

@@ -6,6 +6,13 @@ serves the provenance-noted fixtures of ``tests/fixtures/`` (real recorded respo
 one exists), recording what they receive with the ordinary record transport, gzipping the
 bodies, and then replaying the result once into a fresh store to prove it is complete.
 
+What ships is users' data, not the fixtures' test decoys: rows and SKUs that the fixtures
+construct only so that tests can see them rejected, reported as unknown or excluded (with
+made-up prices) are dropped on the way (``AWS_OFFER_DECOYS``, ``AWS_SP_DECOYS``,
+``GCP_DECOYS``); the fixtures keep them for the tests. Real recorded rows that are merely
+unknown to the plugins' tables (``g2.2xlarge``, Azure sizes without documented GPU facts) are
+kept: a sync counts them.
+
 Run from the repository root: ``python tools/build_snapshot.py``. Deterministic: the same
 fixtures give the same files (apart from gzip, which is written with mtime 0).
 """
@@ -13,6 +20,7 @@ fixtures give the same files (apart from gzip, which is written with mtime 0).
 from __future__ import annotations
 
 import asyncio
+import csv
 import gzip
 import json
 import os
@@ -32,6 +40,52 @@ AWS_EC2_INDEX = "/offers/v1.0/aws/AmazonEC2/current/region_index.json"
 AWS_SP_INDEX = "/savingsPlan/v1.0/aws/AWSComputeSavingsPlan/current/region_index.json"
 AWS_REGIONS = ("us-east-1",)  # the regions the fixtures have offer files for
 GCP_PAGE_THREE = "FIXT-PAGE-3"
+GCP_PAGE_FOUR = "FIXT-PAGE-4"
+
+# Test decoys: constructed rows / SKUs that exist in tests/fixtures only so tests can pin that
+# they are rejected, reported or excluded (see the fixtures' PROVENANCE.md). Never shipped.
+# ec2-us-east-1-gpu.csv, by SKU:
+AWS_OFFER_DECOYS = frozenset(
+    {
+        "ZZP4DE24XLLNX001",  # p4de.24xlarge claiming 320 GB GPU memory: rejected on purpose
+        "YSXJGN78QTXNVGDQ",  # p4d.24xlarge Capacity Block at $0.00: excluded variant
+        "ZZP548XLWINDOWS1",  # p5.48xlarge excluded variants, prices made up: Windows,
+        "ZZP548XLWINBYOL1",  # Windows BYOL,
+        "ZZP548XLDEDICAT1",  # dedicated tenancy,
+        "ZZP548XLUNUSED01",  # unused capacity reservation,
+        "ZZP548XLALLOCAT1",  # allocated capacity reservation,
+        "ZZP548XLRHEL0001",  # RHEL,
+        "ZZP548XLSQLWEB01",  # Linux with SQL Web,
+        "ZZP548XLCAPBLCK1",  # Capacity Block
+    }
+)
+# savingsplan-us-east-1-gpu.csv, by DiscountedSKU (the excluded rows of the 1-year No Upfront
+# plan: Windows, dedicated, unused reservation, Fargate, m5.large; rates made up) or by plan SKU
+# (an EC2 Instance Savings Plan row, another plan type).
+AWS_SP_DECOYS = frozenset(
+    {
+        "ZZP548XLWINDOWS1",
+        "ZZP548XLDEDICAT1",
+        "ZZP548XLUNUSED01",
+        "ZZFARGATEVCPU001",
+        "ZZM5LARGELINUX01",
+        "ZZEC2INSTSP00001",
+    }
+)
+# constructed_page.json, by skuId: the variants that must never be used (made-up prices).
+GCP_DECOYS = frozenset(
+    {
+        "FIXT-SOLE-OD-AMER",  # sole tenancy
+        "FIXT-DWS-OD-AMER",  # DWS H100
+        "FIXT-DWSM-OD-AMER",  # DWS H100 Mega
+        "FIXT-CAL-OD-AMER",  # calendar mode
+        "FIXT-FLEX-OD-AMER",  # flex-start
+        "FIXT-VWS-OD-AMER",  # virtual workstation T4
+        "FIXT-K80-OD-AMER",  # a GPU the plugin does not price: reported as unknown on purpose
+        "FIXT-A2CSPOT-1Y-AMER",  # a spot core tagged Commit1Yr
+        "FIXT-IDR-A2R-OD-AMER",  # an IDR copy of a real USD SKU: rejected on purpose
+    }
+)
 
 # When each feed's recorded prices were seen at the source: the oldest date among the
 # recordings it replays (see the fixtures' PROVENANCE.md). Replayed offers carry this as their
@@ -40,7 +94,7 @@ OBSERVED_AT = {
     "aws/on-demand": "2025-05-23T23:27:44+00:00",  # EC2 region index publicationDate
     "aws/spot": "2021-04-06T00:00:00+00:00",  # spotinfo recording commit
     "aws/savings-plan": "2025-09-11T18:44:47+00:00",  # Savings Plans index publicationDate
-    "azure/retail": "2026-01-11T00:00:00+00:00",  # eastus2 page recording commit
+    "azure/retail": "2021-12-07T00:00:00+00:00",  # francecentral items recording commit
     "gcp/catalog": "2023-03-24T00:00:00+00:00",  # OpenCost page effectiveTime
 }
 
@@ -57,6 +111,33 @@ def _trimmed_index(path: Path, regions: tuple[str, ...]) -> bytes:
     else:
         data["regions"] = [r for r in data["regions"] if r["regionCode"] in regions]
     return json.dumps(data, indent=2).encode()
+
+
+def _without_rows(path: Path, drop: frozenset[str], *columns: str) -> bytes:
+    """A CSV fixture minus the rows whose value in any of ``columns`` is in ``drop``.
+
+    Every other line is kept byte for byte (preamble, header, quoting). Each decoy must be
+    found, so a fixture that changes under this list fails the build instead of shipping.
+    """
+    lines = path.read_bytes().decode().splitlines(keepends=True)
+    header: list[str] | None = None
+    kept: list[str] = []
+    found: set[str] = set()
+    for line in lines:
+        row = next(csv.reader([line]))
+        if header is None:
+            if row and row[0] == "SKU":
+                header = row
+            kept.append(line)
+            continue
+        values = {row[header.index(c)] for c in columns if header.index(c) < len(row)}
+        if values & drop:
+            found |= values & drop
+            continue
+        kept.append(line)
+    missing = drop - found
+    assert not missing, f"{path.name}: decoys not found: {sorted(missing)}"
+    return "".join(kept).encode()
 
 
 def _version_csv_path(index: bytes, region: str) -> str:
@@ -79,11 +160,14 @@ def aws_routes() -> dict[str, Callable[[], httpx.Response]]:
     return {
         AWS_EC2_INDEX: lambda: _json(200, ec2_index),
         _version_csv_path(ec2_index, "us-east-1"): lambda: httpx.Response(
-            200, content=(aws / "ec2-us-east-1-gpu.csv").read_bytes()
+            200, content=_without_rows(aws / "ec2-us-east-1-gpu.csv", AWS_OFFER_DECOYS, "SKU")
         ),
         AWS_SP_INDEX: lambda: _json(200, sp_index),
         _version_csv_path(sp_index, "us-east-1"): lambda: httpx.Response(
-            200, content=(aws / "savingsplan-us-east-1-gpu.csv").read_bytes()
+            200,
+            content=_without_rows(
+                aws / "savingsplan-us-east-1-gpu.csv", AWS_SP_DECOYS, "SKU", "DiscountedSKU"
+            ),
         ),
         "/spot.js": lambda: httpx.Response(
             200, content=spot, headers={"content-type": "text/javascript"}
@@ -91,15 +175,59 @@ def aws_routes() -> dict[str, Callable[[], httpx.Response]]:
     }
 
 
+def _azure_link(skip: int) -> str:
+    """The real NextPageLink of page 1 with another ``$skip``: links to the pages we add."""
+    first = json.loads((FIXTURES / "azure" / "virtual_machines_eastus2.json").read_bytes())
+    link = str(first["NextPageLink"])
+    assert link.endswith("&$skip=1000"), link
+    return link.removesuffix("1000") + str(skip)
+
+
+def _azure_envelope(items: list[object], next_link: str | None) -> bytes:
+    """Real items in the envelope of the real page 1 (the recordings of these have none)."""
+    body = {
+        "BillingCurrency": "USD",
+        "CustomerEntityId": "Default",
+        "CustomerEntityType": "Retail",
+        "Items": items,
+        "NextPageLink": next_link,
+        "Count": len(items),
+    }
+    return json.dumps(body, indent=2).encode()
+
+
 def azure_page(request: httpx.Request) -> httpx.Response:
-    """Page 1 is the real eastus2 page; its real NextPageLink gets the mexicocentral items."""
+    """One chain of four pages, all real items.
+
+    1. the real eastus2 page (2026-01), byte for byte; its real NextPageLink (``$skip=1000``)
+       asks for
+    2. the real mexicocentral items (2026-08), as their recorder joined them, with
+       ``NextPageLink`` set to ``$skip=2000`` instead of null;
+    3. the real francecentral items (2021-12: NCv3 V100 and NVv3 M60 with reservations),
+       ``NextPageLink`` ``$skip=3000``;
+    4. the real items of the unfiltered API (2026-08, many regions), ``NextPageLink`` null.
+    """
     azure = FIXTURES / "azure"
-    if "$skip=1000" in request.url.query.decode():
-        return _json(200, (azure / "mexicocentral_virtual_machines_slice.json").read_bytes())
+    skip = request.url.params.get("$skip", "")
+    if skip == "1000":
+        body = (azure / "mexicocentral_virtual_machines_slice.json").read_bytes()
+        assert body.count(b'"NextPageLink":null') == 1
+        link = json.dumps(_azure_link(2000)).encode()
+        return _json(200, body.replace(b'"NextPageLink":null', b'"NextPageLink":' + link))
+    if skip == "2000":
+        france = json.loads((azure / "francecentral_retail_prices_slice.json").read_bytes())
+        return _json(200, _azure_envelope(france["items"], _azure_link(3000)))
+    if skip == "3000":
+        mixed = json.loads((azure / "azure_prices_slice.json").read_bytes())
+        return _json(200, _azure_envelope(mixed, None))
+    if skip:
+        return _json(400, b'{"Error": {"Message": "the snapshot builder has no such page"}}')
     return _json(200, (azure / "virtual_machines_eastus2.json").read_bytes())
 
 
 def gcp_page(request: httpx.Request) -> httpx.Response:
+    """Page 1 is OpenCost's real page; its real token leads to real SKUs (pages 2 and 3, our
+    envelopes) and then to the constructed SKUs (page 4) without the decoys."""
     gcp = FIXTURES / "gcp"
     first = (gcp / "skus.json").read_bytes()
     token = request.url.params.get("pageToken", "")
@@ -110,7 +238,15 @@ def gcp_page(request: httpx.Request) -> httpx.Response:
         body = {"skus": excerpt, "nextPageToken": GCP_PAGE_THREE}
         return _json(200, json.dumps(body, indent=2).encode())
     if token == GCP_PAGE_THREE:
-        return _json(200, (gcp / "constructed_page.json").read_bytes())
+        regions = json.loads((gcp / "services_pricelist_h100_regions.json").read_bytes())
+        body = {"skus": regions, "nextPageToken": GCP_PAGE_FOUR}
+        return _json(200, json.dumps(body, indent=2).encode())
+    if token == GCP_PAGE_FOUR:
+        page = json.loads((gcp / "constructed_page.json").read_bytes())
+        ids = {sku["skuId"] for sku in page["skus"]}
+        assert ids >= GCP_DECOYS, f"decoys not found: {sorted(GCP_DECOYS - ids)}"
+        page["skus"] = [sku for sku in page["skus"] if sku["skuId"] not in GCP_DECOYS]
+        return _json(200, json.dumps(page, indent=2).encode())
     return _json(400, b'{"error": {"message": "bad page token"}}')
 
 
@@ -177,9 +313,7 @@ def main() -> int:
                 return 1
             if phase == "record":
                 _gzip_bodies(OUT)
-                (OUT / OBSERVED_AT_FILE).write_text(
-                    json.dumps(OBSERVED_AT, indent=2) + "\n"
-                )
+                (OUT / OBSERVED_AT_FILE).write_text(json.dumps(OBSERVED_AT, indent=2) + "\n")
     size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"snapshot: {OUT.relative_to(ROOT)}, {size / 1e6:.2f} MB")
     return 0
