@@ -58,15 +58,16 @@ STALE_AFTER_INTERVALS = 2
 def open_store(settings: Settings, *, check: bool = True) -> Engine:
     """An engine on the configured store whose schema matches this code.
 
-    A brand-new local SQLite file (no tables at all) is created and migrated on first use, so a
-    laptop user needs no setup; any other database with an older schema is refused with a
-    message saying to run ``gpuhours db upgrade`` (shared services migrate deliberately).
+    A brand-new SQLite file (no tables at all), at the default path or named by
+    ``GPUHOURS_DATABASE_URL``, is created and migrated on first use, so a laptop user needs no
+    setup; any database that holds tables at an older schema, and any PostgreSQL database, is
+    refused with a message saying to run ``gpuhours db upgrade`` (shared services migrate
+    deliberately).
     """
     engine = make_engine(settings.database_url, settings=settings)
     if check:
         if (
             engine.dialect.name == "sqlite"
-            and settings.database_url is None
             and current_revision(engine) is None
             and _is_empty(engine)
         ):
@@ -244,10 +245,19 @@ class ProvidersReport(BaseModel):
     plugins: list[PluginStatus]
     feeds: list[FeedStatus]
     price_terms: PriceTermsStatus = Field(default_factory=PriceTermsStatus)
+    store_error: str | None = Field(
+        default=None, description="why the store could not be read (feeds then show no runs)"
+    )
 
 
-def providers_report(registry: Registry, engine: Engine | None) -> ProvidersReport:
-    """Plugins (with load errors), their feeds, last sync and data age."""
+def providers_report(
+    registry: Registry, engine: Engine | None, *, store_error: str | None = None
+) -> ProvidersReport:
+    """Plugins (with load errors), their feeds, last sync and data age.
+
+    Without an ``engine`` (the store could not be opened: ``store_error`` says why) the
+    plugins, feeds and terms are still reported: it is the report people read to debug a setup.
+    """
     now = utcnow()
     latest = store.latest_runs(engine) if engine is not None else {}
     good_runs = store.latest_runs(engine, good_only=True) if engine is not None else {}
@@ -278,7 +288,12 @@ def providers_report(registry: Registry, engine: Engine | None) -> ProvidersRepo
         )
         for p in registry.plugins
     ]
-    return ProvidersReport(plugins=plugins, feeds=feeds, price_terms=price_terms_status(registry))
+    return ProvidersReport(
+        plugins=plugins,
+        feeds=feeds,
+        price_terms=price_terms_status(registry),
+        store_error=store_error,
+    )
 
 
 def price_terms_status(registry: Registry) -> PriceTermsStatus:

@@ -502,14 +502,20 @@ def providers(as_json: JsonOpt = False) -> None:
     """List plugins (and their load errors), feeds, last sync and how old the data is."""
     with _errors(as_json):
         settings, registry = _context()
-        engine = catalog.open_store(settings)
         try:
-            report = catalog.providers_report(registry, engine)
-        finally:
-            engine.dispose()
+            engine = catalog.open_store(settings)
+        except GpuhoursError as exc:  # still list plugins and feeds: this is the debugging view
+            report = catalog.providers_report(registry, None, store_error=str(exc))
+        else:
+            try:
+                report = catalog.providers_report(registry, engine)
+            finally:
+                engine.dispose()
         if as_json:
             _emit_json(report)
             return
+        if report.store_error:
+            consoles.err.print(f"store: {report.store_error}", markup=False)
         plugins_table = Table(title="plugins")
         for column in ("plugin", "package", "providers", "status"):
             plugins_table.add_column(column)

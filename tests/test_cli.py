@@ -178,12 +178,60 @@ def test_history_shows_price_intervals(cli: Any, fake_catalog: Catalog) -> None:
     assert by_id == [item]
 
 
+def _store_at_first_revision(path: Path) -> str:
+    """A SQLite store migrated only to the first schema revision: an older gpuhours' store."""
+    from alembic import command
+
+    from db.engine import write_transaction
+    from db.migrate import alembic_config
+
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    config = alembic_config()
+    with write_transaction(engine) as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    engine.dispose()
+    return url
+
+
+def test_a_new_sqlite_file_named_by_the_database_url_is_created_on_first_use(
+    cli: Any, fake_catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "elsewhere" / "new.db"
+    monkeypatch.setenv("GPUHOURS_DATABASE_URL", f"sqlite:///{path}")
+    assert cli("offers").exit_code == 1  # "no offers match": a usable, empty store
+    assert path.exists()
+    report = _json(cli("providers", "--json"))
+    assert report["store_error"] is None and report["feeds"]
+
+
 def test_an_outdated_schema_is_refused_until_db_upgrade(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GPUHOURS_DATABASE_URL", f"sqlite:///{tmp_path / 'shared.db'}")
+    url = _store_at_first_revision(tmp_path / "shared.db")
+    monkeypatch.setenv("GPUHOURS_DATABASE_URL", url)
     result = cli("offers")
     assert result.exit_code == 2 and "gpuhours db upgrade" in result.output
     upgraded = _json(cli("db", "upgrade", "--json"))
-    assert upgraded["from_revision"] is None and upgraded["revision"]
+    assert upgraded["from_revision"] == "0001" and upgraded["revision"]
     assert cli("offers").exit_code == 1
+
+
+def test_providers_reports_plugins_and_feeds_whatever_state_the_store_is_in(
+    cli: Any, fake_catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GPUHOURS_DATABASE_URL", _store_at_first_revision(tmp_path / "old.db"))
+    result = cli("providers", "--json")
+    assert result.exit_code == 0
+    report = _json(result)
+    assert "gpuhours db upgrade" in report["store_error"]
+    assert {p["name"] for p in report["plugins"]} >= {"fakecloud", "broken"}
+    assert any(p["errors"] for p in report["plugins"])  # load errors still shown
+    feeds = report["feeds"]
+    assert feeds and all(f["last_run"] is None for f in feeds)
+    table = cli("providers")
+    assert table.exit_code == 0
+    (line,) = [ln for ln in table.stderr.splitlines() if ln.startswith("store: ")]
+    assert "gpuhours db upgrade" in line
+    assert "fakecloud" in table.stdout
