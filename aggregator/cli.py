@@ -12,7 +12,6 @@ Conventions every command keeps:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -21,17 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from aggregator import catalog
-from aggregator.cli_format import money, option_text
 from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt
 from aggregator.cli_plan import add_commands as add_plan_commands
 from aggregator.cli_service import add_commands as add_service_commands
@@ -42,10 +34,19 @@ from aggregator.errors import (
     SchemaOutdated,
     StoreError,
 )
-from aggregator.models import StoredOffer, SyncStatus, utcnow
-from aggregator.plugins import FeedRef, Registry, load_registry
-from aggregator.settings import Settings
-from aggregator.sync import SyncOutcome, load_observed_at, sync_feeds
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from aggregator import catalog
+    from aggregator.models import StoredOffer
+    from aggregator.plugins import FeedRef, Registry
+    from aggregator.settings import Settings
+    from aggregator.sync import SyncOutcome
+
+# Commands import what they use inside their bodies: `gpuhours --help` and the light commands
+# would otherwise pay for SQLAlchemy, pydantic, httpx, rich and highspy (about a second here).
 
 EXIT_OK, EXIT_NOTHING, EXIT_INPUT, EXIT_SYNC_FAILED, EXIT_STORE = 0, 1, 2, 3, 4
 BUNDLED = "bundled"
@@ -71,10 +72,14 @@ class _Consoles:
 
     @property
     def out(self) -> Console:
+        from rich.console import Console
+
         return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
     @property
     def err(self) -> Console:
+        from rich.console import Console
+
         return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 
@@ -101,7 +106,7 @@ def _emit_json(document: Any) -> None:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
+    if hasattr(value, "model_dump"):  # a pydantic model (pydantic is not imported to check)
         return value.model_dump(mode="json")
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
@@ -140,15 +145,21 @@ def _fail(exc: GpuhoursError, code: int, as_json: bool) -> NoReturn:
     field = getattr(exc, "field", None)
     if as_json:
         _emit_json({"error": {"type": type(exc).__name__, "message": str(exc), "field": field}})
-    consoles.err.print(f"error: {exc}", markup=False, highlight=False)
+    _say(f"error: {exc}")
     raise typer.Exit(code)
 
 
 def _nothing(message: str, as_json: bool, document: dict[str, Any]) -> NoReturn:
     if as_json:
         _emit_json(document)
-    consoles.err.print(message, markup=False, highlight=False)
+    _say(message)
     raise typer.Exit(EXIT_NOTHING)
+
+
+def _say(message: str) -> None:
+    """One plain line on stderr (rich is not needed, nor imported, to print it)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def _duration(seconds: float) -> str:
@@ -159,14 +170,21 @@ def _duration(seconds: float) -> str:
 
 
 def _age(when: datetime | None, now: datetime | None = None) -> str:
+    from aggregator.models import utcnow
+
     if when is None:
         return "never"
     return _duration(((now or utcnow()) - when).total_seconds())
 
 
-def _context() -> tuple[Settings, Registry]:
+def _context(*, providers: bool = True) -> tuple[Settings, Registry]:
+    """Settings and loaded plugins; ``providers=False`` for commands that only read the store
+    (their providers' feed modules are then never imported)."""
+    from aggregator.plugins import load_registry
+    from aggregator.settings import Settings
+
     settings = Settings()
-    return settings, load_registry(settings)
+    return settings, load_registry(settings, providers=providers)
 
 
 # -- sync ---------------------------------------------------------------------------------------
@@ -195,6 +213,8 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch current prices from the providers' price APIs into the store."""
+    from aggregator import catalog
+
     with _errors(as_json):
         if record and replay:
             raise InvalidInput("--record and --replay cannot be used together", field="record")
@@ -225,7 +245,7 @@ def sync(
         else:
             _print_sync_summary(outcomes)
             if note:
-                consoles.err.print(f"note: {note}", markup=False)
+                _say(f"note: {note}")
         if any(o.failed for o in outcomes):
             raise typer.Exit(EXIT_SYNC_FAILED)
 
@@ -241,6 +261,12 @@ def _run_sync(
     *,
     show: bool,
 ) -> list[SyncOutcome]:
+    import asyncio
+
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+    from aggregator.sync import load_observed_at, sync_feeds
+
     def run(factory: Callable[[FeedRef], Any] | None) -> list[SyncOutcome]:
         return asyncio.run(
             sync_feeds(
@@ -283,6 +309,8 @@ def _run_sync(
 
 
 def _print_sync_summary(outcomes: Sequence[SyncOutcome]) -> None:
+    from rich.table import Table
+
     table = Table(title="sync")
     for column in ("feed", "status", "seen", "new", "changed", "withdrawn", "rejected", "unknown"):
         table.add_column(column, justify="left" if column in ("feed", "status") else "right")
@@ -300,10 +328,17 @@ def _print_sync_summary(outcomes: Sequence[SyncOutcome]) -> None:
             f"{outcome.seconds:.1f}",
         )
     consoles.out.print(table)
+    rejected = sum(o.run.rejected for o in outcomes)
+    unknown = sum(o.run.unknown for o in outcomes)
+    if rejected or unknown:
+        _say(
+            f"{rejected:,} rows rejected and {unknown:,} unknown to gpuhours' tables were "
+            "skipped; `gpuhours -v sync` lists each"
+        )
     for outcome in outcomes:
         if outcome.run.error:
             level = "error" if outcome.failed else "note"
-            consoles.err.print(f"{level}: {outcome.run.feed}: {outcome.run.error}", markup=False)
+            _say(f"{level}: {outcome.run.feed}: {outcome.run.error}")
 
 
 # -- offers ---------------------------------------------------------------------------------------
@@ -343,9 +378,11 @@ def offers(
     as_json: JsonOpt = False,
 ) -> None:
     """List stored offers, cheapest first."""
+    from aggregator import catalog
+
     with _errors(as_json):
         sort_key = _sort_key(sort)
-        settings, registry = _context()
+        settings, registry = _context(providers=False)
         query = catalog.build_offer_query(
             registry,
             gpus=gpu or [],
@@ -376,12 +413,16 @@ def offers(
 
 
 def _sort_key(text: str) -> catalog.SortKey:
+    from aggregator import catalog
+
     if text not in catalog.SORT_KEYS:
         raise InvalidInput(f"--sort must be gpu-hour or hour, not {text!r}", field="sort")
     return catalog.SORT_KEYS[text]
 
 
 def _option_label(offer: StoredOffer) -> str:
+    from aggregator.cli_format import option_text
+
     label = option_text(offer.purchase_option, offer.term_hours)
     if offer.payment:
         label += f" {offer.payment.value}"
@@ -391,6 +432,11 @@ def _option_label(offer: StoredOffer) -> str:
 
 
 def _offers_table(found: Sequence[StoredOffer]) -> Table:
+    from rich.table import Table
+
+    from aggregator.cli_format import money
+    from aggregator.models import utcnow
+
     table = Table()
     for column in ("id", "provider", "region", "instance type", "GPUs", "option"):
         table.add_column(column)
@@ -429,8 +475,10 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the price intervals of matching offers (withdrawn ones included)."""
+    from aggregator import catalog
+
     with _errors(as_json):
-        settings, registry = _context()
+        settings, registry = _context(providers=False)
         query = catalog.build_offer_query(
             registry,
             gpus=gpu or [],
@@ -451,6 +499,10 @@ def history(
         if as_json:
             _emit_json({"offers": found})
             return
+        from rich.table import Table
+
+        from aggregator.cli_format import money
+
         table = Table()
         for column in ("id", "offer", "from", "to"):
             table.add_column(column)
@@ -477,12 +529,17 @@ def history(
 @app.command()
 def gpus(as_json: JsonOpt = False) -> None:
     """List the GPU names gpuhours knows, with memory variants and aliases."""
+    from aggregator.gpus import gpu_listing
+    from aggregator.plugins import load_registry
+
     with _errors(as_json):
-        _, registry = _context()
+        registry = load_registry(providers=False, price_terms=False)
         specs = registry.gpus.specs()
         if as_json:
-            _emit_json(catalog.gpu_list(registry))
+            _emit_json({"gpus": gpu_listing(registry.gpus)})
             return
+        from rich.table import Table
+
         table = Table()
         for column in ("name", "vendor", "memory GB", "BF16 TFLOPS", "aliases"):
             table.add_column(column)
@@ -500,6 +557,8 @@ def gpus(as_json: JsonOpt = False) -> None:
 @app.command()
 def providers(as_json: JsonOpt = False) -> None:
     """List plugins (and their load errors), feeds, last sync and how old the data is."""
+    from aggregator import catalog
+
     with _errors(as_json):
         settings, registry = _context()
         try:
@@ -515,7 +574,12 @@ def providers(as_json: JsonOpt = False) -> None:
             _emit_json(report)
             return
         if report.store_error:
-            consoles.err.print(f"store: {report.store_error}", markup=False)
+            _say(f"store: {report.store_error}")
+        from rich.markup import escape
+        from rich.table import Table
+
+        from aggregator.models import SyncStatus
+
         plugins_table = Table(title="plugins")
         for column in ("plugin", "package", "providers", "status"):
             plugins_table.add_column(column)
@@ -563,6 +627,8 @@ def providers(as_json: JsonOpt = False) -> None:
 @db_app.command("upgrade")
 def db_upgrade(as_json: JsonOpt = False) -> None:
     """Create or migrate the store's schema to the version this gpuhours needs."""
+    from aggregator import catalog
+    from aggregator.settings import Settings
     from db.engine import redacted_url
     from db.migrate import current_revision, upgrade
 

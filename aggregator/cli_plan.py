@@ -13,17 +13,17 @@ no plan meets the request (the message names the constraint), 2 for bad input.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
-from aggregator.cli_format import money, option_text
 from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt
 from aggregator.errors import InvalidInput
-from aggregator.models import DEFAULT_PLAN_PURCHASE_OPTIONS, Plan, PlanRequest, PurchaseOption
+
+if TYPE_CHECKING:  # imported where used, so `gpuhours --help` does not load them
+    from rich.console import Console
+
+    from aggregator.models import Plan, PlanRequest
 
 __all__ = ["add_commands", "parse_duration_hours", "request_from_options"]
 
@@ -79,6 +79,10 @@ def parse_duration_hours(text: str) -> float:
 
 def request_from_options(**values: object) -> PlanRequest:
     """A :class:`PlanRequest`, or :class:`InvalidInput` naming the flag that is wrong."""
+    from pydantic import ValidationError
+
+    from aggregator.models import PlanRequest
+
     try:
         return PlanRequest.model_validate(values)
     except ValidationError as exc:
@@ -156,6 +160,7 @@ def cheapest(
     """
     from aggregator import catalog
     from aggregator.cli import _context, _emit_json, _errors, consoles
+    from aggregator.models import DEFAULT_PLAN_PURCHASE_OPTIONS, PurchaseOption
     from aggregator.planner import plan_from_store
 
     with _errors(as_json):
@@ -181,7 +186,7 @@ def cheapest(
             top=top,
             apply_terms=not list_prices,
         )
-        settings, registry = _context()
+        settings, registry = _context(providers=False)
         engine = catalog.open_store(settings)
         try:
             plan = plan_from_store(engine, registry, request)
@@ -207,6 +212,8 @@ def _hours(value: float) -> str:
 
 def _total(plan: Plan) -> str:
     """The plan's total, with its list total beside it when the user's terms changed it."""
+    from aggregator.cli_format import money
+
     text = f"{money(plan.total_cost)} {plan.currency}"
     if any(line.terms for line in plan.lines):
         text += f" (list price {money(plan.list_total_cost)})"
@@ -214,6 +221,8 @@ def _total(plan: Plan) -> str:
 
 
 def _summary(plan: Plan) -> str:
+    from aggregator.cli_format import money
+
     gpus = sorted({line.gpu for line in plan.lines})
     return (
         f"{plan.label}: {_total(plan)} for "
@@ -224,6 +233,10 @@ def _summary(plan: Plan) -> str:
 
 
 def _print_plan(plan: Plan, console: Console) -> None:
+    from rich.table import Table
+
+    from aggregator.cli_format import money, option_text
+
     console.print(_summary(plan), markup=False)
     termed = any(line.terms for line in plan.lines)
     lines = Table(title="plan" + (" (prices after your terms)" if termed else ""))

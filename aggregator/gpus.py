@@ -69,6 +69,7 @@ __all__ = [
     "GpuVocabulary",
     "ResolvedGpu",
     "default_vocabulary",
+    "gpu_listing",
     "normalize",
 ]
 
@@ -432,3 +433,20 @@ def default_vocabulary() -> GpuVocabulary:
     into another's.
     """
     return GpuVocabulary(BUILTIN_GPUS)
+
+
+def gpu_listing(vocabulary: GpuVocabulary) -> list[dict[str, object]]:
+    """Every GPU of ``vocabulary`` as ``gpuhours gpus --json`` and ``GET /v1/gpus`` list it.
+
+    Plain data, so the CLI can print it without building pydantic models.
+    """
+    return [
+        {
+            "name": s.name,
+            "vendor": s.vendor,
+            "memory_gb": [float(m) for m in s.memory_gb],
+            "bf16_tflops": None if s.bf16_tflops is None else float(s.bf16_tflops),
+            "aliases": list(s.aliases),
+        }
+        for s in vocabulary.specs()
+    ]

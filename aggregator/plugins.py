@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -31,21 +32,33 @@ from aggregator import hookspecs
 from aggregator.errors import InvalidInput
 from aggregator.gpus import GpuSpec, GpuVocabulary, default_vocabulary
 from aggregator.providers import Feed, Provider
-from aggregator.settings import Settings
-from aggregator.terms import ActiveTerm, PriceTerm
-from aggregator.terms_file import load_terms_file
+
+if TYPE_CHECKING:
+    from aggregator.settings import Settings
+    from aggregator.terms import ActiveTerm
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "PLUGINS_ENV",
     "FeedRef",
     "PluginInfo",
     "Registry",
     "get_plugin_manager",
     "load_registry",
+    "parse_allowlist",
 ]
 
 ENTRY_POINT_GROUP = "gpuhours.providers"
+PLUGINS_ENV = "GPUHOURS_PLUGINS"
+"""The allow-list variable; :class:`~aggregator.settings.Settings` reads it as ``plugins``."""
 log = logging.getLogger(__name__)
+
+
+def parse_allowlist(text: str | None) -> set[str] | None:
+    """Plugin names from a comma-separated list; ``None`` (load all) when unset."""
+    if text is None:
+        return None
+    return {name.strip() for name in text.split(",") if name.strip()}
 
 
 @dataclass
@@ -138,15 +151,27 @@ def load_registry(
     *,
     load_entrypoints: bool = True,
     extra_plugins: Iterable[tuple[str, object]] = (),
+    providers: bool = True,
+    price_terms: bool = True,
 ) -> Registry:
     """Load plugins and collect what they register.
 
     ``extra_plugins`` are ``(name, module_or_object)`` pairs registered after the entry
     points; tests use it for throw-away plugins. ``GPUHOURS_PLUGINS`` (a comma-separated list
-    of plugin names) restricts which entry points load.
+    of plugin names) restricts which entry points load. ``providers=False`` and
+    ``price_terms=False`` skip those hooks for commands that need only the GPU vocabulary
+    (and terms): providers import their feeds and parsers when registered. With neither, the
+    settings are not read either, only :data:`PLUGINS_ENV` (pydantic-settings alone takes
+    longer to import than the rest of ``gpuhours gpus``).
     """
-    settings = settings or Settings()
-    allow = settings.plugin_allowlist
+    if settings is None and not (providers or price_terms):
+        allow = parse_allowlist(os.environ.get(PLUGINS_ENV))
+    else:
+        if settings is None:
+            from aggregator.settings import Settings
+
+            settings = Settings()
+        allow = settings.plugin_allowlist
     pm = get_plugin_manager()
     registry = Registry()
     infos: dict[str, PluginInfo] = {}
@@ -182,9 +207,16 @@ def load_registry(
                 pm.unregister(name=name)
 
     _call_each(pm, "register_gpus", infos, lambda info: _gpu_registrar(registry, info))
-    _call_each(pm, "register_providers", infos, lambda info: _provider_registrar(registry, info))
+    if providers:
+        _call_each(
+            pm, "register_providers", infos, lambda info: _provider_registrar(registry, info)
+        )
+    if not price_terms:
+        return registry
+    from aggregator.terms_file import load_terms_file
+
     _collect_terms(pm, infos, registry)
-    if settings.terms_file is not None:
+    if settings is not None and settings.terms_file is not None:
         try:
             registry.price_terms += load_terms_file(settings.terms_file, registry.gpus)
         except InvalidInput as exc:
@@ -284,6 +316,8 @@ def _collect_terms(
 def _term_registrar(
     registry: Registry, info: PluginInfo, pending: dict[str, list[ActiveTerm]]
 ) -> Callable[[Any], None]:
+    from aggregator.terms import ActiveTerm, PriceTerm
+
     own = pending.setdefault(info.name, [])
 
     def register(term: Any) -> None:

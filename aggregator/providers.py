@@ -15,13 +15,15 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar, Protocol
-
-import httpx
-from pydantic_settings import BaseSettings
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aggregator.gpus import GpuVocabulary, default_vocabulary
-from aggregator.models import Offer
+
+if TYPE_CHECKING:  # types only: loading a plugin must not cost httpx and pydantic-settings
+    import httpx
+    from pydantic_settings import BaseSettings
+
+    from aggregator.models import Offer
 
 __all__ = ["Feed", "FetchContext", "Progress", "Provider", "Unchanged"]
 

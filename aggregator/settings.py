@@ -12,6 +12,8 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aggregator.plugins import parse_allowlist
+
 __all__ = ["Settings", "get_settings"]
 
 
@@ -54,9 +56,7 @@ class Settings(BaseSettings):
 
     @property
     def plugin_allowlist(self) -> set[str] | None:
-        if self.plugins is None:
-            return None
-        return {name.strip() for name in self.plugins.split(",") if name.strip()}
+        return parse_allowlist(self.plugins)
 
     def sqlite_path(self) -> Path:
         return self.data_dir / "gpuhours.db"

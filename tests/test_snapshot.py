@@ -216,6 +216,17 @@ def test_the_bundled_sync_prints_no_warning(tmp_path: Path) -> None:
     assert runs["azure/retail"]["unknown"] == 4  # real sizes without documented GPU facts
 
 
+def test_the_sync_summary_counts_skipped_rows_in_one_hint_line(tmp_path: Path) -> None:
+    done = _gpuhours(tmp_path, "sync", "--replay", "bundled")
+    assert done.returncode == 0, done.stderr
+    hints = [line for line in done.stderr.splitlines() if "`gpuhours -v sync` lists each" in line]
+    assert hints == [
+        "0 rows rejected and 7 unknown to gpuhours' tables were skipped; "
+        "`gpuhours -v sync` lists each"
+    ]
+    assert "skipped unknown" not in done.stderr  # the rows themselves only with -v
+
+
 def test_rows_skipped_as_unknown_are_logged_at_info(tmp_path: Path) -> None:
     done = _gpuhours(tmp_path, "-v", "sync", "azure", "--replay", "bundled")
     assert done.returncode == 0, done.stderr

@@ -37,6 +37,7 @@ process, on the first plan)."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import threading
@@ -44,14 +45,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import highspy
-import numpy as np
-
 from aggregator.planner.candidates import Candidate, count_bound
 
 __all__ = ["Counts", "SolverOptions", "choose_counts", "max_deliverable", "new_highs"]
 
-_INF = highspy.kHighsInf
+_INF = math.inf  # what highspy.kHighsInf is; highspy loads on first solve (0.1-0.2 s)
 _banner_lock = threading.Lock()
 _banner_shown = False
 
@@ -110,6 +108,8 @@ def new_highs() -> Any:
     its parallelism from concurrent requests instead. HiGHS' scheduler is process-wide and
     fixed by the first solve, so every solver here asks for the same thread count.
     """
+    import highspy
+
     global _banner_shown
     if not _banner_shown:
         with _banner_lock:
@@ -136,6 +136,9 @@ def _build(
     maximize_delivery: bool,
 ) -> tuple[Any, list[int]]:
     """The HiGHS model over the usable candidates, and their indices into ``candidates``."""
+    import highspy
+    import numpy as np
+
     usable = [
         (i, c, b)
         for i, c in enumerate(candidates)
@@ -213,6 +216,8 @@ def _run(lp: Any, options: SolverOptions) -> tuple[Any, Any]:
 
 
 def _has_solution(highs: Any) -> bool:
+    import highspy
+
     feasible = int(highspy.SolutionStatus.kSolutionStatusFeasible)
     return bool(highs.getInfo().primal_solution_status == feasible)
 
@@ -226,6 +231,8 @@ def choose_counts(
     options: SolverOptions,
 ) -> Counts | None:
     """The cheapest integer counts meeting ``demand``; ``None`` when no plan is feasible."""
+    import highspy
+
     if not candidates:
         return None
     lp, columns = _build(candidates, demand, max_gpus, deadline, maximize_delivery=False)

@@ -50,32 +50,33 @@ Settings
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from pydantic_settings import BaseSettings
+from aggregator.hookspecs import hookimpl
 
-from aggregator import Feed, Provider, hookimpl
-from plugins.aws.on_demand import OnDemandFeed
-from plugins.aws.savings_plans import SavingsPlanFeed
-from plugins.aws.settings import AwsSettings
-from plugins.aws.spot import SpotFeed
+if TYPE_CHECKING:
+    from aggregator.providers import Provider
+    from plugins.aws.provider import AwsProvider
 
 __all__ = ["AwsProvider", "register_providers"]
 
 
-class AwsProvider(Provider):
-    """Amazon Web Services EC2 GPU instances."""
-
-    name: ClassVar[str] = "aws"
-    title: ClassVar[str] = "Amazon Web Services (EC2)"
-    settings_class: ClassVar[type[BaseSettings] | None] = AwsSettings
-
-    def feeds(self) -> Sequence[Feed]:
-        return (OnDemandFeed(), SpotFeed(), SavingsPlanFeed())
-
-
 @hookimpl
 def register_providers(register: Callable[[Provider], None]) -> None:
-    """Register the AWS provider."""
+    """Register the AWS provider.
+
+    The provider's module (feeds, parsers, settings) is imported here, not when the plugin
+    loads: commands that only need the GPU vocabulary or price terms never pay for it.
+    """
+    from plugins.aws.provider import AwsProvider
+
     register(AwsProvider())
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from plugins.aws import provider
+
+        return getattr(provider, name)
+    raise AttributeError(f"module 'plugins.aws' has no attribute {name!r}")

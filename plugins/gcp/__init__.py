@@ -40,36 +40,33 @@ Settings
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from pydantic_settings import BaseSettings
+from aggregator.hookspecs import hookimpl
 
-from aggregator import Feed, Provider, hookimpl
-from plugins.gcp.feed import CatalogFeed
-from plugins.gcp.settings import GcpSettings
+if TYPE_CHECKING:
+    from aggregator.providers import Provider
+    from plugins.gcp.provider import NOT_CONFIGURED, GcpProvider
 
 __all__ = ["NOT_CONFIGURED", "GcpProvider", "register_providers"]
-
-NOT_CONFIGURED = "set GPUHOURS_GCP_API_KEY to a Cloud Billing API key"
-
-
-class GcpProvider(Provider):
-    """Google Cloud: one feed, ``gcp/catalog``, that needs an API key."""
-
-    name: ClassVar[str] = "gcp"
-    title: ClassVar[str] = "Google Cloud"
-    settings_class: ClassVar[type[BaseSettings] | None] = GcpSettings
-
-    def feeds(self) -> Sequence[Feed]:
-        return [CatalogFeed()]
-
-    def missing_credentials(self, settings: BaseSettings | None) -> str | None:
-        if not isinstance(settings, GcpSettings) or settings.api_key is None:
-            return NOT_CONFIGURED
-        return None
 
 
 @hookimpl
 def register_providers(register: Callable[[Provider], None]) -> None:
+    """Register the Google Cloud provider.
+
+    The provider's module (feeds, parsers, settings) is imported here, not when the plugin
+    loads: commands that only need the GPU vocabulary or price terms never pay for it.
+    """
+    from plugins.gcp.provider import GcpProvider
+
     register(GcpProvider())
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from plugins.gcp import provider
+
+        return getattr(provider, name)
+    raise AttributeError(f"module 'plugins.gcp' has no attribute {name!r}")

@@ -1,0 +1,63 @@
+"""Commands import only what they use: the structure that keeps `gpuhours` start-up fast.
+
+Timings are measured by ``bench/bench_cli_startup.py``; these tests pin which modules a
+command's import graph may reach, which is what the timings follow from.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+import aggregator
+
+HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "httpx", "highspy", "numpy", "rich", "pydantic")
+
+
+def loaded_after(statement: str) -> set[str]:
+    """Top-level packages of ``HEAVY`` that a fresh interpreter holds after ``statement``."""
+    probe = (
+        f"{statement}\nimport json, sys\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_importing_the_cli_loads_no_database_http_solver_or_terminal_library() -> None:
+    assert loaded_after("import aggregator.cli") == set()
+
+
+@pytest.mark.parametrize("module", ["plugins.aws", "plugins.azure", "plugins.gcp"])
+def test_loading_a_builtin_plugin_imports_its_provider_only_when_registered(module: str) -> None:
+    assert loaded_after(f"import {module}") == set()
+
+
+def test_the_gpu_vocabulary_loads_without_providers_settings_or_pydantic() -> None:
+    statement = (
+        "from aggregator.plugins import load_registry\n"
+        "registry = load_registry(providers=False, price_terms=False)\n"
+        "assert registry.gpus.specs() and not registry.feeds"
+    )
+    assert loaded_after(statement) == set()
+
+
+def test_the_package_exports_each_public_name_from_where_it_lives() -> None:
+    assert set(aggregator._HOME) == set(aggregator.__all__)
+    for name in aggregator.__all__:
+        home = importlib.import_module(aggregator._HOME[name])
+        assert getattr(aggregator, name) is getattr(home, name)
+
+
+def test_the_allow_list_variable_is_the_one_settings_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aggregator.plugins import PLUGINS_ENV, parse_allowlist
+    from aggregator.settings import Settings
+
+    monkeypatch.setenv(PLUGINS_ENV, " aws, gcp ,")
+    assert Settings().plugin_allowlist == parse_allowlist(" aws, gcp ,") == {"aws", "gcp"}
