@@ -2,8 +2,8 @@
 
 A plan request reads every offer matching its filters (thousands of rows) and only then
 solves; reading them again for each request cost more than planning. :func:`cached_offer_records`
-returns what :func:`db.store.query_offer_records` would, reusing an earlier result for the
-same query while :func:`db.store.data_version` has not moved. The version is read before the
+returns what :func:`db.read.query_offer_records` would, reusing an earlier result for the
+same query while :func:`db.read.data_version` has not moved. The version is read before the
 offers, so a cached result is never older than its version says: any sync committed since then
 raises the version and the next call reads afresh. Each call still costs one tiny query.
 
@@ -19,10 +19,14 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import fields
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from db.offer_sql import OfferQuery
+from db.read import OfferRecord, data_version, query_offer_records
+from db.reader import Reader, as_reader
 
-from db import store
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = ["OfferRecordCache", "cached_offer_records"]
 
@@ -36,22 +40,21 @@ class OfferRecordCache:
         self.max_records = max_records
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[Hashable, tuple[int, tuple[store.OfferRecord, ...]]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[Hashable, tuple[int, tuple[OfferRecord, ...]]] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
 
     def read(
-        self, engine: Engine, q: store.OfferQuery, version: int | None = None
-    ) -> tuple[store.OfferRecord, ...]:
+        self, source: Reader | Engine, q: OfferQuery, version: int | None = None
+    ) -> tuple[OfferRecord, ...]:
         """The records ``q`` matches now, from memory when the store has not changed.
 
         ``version`` is a :func:`db.store.data_version` the caller read before this call (the
         API keeps one per process); without it the version is read here.
         """
+        reader = as_reader(source)
         if version is None:
-            version = store.data_version(engine)
+            version = data_version(reader)
         key = query_key(q)
         with self._lock:
             entry = self._entries.get(key)
@@ -60,7 +63,7 @@ class OfferRecordCache:
                 self.hits += 1
                 return entry[1]
             self.misses += 1
-        records = tuple(store.query_offer_records(engine, q))
+        records = tuple(query_offer_records(reader, q))
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
@@ -73,8 +76,14 @@ class OfferRecordCache:
                 self._held -= len(dropped)
         return records
 
+    def clear(self) -> None:
+        """Forget every result (the next read of each query goes to the store)."""
+        with self._lock:
+            self._entries.clear()
+            self._held = 0
 
-def query_key(q: store.OfferQuery) -> Hashable:
+
+def query_key(q: OfferQuery) -> Hashable:
     """A hashable equivalent of ``q`` (its sequences as tuples)."""
     values: list[Hashable] = []
     for spec in fields(q):
@@ -85,21 +94,26 @@ def query_key(q: store.OfferQuery) -> Hashable:
     return tuple(values)
 
 
-_caches: weakref.WeakKeyDictionary[Engine, OfferRecordCache] = weakref.WeakKeyDictionary()
+_caches: weakref.WeakKeyDictionary[object, OfferRecordCache] = weakref.WeakKeyDictionary()
 _caches_lock = threading.Lock()
 
 
-def cache_for(engine: Engine) -> OfferRecordCache:
-    """The memo of ``engine``'s store in this process (created on first use)."""
+def cache_for(source: Reader | Engine) -> OfferRecordCache:
+    """The memo of ``source``'s store in this process (created on first use).
+
+    Kept per :attr:`db.reader.Reader.memo_owner`: every reader of one engine shares the
+    engine's memo; a stdlib SQLite reader has one of its own.
+    """
+    owner = source.memo_owner if isinstance(source, Reader) else source
     with _caches_lock:
-        cache = _caches.get(engine)
+        cache = _caches.get(owner)
         if cache is None:
-            cache = _caches[engine] = OfferRecordCache()
+            cache = _caches[owner] = OfferRecordCache()
         return cache
 
 
 def cached_offer_records(
-    engine: Engine, q: store.OfferQuery, version: int | None = None
-) -> Sequence[store.OfferRecord]:
-    """:func:`db.store.query_offer_records` through this process's memo of ``engine``'s store."""
-    return cache_for(engine).read(engine, q, version)
+    source: Reader | Engine, q: OfferQuery, version: int | None = None
+) -> Sequence[OfferRecord]:
+    """:func:`db.read.query_offer_records` through this process's memo of ``source``'s store."""
+    return cache_for(source).read(source, q, version)

@@ -11,6 +11,10 @@ rejected or failing sync changes nothing. Bulk writes use plain tuple rows hande
 :func:`_bulk_insert`); ORM objects and ``session.merge()`` are avoided on purpose (about 30x
 slower at 100k offers). ``bench/bench_upsert.py`` prints what that achieves.
 
+The offer reads (``data_version``, ``query_offers``, ``query_offer_records``, ``get_offer``,
+``price_history``) live in :mod:`db.read`, which needs no SQLAlchemy on SQLite, and are
+re-exported here under the same names; they also accept a :class:`db.reader.Reader`.
+
 Readers: every read runs in a transaction (SQLite snapshot under WAL; on PostgreSQL a single
 statement, or a ``REPEATABLE READ`` transaction where a read takes several statements), so it
 sees each feed wholly before or wholly after any sync.
@@ -20,11 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,40 +36,37 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Row,
-    Select,
     Table,
-    and_,
     delete,
     exists,
     func,
     insert,
-    or_,
     select,
     text,
-    type_coerce,
     update,
 )
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.types import NullType
 
 from aggregator.errors import StoreError, SyncRejected
-from aggregator.gpus import MEMORY_TOLERANCE_GB
 from aggregator.models import (
-    Billing,
     Offer,
-    OfferingClass,
-    Payment,
-    PriceInterval,
-    PurchaseOption,
-    StoredOffer,
     SyncRun,
     SyncStatus,
     natural_key_id,
 )
 from db.engine import database_error, write_transaction
+from db.offer_sql import OfferQuery, glob_to_like
+from db.read import (
+    OfferRecord,
+    data_version,
+    get_offer,
+    price_history,
+    query_offer_records,
+    query_offers,
+)
 from db.tables import (
     OFFER_MATCH_COLUMNS,
     UtcDateTime,
@@ -74,7 +75,7 @@ from db.tables import (
     store_version,
     sync_runs,
 )
-from db.tables import price_history as _history  # the public name is a function below
+from db.tables import price_history as _history
 
 if TYPE_CHECKING:
     import psycopg
@@ -103,10 +104,8 @@ __all__ = [
 # Ids per IN (...) list: well under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 _CHUNK = 5000
 _GOOD_STATUSES = (SyncStatus.OK.value, SyncStatus.UNCHANGED.value)
-_LIKE_ESCAPE = "\\"
 _TIMESTAMP = UtcDateTime()
 _encode_string = json.encoder.encode_basestring_ascii  # what json.dumps uses for str
-_T = TypeVar("_T")
 
 
 @dataclass
@@ -129,108 +128,6 @@ class FeedSnapshot:
     started_at: datetime
     rejected: int = 0
     unknown: int = 0
-
-
-@dataclass
-class OfferQuery:
-    """What :func:`query_offers` should return; every filter is optional and they combine (AND).
-
-    The GPU filter accepts an offer whose ``gpu`` is one of ``gpus`` (canonical names) or that
-    matches one of ``gpu_variants``: ``(name, memory_gb)`` pairs such as ``("A100", 80)`` for a
-    user's ``A100-80GB``, where the memory matches within 0.5 GB and ``None`` means any size.
-    Both empty: any GPU.
-
-    ``regions`` are shell-style globs matched against the whole region code: ``*`` is any run of
-    characters, ``?`` one character, everything else (``%``, ``_``, ``[`` ...) stands for itself;
-    matching ignores ASCII case. An offer matches when any glob matches. See
-    :func:`glob_to_like`.
-    """
-
-    gpus: Sequence[str] = ()
-    gpu_variants: Sequence[tuple[str, float | None]] = ()
-    min_gpu_memory_gb: float | None = None
-    providers: Sequence[str] = ()
-    regions: Sequence[str] = ()
-    purchase_options: Sequence[PurchaseOption] = ()
-    interruptible: bool | None = None
-    ids: Sequence[str] = ()
-    include_withdrawn: bool = False
-    sort: Literal["price_per_gpu_hour", "price_per_hour"] = "price_per_gpu_hour"
-    limit: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OfferRecord:
-    """An offer as the planner reads it: what :func:`query_offer_records` returns.
-
-    The fields of :class:`~aggregator.models.StoredOffer` that planning uses, with the same
-    values (``zone``, ``payment`` and ``offering_class`` ``None`` when absent, ``observed_at``
-    timezone-aware UTC), built without validation: the store only holds validated offers.
-    """
-
-    id: str
-    provider: str
-    region: str
-    zone: str | None
-    instance_type: str
-    gpu: str
-    gpu_count: float
-    gpu_memory_gb: float
-    purchase_option: PurchaseOption
-    term_hours: int
-    payment: Payment | None
-    offering_class: OfferingClass | None
-    price_per_hour: float
-    currency: str
-    observed_at: datetime
-
-    @property
-    def interruptible(self) -> bool:
-        return self.purchase_option.interruptible
-
-    @property
-    def price_per_gpu_hour(self) -> float:
-        return self.price_per_hour / self.gpu_count
-
-
-class _Members(dict[str, _T]):
-    """Stored text to enum member, a dict lookup instead of a call of the enum (several times
-    slower); text that is no member goes to ``parse``, which raises the enum's ``ValueError``."""
-
-    def __init__(self, members: Mapping[str, _T], parse: Callable[[str], _T]) -> None:
-        super().__init__(members)
-        self._parse = parse
-
-    def __missing__(self, text: str) -> _T:
-        return self._parse(text)
-
-
-_PURCHASE_OPTIONS = _Members({o.value: o for o in PurchaseOption}, PurchaseOption)
-_PAYMENTS = _Members[Payment | None]({"": None, **{p.value: p for p in Payment}}, Payment)
-_OFFERING_CLASSES = _Members[OfferingClass | None](
-    {"": None, **{c.value: c for c in OfferingClass}}, OfferingClass
-)
-# What query_offer_records selects, in OfferRecord's field order. observed_at comes without its
-# type's result conversion, which is then applied once per distinct value.
-_RECORD_COLUMNS: tuple[ColumnElement[Any], ...] = (
-    offers.c.id,
-    offers.c.provider,
-    offers.c.region,
-    offers.c.zone,
-    offers.c.instance_type,
-    offers.c.gpu,
-    offers.c.gpu_count,
-    offers.c.gpu_memory_gb,
-    offers.c.purchase_option,
-    offers.c.term_hours,
-    offers.c.payment,
-    offers.c.offering_class,
-    offers.c.price_per_hour,
-    offers.c.currency,
-    type_coerce(offers.c.observed_at, NullType()).label("observed_at"),
-)
-if tuple(c.key for c in _RECORD_COLUMNS) != tuple(f.name for f in fields(OfferRecord)):
-    raise AssertionError("_RECORD_COLUMNS must list OfferRecord's fields in order")
 
 
 class _Stored(NamedTuple):
@@ -478,212 +375,8 @@ def live_offer_counts(engine: Engine) -> dict[str, int]:
         return {feed: int(n) for feed, n in conn.execute(stmt)}
 
 
-def data_version(engine: Engine) -> int:
-    """A number that changes whenever a committed transaction changed offers.
-
-    Every :func:`apply_snapshot` adds one in its own transaction. Read it *before* reading
-    offers: the offers read after it are at least as new as that version, so a cache keyed by
-    it can hold data newer than its key (a needless re-read later), never older.
-    """
-    with _store_errors(engine, "reading the store version"), engine.connect() as conn:
-        value = conn.execute(select(store_version.c.version).where(store_version.c.id == 1))
-        return int(value.scalar() or 0)
-
-
-def query_offers(engine: Engine, q: OfferQuery) -> list[StoredOffer]:
-    """Offers matching ``q``, cheapest first by ``q.sort`` (ties by id), at most ``q.limit``.
-
-    All filtering, ordering and limiting happen in SQL and behave the same on SQLite and
-    PostgreSQL. Withdrawn offers are left out unless ``q.include_withdrawn``.
-    """
-    with _store_errors(engine, "querying offers"), engine.connect() as conn:
-        rows = conn.execute(_offer_select(q, offers.columns)).all()
-    return [_stored_offer(row) for row in rows]
-
-
-def query_offer_records(engine: Engine, q: OfferQuery) -> list[OfferRecord]:
-    """The offers :func:`query_offers` returns for ``q``, in its order, as :class:`OfferRecord`.
-
-    The same statement (:func:`_offer_select`) with fewer columns and no validation: the
-    planner's read path, several times faster than building pydantic models. ``observed_at``
-    goes through the column type's own conversion, once per distinct stored value (a sync
-    stamps a whole feed with one timestamp), so it equals what :func:`query_offers` returns.
-    """
-    stmt = _offer_select(q, _RECORD_COLUMNS)
-    with _store_errors(engine, "querying offers"), engine.connect() as conn:
-        rows = conn.execute(stmt).all()  # one fetchall: iterating the result fetches per row
-    to_utc = _result_converter(engine.dialect)
-    observed: dict[Any, datetime] = {}
-    records: list[OfferRecord] = []
-    append = records.append
-    options, payments, classes = _PURCHASE_OPTIONS, _PAYMENTS, _OFFERING_CLASSES
-    for (
-        offer_id,
-        provider,
-        region,
-        zone,
-        instance_type,
-        gpu,
-        gpu_count,
-        gpu_memory_gb,
-        purchase_option,
-        term_hours,
-        payment,
-        offering_class,
-        price_per_hour,
-        currency,
-        raw_observed_at,
-    ) in rows:
-        observed_at = observed.get(raw_observed_at)
-        if observed_at is None:
-            observed_at = observed[raw_observed_at] = to_utc(raw_observed_at)
-        append(
-            OfferRecord(
-                offer_id,
-                provider,
-                region,
-                zone or None,
-                instance_type,
-                gpu,
-                gpu_count,
-                gpu_memory_gb,
-                options[purchase_option],
-                term_hours,
-                payments[payment],
-                classes[offering_class],
-                price_per_hour,
-                currency,
-                observed_at,
-            )
-        )
-    return records
-
-
-def get_offer(engine: Engine, offer_id: str) -> StoredOffer | None:
-    """One offer by id, withdrawn or not; ``None`` if the store never had it."""
-    with _store_errors(engine, "reading an offer"), engine.connect() as conn:
-        row = conn.execute(select(offers).where(offers.c.id == offer_id)).first()
-    return _stored_offer(row) if row is not None else None
-
-
-def price_history(engine: Engine, offer_ids: Sequence[str]) -> list[PriceInterval]:
-    """Every price interval of the given offers, ordered by offer id, then ``valid_from``."""
-    ids = sorted(set(offer_ids))
-    stmt = select(_history).order_by(_history.c.offer_id, _history.c.valid_from, _history.c.id)
-    intervals: list[PriceInterval] = []
-    with _store_errors(engine, "reading price history"), _snapshot_connection(engine) as conn:
-        for chunk in _chunks(ids):  # sorted ids, so chunk results concatenate in order
-            for row in conn.execute(stmt.where(_history.c.offer_id.in_(chunk))):
-                intervals.append(
-                    PriceInterval(
-                        offer_id=row.offer_id,
-                        price_per_hour=row.price_per_hour,
-                        upfront=row.upfront,
-                        currency=row.currency,
-                        source=json.loads(row.source),
-                        valid_from=row.valid_from,
-                        valid_to=row.valid_to,
-                    )
-                )
-    return intervals
-
-
-def glob_to_like(pattern: str) -> str:
-    """Translate a shell-style glob into a LIKE pattern using ``\\`` as the escape character.
-
-    ``*`` becomes ``%`` and ``?`` becomes ``_``; a literal ``%``, ``_`` or ``\\`` in the glob is
-    escaped, so ``us_east`` matches only ``us_east``, not ``us-east``. Character classes are not
-    supported: ``[`` is an ordinary character (region codes never contain one).
-    """
-    out: list[str] = []
-    for char in pattern:
-        if char == "*":
-            out.append("%")
-        elif char == "?":
-            out.append("_")
-        elif char in ("%", "_", _LIKE_ESCAPE):
-            out.append(_LIKE_ESCAPE + char)
-        else:
-            out.append(char)
-    return "".join(out)
-
-
 # --------------------------------------------------------------------------------------------
 # Internals
-
-
-def _offer_select(q: OfferQuery, columns: Iterable[ColumnElement[Any]]) -> Select[Any]:
-    """The ``SELECT`` of ``columns`` from ``offers`` that both offer readers run for ``q``."""
-    conditions: list[ColumnElement[bool]] = []
-    gpu_matches: list[ColumnElement[bool]] = []
-    if q.gpus:
-        gpu_matches.append(offers.c.gpu.in_(list(q.gpus)))
-    for name, memory_gb in q.gpu_variants:
-        if memory_gb is None:
-            gpu_matches.append(offers.c.gpu == name)
-        else:
-            gpu_matches.append(
-                and_(
-                    offers.c.gpu == name,
-                    offers.c.gpu_memory_gb.between(
-                        memory_gb - MEMORY_TOLERANCE_GB, memory_gb + MEMORY_TOLERANCE_GB
-                    ),
-                )
-            )
-    if gpu_matches:
-        conditions.append(or_(*gpu_matches))
-    if q.min_gpu_memory_gb is not None:
-        conditions.append(offers.c.gpu_memory_gb >= q.min_gpu_memory_gb)
-    if q.providers:
-        conditions.append(offers.c.provider.in_(list(q.providers)))
-    if q.regions:
-        region = func.lower(offers.c.region)
-        conditions.append(
-            or_(*(region.like(glob_to_like(g).lower(), escape=_LIKE_ESCAPE) for g in q.regions))
-        )
-    if q.purchase_options:
-        conditions.append(
-            offers.c.purchase_option.in_([PurchaseOption(p).value for p in q.purchase_options])
-        )
-    if q.interruptible is not None:
-        conditions.append(offers.c.interruptible.is_(q.interruptible))
-    if q.ids:
-        conditions.append(offers.c.id.in_(list(q.ids)))
-    if not q.include_withdrawn:
-        conditions.append(offers.c.withdrawn_at.is_(None))
-    sort_column = {
-        "price_per_gpu_hour": offers.c.price_per_gpu_hour,
-        "price_per_hour": offers.c.price_per_hour,
-    }[q.sort]
-    stmt = select(*columns).where(*conditions).order_by(sort_column, offers.c.id)
-    if q.limit is not None:
-        stmt = stmt.limit(q.limit)
-    return stmt
-
-
-def _result_converter(dialect: Dialect) -> Callable[[Any], datetime]:
-    """What :data:`_TIMESTAMP` does to a value the driver returns, on ``dialect``.
-
-    :func:`query_offer_records` selects ``observed_at`` without the column type
-    (:data:`_RECORD_COLUMNS`) and applies this once per distinct value.
-    """
-    processor = _TIMESTAMP.dialect_impl(dialect).result_processor(dialect, None)
-    if processor is None:  # pragma: no cover - UtcDateTime always converts
-        raise StoreError("UtcDateTime has no result conversion")
-    return cast("Callable[[Any], datetime]", processor)
-
-
-@contextmanager
-def _snapshot_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection whose statements all read one snapshot of the database.
-
-    SQLite already gives that (SQLAlchemy emits BEGIN; WAL readers keep their snapshot);
-    PostgreSQL's default READ COMMITTED gives it per statement only.
-    """
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="REPEATABLE READ")
-        yield conn
 
 
 @contextmanager
@@ -993,48 +686,6 @@ def _insert_run(conn: Connection, run: SyncRun) -> SyncRun:
 
 def _sync_run(row: Row[Any]) -> SyncRun:
     return SyncRun.model_validate(row._asdict())
-
-
-def _stored_offer(row: Row[Any]) -> StoredOffer:
-    """The row as a :class:`StoredOffer`, built without validation.
-
-    Every stored row was validated as an :class:`Offer` on its way in, and the columns come
-    back with the model's own types (aware UTC datetimes, floats), so validating again only
-    cost time: about 50 us a row, most of an offers page's CPU. Enumerations and the source
-    are decoded here; a test holds the result equal to a validated model.
-    """
-    billing = (
-        Billing.model_construct(
-            increment_seconds=row.billing_increment_seconds,
-            minimum_seconds=row.billing_minimum_seconds or 0,
-        )
-        if row.billing_increment_seconds is not None
-        else None
-    )
-    return StoredOffer.model_construct(
-        feed=row.feed,
-        provider=row.provider,
-        region=row.region,
-        zone=row.zone or None,
-        instance_type=row.instance_type,
-        gpu=row.gpu,
-        gpu_count=float(row.gpu_count),
-        gpu_memory_gb=float(row.gpu_memory_gb),
-        vcpus=None if row.vcpus is None else float(row.vcpus),
-        memory_gb=None if row.memory_gb is None else float(row.memory_gb),
-        purchase_option=_PURCHASE_OPTIONS[row.purchase_option],
-        term_hours=int(row.term_hours),
-        payment=_PAYMENTS[row.payment],
-        offering_class=_OFFERING_CLASSES[row.offering_class],
-        price_per_hour=float(row.price_per_hour),
-        upfront=float(row.upfront),
-        currency=row.currency,
-        billing=billing,
-        source=json.loads(row.source),
-        observed_at=row.observed_at,
-        first_seen=row.first_seen,
-        withdrawn_at=row.withdrawn_at,
-    )
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:

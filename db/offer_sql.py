@@ -1,0 +1,213 @@
+"""The one SQL text every offer read runs: :class:`OfferQuery` in, ``SELECT`` with ``:named``
+parameters out.
+
+Both offer readers (:func:`db.read.query_offers` and :func:`db.read.query_offer_records`) and
+both drivers (the stdlib ``sqlite3`` and SQLAlchemy, see :mod:`db.reader`) run what
+:func:`offer_select` builds, so a filter is defined once and means the same on SQLite and
+PostgreSQL. Only constructs both databases share are used (``lower``, ``LIKE .. ESCAPE``,
+``abs``, ``round``, ``ROW_NUMBER() OVER``), and every value is a bound parameter, so no
+quoting rule of either dialect matters. IN lists get one parameter per value
+(``name_0, name_1 ...``). Nothing here imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aggregator.gpus import MEMORY_TOLERANCE_GB
+from aggregator.models import COMMITMENT_OPTIONS, PurchaseOption
+
+__all__ = [
+    "GPU_COUNT_TOLERANCE",
+    "OfferQuery",
+    "OfferSort",
+    "SqlParams",
+    "glob_to_like",
+    "offer_select",
+]
+
+OfferSort = Literal["price_per_gpu_hour", "price_per_hour"]
+GPU_COUNT_TOLERANCE = 1e-9
+"""How far a GPU count may be from a size and still count as it (float GPU counts such as
+1/3 are stored as the nearest double)."""
+_LIKE_ESCAPE = "\\"
+_SORT_COLUMNS: dict[str, str] = {
+    "price_per_gpu_hour": "price_per_gpu_hour",
+    "price_per_hour": "price_per_hour",
+}
+
+
+@dataclass
+class OfferQuery:
+    """What an offer read should return; every filter is optional and they combine (AND).
+
+    The GPU filter accepts an offer whose ``gpu`` is one of ``gpus`` (canonical names) or that
+    matches one of ``gpu_variants``: ``(name, memory_gb)`` pairs such as ``("A100", 80)`` for a
+    user's ``A100-80GB``, where the memory matches within 0.5 GB and ``None`` means any size.
+    Both empty: any GPU.
+
+    ``regions`` are shell-style globs matched against the whole region code: ``*`` is any run of
+    characters, ``?`` one character, everything else (``%``, ``_``, ``[`` ...) stands for itself;
+    matching ignores ASCII case. An offer matches when any glob matches. See
+    :func:`glob_to_like`.
+
+    GPUs per instance: ``gpu_count`` keeps counts equal to it within a relative
+    :data:`GPU_COUNT_TOLERANCE` (``math.isclose``); ``min_gpu_count`` / ``max_gpu_count`` are
+    inclusive bounds compared as given; ``whole_gpus`` keeps counts within
+    :data:`GPU_COUNT_TOLERANCE` of an integer. ``currencies`` empty: any currency.
+
+    ``cheapest_per_shape`` keeps, of the offers matching everything else, only the cheapest
+    per hour of each planner shape (currency, provider, GPUs per instance, interruptible,
+    commitment, term; ties go to the first in the result order), which is exactly what
+    :func:`aggregator.planner.candidates.cheapest_per_shape` keeps of the full result: the
+    planner then reads dozens of rows instead of thousands.
+    """
+
+    gpus: Sequence[str] = ()
+    gpu_variants: Sequence[tuple[str, float | None]] = ()
+    min_gpu_memory_gb: float | None = None
+    providers: Sequence[str] = ()
+    regions: Sequence[str] = ()
+    purchase_options: Sequence[PurchaseOption] = ()
+    interruptible: bool | None = None
+    ids: Sequence[str] = ()
+    include_withdrawn: bool = False
+    sort: OfferSort = "price_per_gpu_hour"
+    limit: int | None = None
+    gpu_count: float | None = None
+    min_gpu_count: float | None = None
+    max_gpu_count: float | None = None
+    whole_gpus: bool = False
+    currencies: Sequence[str] = ()
+    cheapest_per_shape: bool = False
+
+
+class SqlParams(dict[str, Any]):
+    """Named parameters of one statement, each added under a fresh name."""
+
+    def add(self, prefix: str, value: Any) -> str:
+        """Bind ``value``; returns its placeholder (``:prefix_N``)."""
+        name = f"{prefix}_{len(self)}"
+        self[name] = value
+        return ":" + name
+
+    def in_list(self, prefix: str, values: Iterable[Any]) -> str:
+        """``(:p_0, :p_1 ...)`` binding each of ``values`` (at least one)."""
+        return "(" + ", ".join(self.add(prefix, value) for value in values) + ")"
+
+
+def glob_to_like(pattern: str) -> str:
+    """Translate a shell-style glob into a LIKE pattern using ``\\`` as the escape character.
+
+    ``*`` becomes ``%`` and ``?`` becomes ``_``; a literal ``%``, ``_`` or ``\\`` in the glob is
+    escaped, so ``us_east`` matches only ``us_east``, not ``us-east``. Character classes are not
+    supported: ``[`` is an ordinary character (region codes never contain one).
+    """
+    out: list[str] = []
+    for char in pattern:
+        if char == "*":
+            out.append("%")
+        elif char == "?":
+            out.append("_")
+        elif char in ("%", "_", _LIKE_ESCAPE):
+            out.append(_LIKE_ESCAPE + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def offer_select(q: OfferQuery, columns: Sequence[str]) -> tuple[str, SqlParams]:
+    """The ``SELECT`` of ``columns`` (``offers`` column names) for ``q`` and its parameters.
+
+    Ordered by ``q.sort`` then ``id``, at most ``q.limit`` rows.
+    """
+    params = SqlParams()
+    where = _conditions(q, params)
+    sort = _SORT_COLUMNS[q.sort]  # a lookup, not the value: no text of q reaches the SQL
+    selected = ", ".join(columns)
+    where_sql = " AND ".join(where) if where else "1 = 1"
+    source = "offers"
+    if q.cheapest_per_shape:
+        # The window ranks narrow rows (the sort carries every selected column, so the shape
+        # keys only), then the winners are read by id. It orders by price, then the outer
+        # order: the first offer of a shape in the result wins a tie on price, as in the
+        # planner's own reduction.
+        commitment = params.in_list("commitment", sorted(o.value for o in COMMITMENT_OPTIONS))
+        ranked = (
+            f"SELECT id, ROW_NUMBER() OVER (PARTITION BY gpu_count, term_hours, interruptible, "
+            f"CASE WHEN purchase_option IN {commitment} THEN 1 ELSE 0 END, provider, currency "
+            f"ORDER BY price_per_hour, {sort}, id) AS shape_rank FROM offers WHERE {where_sql}"
+        )
+        where_sql = f"id IN (SELECT id FROM ({ranked}) AS ranked WHERE shape_rank = 1)"
+    sql = f"SELECT {selected} FROM {source} WHERE {where_sql} ORDER BY {sort}, id"
+    if q.limit is not None:
+        sql += " LIMIT " + params.add("limit", int(q.limit))
+    return sql, params
+
+
+def _conditions(q: OfferQuery, params: SqlParams) -> list[str]:
+    conditions: list[str] = []
+    gpu_matches: list[str] = []
+    if q.gpus:
+        gpu_matches.append("gpu IN " + params.in_list("gpu", q.gpus))
+    for name, memory_gb in q.gpu_variants:
+        match = "gpu = " + params.add("gpu", name)
+        if memory_gb is not None:
+            low = params.add("gpu_memory", memory_gb - MEMORY_TOLERANCE_GB)
+            high = params.add("gpu_memory", memory_gb + MEMORY_TOLERANCE_GB)
+            match = f"({match} AND gpu_memory_gb BETWEEN {low} AND {high})"
+        gpu_matches.append(match)
+    if gpu_matches:
+        conditions.append("(" + " OR ".join(gpu_matches) + ")")
+    if q.min_gpu_memory_gb is not None:
+        conditions.append("gpu_memory_gb >= " + params.add("gpu_memory", q.min_gpu_memory_gb))
+    if q.providers:
+        conditions.append("provider IN " + params.in_list("provider", q.providers))
+    if q.regions:
+        escape = params.add("like_escape", _LIKE_ESCAPE)
+        likes = [
+            f"lower(region) LIKE {params.add('region', glob_to_like(g).lower())} ESCAPE {escape}"
+            for g in q.regions
+        ]
+        conditions.append("(" + " OR ".join(likes) + ")")
+    if q.purchase_options:
+        options = [PurchaseOption(p).value for p in q.purchase_options]
+        conditions.append("purchase_option IN " + params.in_list("option", options))
+    if q.interruptible is not None:
+        conditions.append("interruptible = " + params.add("interruptible", q.interruptible))
+    if q.ids:
+        conditions.append("id IN " + params.in_list("id", q.ids))
+    if q.currencies:
+        conditions.append("currency IN " + params.in_list("currency", q.currencies))
+    conditions.extend(_gpu_count_conditions(q, params))
+    if not q.include_withdrawn:
+        conditions.append("withdrawn_at IS NULL")
+    return conditions
+
+
+def _gpu_count_conditions(q: OfferQuery, params: SqlParams) -> list[str]:
+    """GPUs-per-instance filters, with the float arithmetic of their Python predicates.
+
+    ``math.isclose(g, e, rel_tol=t)`` is ``|g - e| <= t * |g| or |g - e| <= t * |e|``, and
+    ``round`` differs between the databases and Python only on halves, where ``|g - round(g)|``
+    is 0.5 either way: both databases compute in IEEE doubles, so these decide every count as
+    Python does.
+    """
+    conditions: list[str] = []
+    if q.gpu_count is not None:
+        exact = float(q.gpu_count)
+        value = params.add("gpu_count", exact)
+        relative = params.add("gpu_count", GPU_COUNT_TOLERANCE)
+        absolute = params.add("gpu_count", abs(GPU_COUNT_TOLERANCE * exact))
+        diff = f"abs(gpu_count - {value})"
+        conditions.append(f"({diff} <= {relative} * abs(gpu_count) OR {diff} <= {absolute})")
+    if q.min_gpu_count is not None:
+        conditions.append("gpu_count >= " + params.add("gpu_count", float(q.min_gpu_count)))
+    if q.max_gpu_count is not None:
+        conditions.append("gpu_count <= " + params.add("gpu_count", float(q.max_gpu_count)))
+    if q.whole_gpus:
+        tolerance = params.add("gpu_count", GPU_COUNT_TOLERANCE)
+        conditions.append(f"abs(gpu_count - round(gpu_count)) <= {tolerance}")
+    return conditions
