@@ -7,15 +7,14 @@ the same bad input with the same :class:`InvalidInput` message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine, inspect
 
-from aggregator.errors import InvalidInput
-from aggregator.models import PriceInterval, PurchaseOption, StoredOffer, SyncRun, utcnow
+from aggregator.models import PriceInterval, StoredOffer, SyncRun, utcnow
+from aggregator.offer_query import build_offer_query, parse_purchase_options
 from aggregator.plugins import Registry
 from aggregator.settings import Settings
 from db import store
@@ -80,61 +79,6 @@ def _is_empty(engine: Engine) -> bool:
     return not inspect(engine).get_table_names()
 
 
-def parse_purchase_options(values: Sequence[str]) -> list[PurchaseOption]:
-    """Purchase options from user text (``on-demand``, ``spot``, ``reserved`` ...)."""
-    options: list[PurchaseOption] = []
-    for value in values:
-        text = value.strip().lower().replace("-", "_")
-        try:
-            options.append(PurchaseOption(text))
-        except ValueError:
-            known = ", ".join(p.value for p in PurchaseOption)
-            raise InvalidInput(
-                f"unknown purchase option {value!r} (one of: {known})", field="purchase_option"
-            ) from None
-    return options
-
-
-def build_offer_query(
-    registry: Registry,
-    *,
-    gpus: Sequence[str] = (),
-    min_gpu_memory_gb: float | None = None,
-    providers: Sequence[str] = (),
-    regions: Sequence[str] = (),
-    purchase_options: Sequence[str] = (),
-    interruptible: bool | None = None,
-    ids: Sequence[str] = (),
-    include_withdrawn: bool = False,
-    sort: SortKey = "price_per_gpu_hour",
-    limit: int | None = None,
-) -> store.OfferQuery:
-    """Check user filters and turn them into a store query."""
-    variants: list[tuple[str, float | None]] = []
-    for text in gpus:
-        resolved = registry.gpus.resolve(text)
-        variants.append((resolved.name, resolved.memory_gb))
-    if min_gpu_memory_gb is not None and min_gpu_memory_gb < 0:
-        raise InvalidInput("minimum GPU memory must be >= 0", field="min_gpu_memory_gb")
-    if limit is not None and limit < 1:
-        raise InvalidInput("limit must be at least 1", field="limit")
-    for pattern in regions:
-        if not pattern.strip():
-            raise InvalidInput("an empty region pattern matches nothing", field="region")
-    return store.OfferQuery(
-        gpu_variants=variants,
-        min_gpu_memory_gb=min_gpu_memory_gb,
-        providers=list(providers),
-        regions=[r.strip() for r in regions],
-        purchase_options=parse_purchase_options(purchase_options),
-        interruptible=interruptible,
-        ids=list(ids),
-        include_withdrawn=include_withdrawn,
-        sort=sort,
-        limit=limit,
-    )
-
-
 def find_offers(engine: Engine, query: store.OfferQuery) -> list[StoredOffer]:
     return store.query_offers(engine, query)
 
@@ -160,18 +104,7 @@ class GpusResponse(BaseModel):
 
 def gpu_list(registry: Registry) -> GpusResponse:
     """Every GPU of the loaded vocabulary (built-in and plugin-registered), as listed."""
-    return GpusResponse(
-        gpus=[
-            GpuInfo(
-                name=s.name,
-                vendor=s.vendor,
-                memory_gb=list(s.memory_gb),
-                bf16_tflops=s.bf16_tflops,
-                aliases=list(s.aliases),
-            )
-            for s in registry.gpus.specs()
-        ]
-    )
+    return GpusResponse.model_validate({"gpus": gpu_listing(registry.gpus)})
 
 
 class OfferHistory(BaseModel):

@@ -4,11 +4,11 @@ The request's filters are an ordered list of :class:`FilterStep` s (GPU, memory,
 region, purchase option, GPUs per instance, fractional GPUs). They are applied one at a time so
 that an empty result names the *first* filter that emptied the set, with a hint of what the
 earlier filters still allowed ("no offers with exactly 3 GPUs per instance (sizes available:
-1, 2, 8)"). The steps that the store can evaluate carry the
-:func:`aggregator.catalog.build_offer_query` arguments that express them, so
-:mod:`aggregator.planner.from_store` filters in SQL and diagnoses with the same steps and
-messages; the Python predicates here mirror the store's semantics exactly (GPU memory variants
-within 0.5 GB, case-insensitive region globs where only ``*`` and ``?`` are special).
+1, 2, 8)"). Every step carries the :func:`aggregator.offer_query.build_offer_query` arguments
+that express it, so :mod:`aggregator.planner.from_store` filters entirely in SQL and diagnoses
+with the same steps and messages; the Python predicates here mirror the store's semantics
+exactly (GPU memory variants within 0.5 GB, case-insensitive region globs where only ``*`` and
+``?`` are special, GPU counts within :data:`db.offer_sql.GPU_COUNT_TOLERANCE`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from aggregator.globs import glob_regex
 from aggregator.gpus import GpuVocabulary, ResolvedGpu
 from aggregator.models import PlanRequest, PurchaseOption
 from aggregator.planner.types import PlannableOffer
+from db.offer_sql import GPU_COUNT_TOLERANCE
 
 __all__ = [
     "FilterStep",
@@ -33,7 +34,6 @@ __all__ = [
     "resolve_gpus",
 ]
 
-_FRACTION_TOLERANCE = 1e-9
 _HINT_VALUES = 8
 
 
@@ -43,8 +43,8 @@ class FilterStep:
 
     ``keep`` decides an offer; ``explain`` says why nothing is left, given the offers that
     passed the earlier steps (possibly a sample, possibly none). ``query`` holds the
-    :func:`~aggregator.catalog.build_offer_query` keyword arguments expressing the step in SQL,
-    or ``None`` when only Python can evaluate it.
+    :func:`~aggregator.offer_query.build_offer_query` keyword arguments expressing the step in
+    SQL, or ``None`` when only Python can evaluate it.
     """
 
     name: str
@@ -59,7 +59,7 @@ def resolve_gpus(request: PlanRequest, vocabulary: GpuVocabulary) -> list[Resolv
 
 
 def is_fractional(offer: PlannableOffer) -> bool:
-    return abs(offer.gpu_count - round(offer.gpu_count)) > _FRACTION_TOLERANCE
+    return abs(offer.gpu_count - round(offer.gpu_count)) > GPU_COUNT_TOLERANCE
 
 
 def nothing_to_plan() -> NoFeasiblePlan:
@@ -178,11 +178,12 @@ def _purchase_option_step(options: Sequence[PurchaseOption]) -> FilterStep:
         wanted = ", ".join(p.value for p in options)
         return f"no matching offers with purchase option {wanted}{hint}"
 
+    query: dict[str, Any] = {"purchase_options": [p.value for p in options]}
+    kinds = {p.interruptible for p in options}
+    if len(kinds) == 1:  # implied by the options; lets the database skip the other kind early
+        query["interruptible"] = kinds.pop()
     return FilterStep(
-        "purchase_options",
-        lambda offer: offer.purchase_option in allowed,
-        explain,
-        {"purchase_options": [p.value for p in options]},
+        "purchase_options", lambda offer: offer.purchase_option in allowed, explain, query
     )
 
 
@@ -190,11 +191,13 @@ def _node_size_step(request: PlanRequest) -> FilterStep | None:
     exact, low, high = request.gpus_per_node, request.min_gpus_per_node, request.max_gpus_per_node
     if exact is None and low is None and high is None:
         return None
+    query: dict[str, Any]
     if exact is not None:
         wanted = f"exactly {exact:g}"
+        query = {"gpu_count": exact}
 
         def keep(offer: PlannableOffer) -> bool:
-            return math.isclose(offer.gpu_count, exact, rel_tol=1e-9)
+            return math.isclose(offer.gpu_count, exact, rel_tol=GPU_COUNT_TOLERANCE)
 
     else:
         wanted = (
@@ -205,9 +208,13 @@ def _node_size_step(request: PlanRequest) -> FilterStep | None:
             else f"at most {high:g}"
         )
 
+        low_bound = None if low is None else low - GPU_COUNT_TOLERANCE
+        high_bound = None if high is None else high + GPU_COUNT_TOLERANCE
+        query = {"min_gpu_count": low_bound, "max_gpu_count": high_bound}
+
         def keep(offer: PlannableOffer) -> bool:
             g = offer.gpu_count
-            return (low is None or g >= low - 1e-9) and (high is None or g <= high + 1e-9)
+            return (low_bound is None or g >= low_bound) and (high_bound is None or g <= high_bound)
 
     def explain(before: Sequence[PlannableOffer]) -> str:
         hint = ""
@@ -215,7 +222,7 @@ def _node_size_step(request: PlanRequest) -> FilterStep | None:
             hint = f" (sizes available: {_listing((o.gpu_count for o in before), '{:g}'.format)})"
         return f"no matching offers with {wanted} GPUs per instance{hint}"
 
-    return FilterStep("gpus_per_node", keep, explain)
+    return FilterStep("gpus_per_node", keep, explain, query)
 
 
 def _fractional_step() -> FilterStep:
@@ -229,4 +236,6 @@ def _fractional_step() -> FilterStep:
             "allow fractional GPUs (--allow-fractional) to plan with them"
         )
 
-    return FilterStep("allow_fractional", lambda offer: not is_fractional(offer), explain)
+    return FilterStep(
+        "allow_fractional", lambda offer: not is_fractional(offer), explain, {"whole_gpus": True}
+    )

@@ -1,15 +1,21 @@
-"""Planning over the price store: filter in SQL, finish in Python, then solve.
+"""Planning over the price store: filter in SQL, then solve.
 
-The store evaluates the filters it can (GPU and memory variant, minimum memory, provider,
-region globs, purchase option; withdrawn offers are never planned with) through the same
-:func:`aggregator.catalog.build_offer_query` the ``offers`` command uses, so both reject the
-same bad input the same way. GPUs per instance and fractional GPUs are filtered in Python.
-Offers are read as :class:`db.store.OfferRecord` s (:func:`db.store.query_offer_records`: the
-same rows as :func:`db.store.query_offers`, without building a pydantic model per row, which
-cost more than solving), and the planner reads them through
-:class:`~aggregator.planner.types.PlannableOffer`. The read goes through
-:mod:`db.offer_cache`: a service answering many plans reads the same offers from memory until
-a sync changes the store.
+The store evaluates every filter of the request (GPU and memory variant, minimum memory,
+provider, region globs, purchase option, GPUs per instance, fractional GPUs; withdrawn offers
+are never planned with) through the same :func:`aggregator.offer_query.build_offer_query` the
+``offers`` command uses, so both reject the same bad input the same way. Without price terms
+the database also keeps only the cheapest offer of each planner shape
+(:attr:`db.offer_sql.OfferQuery.cheapest_per_shape`, what the planner's own first step keeps),
+so a cold plan reads dozens of rows, not thousands; terms change prices per offer, so with
+terms every matching offer is read and the planner reduces after pricing.
+
+Offers are read as :class:`db.read.OfferRecord` s (:func:`db.read.query_offer_records`: the
+same rows as :func:`db.read.query_offers`, without building a pydantic model per row), and the
+planner reads them through :class:`~aggregator.planner.types.PlannableOffer`. The read goes
+through :mod:`db.offer_cache`: a service answering many plans reads the same offers from
+memory until a sync changes the store. The store is a :class:`db.reader.Reader` (a one-shot
+command on SQLite needs no SQLAlchemy) or an SQLAlchemy ``Engine``; nothing here imports
+SQLAlchemy.
 
 When SQL returns nothing, the filters are re-run cumulatively (``LIMIT 1`` each) to find the
 first that empties the set, and its message is built from a sample of what the earlier
@@ -20,13 +26,11 @@ filters still allowed. That extra work only happens on the way to a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-
-from aggregator.catalog import build_offer_query
 from aggregator.errors import NoFeasiblePlan
 from aggregator.models import Plan, PlanRequest
+from aggregator.offer_query import build_offer_query
 from aggregator.planner.core import plan_matching
 from aggregator.planner.filters import (
     FilterStep,
@@ -36,10 +40,16 @@ from aggregator.planner.filters import (
     resolve_gpus,
 )
 from aggregator.planner.milp import SolverOptions
-from aggregator.plugins import Registry
 from aggregator.terms import apply_terms
-from db import store
 from db.offer_cache import cached_offer_records
+from db.offer_sql import OfferQuery
+from db.read import query_offer_records
+from db.reader import Reader, as_reader
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from aggregator.plugins import Registry
 
 __all__ = ["plan_from_store"]
 
@@ -47,7 +57,7 @@ _HINT_SAMPLE = 2000  # offers read to phrase a "nothing matches" hint
 
 
 def plan_from_store(
-    engine: Engine,
+    source: Reader | Engine,
     registry: Registry,
     request: PlanRequest,
     *,
@@ -57,7 +67,8 @@ def plan_from_store(
 ) -> Plan:
     """The cheapest plan for ``request`` over the store's current offers.
 
-    ``store_version``, when the caller already read :func:`db.store.data_version` (before
+    ``source`` is a :class:`db.reader.Reader` (:func:`db.reader.open_reader`) or an engine.
+    ``store_version``, when the caller already read :func:`db.read.data_version` (before
     calling), spares reading it again for the offer memo.
 
     Plan lines carry the stored offers' ids (``gpuhours offers`` / ``history`` show them).
@@ -72,29 +83,43 @@ def plan_from_store(
     steps = filter_steps(request, resolve_gpus(request, registry.gpus))
     in_sql = [step for step in steps if step.query is not None]
     in_python = [step for step in steps if step.query is None]
-    offers = cached_offer_records(engine, _query(registry, in_sql, limit=None), store_version)
+    reader = as_reader(source)
+    # Per-shape reduction in SQL is the planner's own first step only while nothing changes
+    # prices or drops offers after the read.
+    reduce = not terms and not in_python
+    query = _query(registry, in_sql, limit=None, cheapest_per_shape=reduce)
+    offers = cached_offer_records(reader, query, store_version)
     if not offers:
-        raise _diagnose(engine, registry, in_sql)
+        raise _diagnose(reader, registry, in_sql)
     matching = apply_terms(apply_steps(offers, in_python), terms)
     return plan_matching(matching, request, options=options, now=now)
 
 
-def _query(registry: Registry, steps: list[FilterStep], *, limit: int | None) -> store.OfferQuery:
+def _query(
+    registry: Registry,
+    steps: list[FilterStep],
+    *,
+    limit: int | None,
+    cheapest_per_shape: bool = False,
+) -> OfferQuery:
     arguments: dict[str, Any] = {}
     for step in steps:
         arguments.update(step.query or {})
-    return build_offer_query(registry, **arguments, limit=limit)
+    return build_offer_query(
+        registry, **arguments, limit=limit, cheapest_per_shape=cheapest_per_shape
+    )
 
 
-def _diagnose(engine: Engine, registry: Registry, steps: list[FilterStep]) -> NoFeasiblePlan:
-    """The error naming the first SQL-evaluated filter that leaves no offer."""
-    read = store.query_offer_records
-    if not read(engine, _query(registry, [], limit=1)):
-        return nothing_to_plan()
-    for index, step in enumerate(steps):
-        if not read(engine, _query(registry, steps[: index + 1], limit=1)):
-            sample = read(engine, _query(registry, steps[:index], limit=_HINT_SAMPLE))
-            return NoFeasiblePlan(step.explain(sample))
+def _diagnose(source: Reader, registry: Registry, steps: list[FilterStep]) -> NoFeasiblePlan:
+    """The error naming the first filter that leaves no offer (its queries see one snapshot)."""
+    with source.errors_as("querying offers"), source.snapshot() as reader:
+        if not query_offer_records(reader, _query(registry, [], limit=1)):
+            return nothing_to_plan()
+        for index, step in enumerate(steps):
+            if not query_offer_records(reader, _query(registry, steps[: index + 1], limit=1)):
+                hint_query = _query(registry, steps[:index], limit=_HINT_SAMPLE)
+                sample = query_offer_records(reader, hint_query)
+                return NoFeasiblePlan(step.explain(sample))
     return NoFeasiblePlan(  # pragma: no cover - only if offers changed between the queries
         "no offers match the request (the store changed while planning; try again)"
     )

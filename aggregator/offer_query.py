@@ -1,0 +1,87 @@
+"""User filters to :class:`db.offer_sql.OfferQuery`: shared by ``offers``, the API and the planner.
+
+Checked here so the CLI and the HTTP API reject the same bad input with the same
+:class:`~aggregator.errors.InvalidInput` message. A light module (no SQLAlchemy), so the
+planner's SQLite read path can use it; :mod:`aggregator.catalog` re-exports both functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from aggregator.errors import InvalidInput
+from aggregator.models import PurchaseOption
+from db.offer_sql import OfferQuery, OfferSort
+
+if TYPE_CHECKING:
+    from aggregator.plugins import Registry
+
+__all__ = ["build_offer_query", "parse_purchase_options"]
+
+
+def parse_purchase_options(values: Sequence[str]) -> list[PurchaseOption]:
+    """Purchase options from user text (``on-demand``, ``spot``, ``reserved`` ...)."""
+    options: list[PurchaseOption] = []
+    for value in values:
+        text = value.strip().lower().replace("-", "_")
+        try:
+            options.append(PurchaseOption(text))
+        except ValueError:
+            known = ", ".join(p.value for p in PurchaseOption)
+            raise InvalidInput(
+                f"unknown purchase option {value!r} (one of: {known})", field="purchase_option"
+            ) from None
+    return options
+
+
+def build_offer_query(
+    registry: Registry,
+    *,
+    gpus: Sequence[str] = (),
+    min_gpu_memory_gb: float | None = None,
+    providers: Sequence[str] = (),
+    regions: Sequence[str] = (),
+    purchase_options: Sequence[str] = (),
+    interruptible: bool | None = None,
+    ids: Sequence[str] = (),
+    include_withdrawn: bool = False,
+    sort: OfferSort = "price_per_gpu_hour",
+    limit: int | None = None,
+    gpu_count: float | None = None,
+    min_gpu_count: float | None = None,
+    max_gpu_count: float | None = None,
+    whole_gpus: bool = False,
+    currencies: Sequence[str] = (),
+    cheapest_per_shape: bool = False,
+) -> OfferQuery:
+    """Check user filters and turn them into a store query (fields as in :class:`OfferQuery`)."""
+    variants: list[tuple[str, float | None]] = []
+    for text in gpus:
+        resolved = registry.gpus.resolve(text)
+        variants.append((resolved.name, resolved.memory_gb))
+    if min_gpu_memory_gb is not None and min_gpu_memory_gb < 0:
+        raise InvalidInput("minimum GPU memory must be >= 0", field="min_gpu_memory_gb")
+    if limit is not None and limit < 1:
+        raise InvalidInput("limit must be at least 1", field="limit")
+    for pattern in regions:
+        if not pattern.strip():
+            raise InvalidInput("an empty region pattern matches nothing", field="region")
+    return OfferQuery(
+        gpu_variants=variants,
+        min_gpu_memory_gb=min_gpu_memory_gb,
+        providers=list(providers),
+        regions=[r.strip() for r in regions],
+        purchase_options=parse_purchase_options(purchase_options),
+        interruptible=interruptible,
+        ids=list(ids),
+        include_withdrawn=include_withdrawn,
+        sort=sort,
+        limit=limit,
+        gpu_count=gpu_count,
+        min_gpu_count=min_gpu_count,
+        max_gpu_count=max_gpu_count,
+        whole_gpus=whole_gpus,
+        currencies=list(currencies),
+        cheapest_per_shape=cheapest_per_shape,
+    )
