@@ -87,32 +87,14 @@ class OfferRecord:
 
 
 _RECORD_COLUMNS = tuple(f.name for f in fields(OfferRecord))
+# fmt: off
 OFFER_COLUMNS = (
-    "id",
-    "feed",
-    "provider",
-    "region",
-    "zone",
-    "instance_type",
-    "gpu",
-    "gpu_count",
-    "gpu_memory_gb",
-    "vcpus",
-    "memory_gb",
-    "purchase_option",
-    "term_hours",
-    "payment",
-    "offering_class",
-    "price_per_hour",
-    "upfront",
-    "currency",
-    "billing_increment_seconds",
-    "billing_minimum_seconds",
-    "source",
-    "observed_at",
-    "first_seen",
-    "withdrawn_at",
+    "id", "feed", "provider", "region", "zone", "instance_type", "gpu", "gpu_count",
+    "gpu_memory_gb", "vcpus", "memory_gb", "purchase_option", "term_hours", "payment",
+    "offering_class", "price_per_hour", "upfront", "currency", "billing_increment_seconds",
+    "billing_minimum_seconds", "source", "observed_at", "first_seen", "withdrawn_at",
 )
+# fmt: on
 """The ``offers`` columns :func:`query_offers` reads, in the order it unpacks them."""
 _HISTORY_COLUMNS = "offer_id, price_per_hour, upfront, currency, source, valid_from, valid_to"
 
@@ -323,60 +305,37 @@ def _stored_offer(row: Sequence[Any]) -> StoredOffer:
     Enumerations, timestamps and the source are decoded here; a test holds the result equal
     to a validated model.
     """
-    (
-        _id,
-        feed,
-        provider,
-        region,
-        zone,
-        instance_type,
-        gpu,
-        gpu_count,
-        gpu_memory_gb,
-        vcpus,
-        memory_gb,
-        purchase_option,
-        term_hours,
-        payment,
-        offering_class,
-        price_per_hour,
-        upfront,
-        currency,
-        increment_seconds,
-        minimum_seconds,
-        source,
-        observed_at,
-        first_seen,
-        withdrawn_at,
-    ) = row
+    r = dict(zip(OFFER_COLUMNS, row, strict=True))
+    increment_seconds = r["billing_increment_seconds"]
     billing = (
         Billing.model_construct(
-            increment_seconds=increment_seconds, minimum_seconds=minimum_seconds or 0
+            increment_seconds=increment_seconds,
+            minimum_seconds=r["billing_minimum_seconds"] or 0,
         )
         if increment_seconds is not None
         else None
     )
     return StoredOffer.model_construct(
-        feed=feed,
-        provider=provider,
-        region=region,
-        zone=zone or None,
-        instance_type=instance_type,
-        gpu=gpu,
-        gpu_count=float(gpu_count),
-        gpu_memory_gb=float(gpu_memory_gb),
-        vcpus=None if vcpus is None else float(vcpus),
-        memory_gb=None if memory_gb is None else float(memory_gb),
-        purchase_option=_PURCHASE_OPTIONS[purchase_option],
-        term_hours=int(term_hours),
-        payment=_PAYMENTS[payment],
-        offering_class=_OFFERING_CLASSES[offering_class],
-        price_per_hour=float(price_per_hour),
-        upfront=float(upfront),
-        currency=currency,
+        feed=r["feed"],
+        provider=r["provider"],
+        region=r["region"],
+        zone=r["zone"] or None,
+        instance_type=r["instance_type"],
+        gpu=r["gpu"],
+        gpu_count=float(r["gpu_count"]),
+        gpu_memory_gb=float(r["gpu_memory_gb"]),
+        vcpus=None if r["vcpus"] is None else float(r["vcpus"]),
+        memory_gb=None if r["memory_gb"] is None else float(r["memory_gb"]),
+        purchase_option=_PURCHASE_OPTIONS[r["purchase_option"]],
+        term_hours=int(r["term_hours"]),
+        payment=_PAYMENTS[r["payment"]],
+        offering_class=_OFFERING_CLASSES[r["offering_class"]],
+        price_per_hour=float(r["price_per_hour"]),
+        upfront=float(r["upfront"]),
+        currency=r["currency"],
         billing=billing,
-        source=json.loads(source),
-        observed_at=utc_datetime(observed_at),
-        first_seen=utc_datetime(first_seen),
-        withdrawn_at=_optional_datetime(withdrawn_at),
+        source=json.loads(r["source"]),
+        observed_at=utc_datetime(r["observed_at"]),
+        first_seen=utc_datetime(r["first_seen"]),
+        withdrawn_at=_optional_datetime(r["withdrawn_at"]),
     )
