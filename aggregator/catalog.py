@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine, inspect
 
+from aggregator.gpus import gpu_listing
 from aggregator.models import PriceInterval, StoredOffer, SyncRun, utcnow
 from aggregator.offer_query import build_offer_query, parse_purchase_options
 from aggregator.plugins import Registry
