@@ -158,9 +158,9 @@ def cheapest(
     Prices are the providers' list prices after your negotiated terms, if any; the plan shows
     both.
     """
-    from aggregator import catalog
-    from aggregator.cli import _context, _emit_json, _errors, consoles
+    from aggregator.cli import _context, _emit_json, _errors, _store_reader, consoles
     from aggregator.models import DEFAULT_PLAN_PURCHASE_OPTIONS, PurchaseOption
+    from aggregator.offer_query import parse_purchase_options
     from aggregator.planner import plan_from_store
 
     with _errors(as_json):
@@ -175,7 +175,7 @@ def cheapest(
             min_gpu_memory_gb=min_gpu_memory,
             providers=provider or [],
             regions=region or [],
-            purchase_options=catalog.parse_purchase_options(options),
+            purchase_options=parse_purchase_options(options),
             gpus_per_node=gpus_per_node,
             min_gpus_per_node=min_gpus_per_node,
             max_gpus_per_node=max_gpus_per_node,
@@ -187,11 +187,8 @@ def cheapest(
             apply_terms=not list_prices,
         )
         settings, registry = _context(providers=False)
-        engine = catalog.open_store(settings)
-        try:
-            plan = plan_from_store(engine, registry, request)
-        finally:
-            engine.dispose()
+        with _store_reader(settings) as reader:
+            plan = plan_from_store(reader, registry, request)
         if as_json:
             _emit_json(plan)
         else:

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         return self.data_dir / "gpuhours.db"
 
+    def store_url(self) -> str:
+        """``database_url``, else the SQLite file of :meth:`sqlite_path`."""
+        return self.database_url or f"sqlite:///{self.sqlite_path()}"
+
 
 def get_settings() -> Settings:
     """Fresh settings from the environment (cheap; not cached so tests can change env)."""

@@ -59,7 +59,7 @@ def make_engine(url: str | None = None, settings: Settings | None = None) -> Eng
     """
     if url is None:
         settings = settings or get_settings()
-        url = settings.database_url or f"sqlite:///{settings.sqlite_path()}"
+        url = settings.store_url()
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)

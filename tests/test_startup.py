@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +63,26 @@ def test_the_allow_list_variable_is_the_one_settings_read(monkeypatch: pytest.Mo
 
     monkeypatch.setenv(PLUGINS_ENV, " aws, gcp ,")
     assert Settings().plugin_allowlist == parse_allowlist(" aws, gcp ,") == {"aws", "gcp"}
+
+
+def test_a_plan_on_a_current_sqlite_store_loads_no_sqlalchemy_or_alembic(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUHOURS_")}
+    env["GPUHOURS_DATA_DIR"] = str(tmp_path)
+    sync = [sys.executable, "-m", "aggregator", "sync", "--replay", "bundled", "--json"]
+    subprocess.run(sync, env=env, capture_output=True, check=True, timeout=300)
+    probe = (
+        "import json, sys\n"
+        "from aggregator.cli import app\n"
+        "try:\n"
+        "    app(['cheapest', '--gpu', 'H100', '--gpu-hours', '1000', '--json'])\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "heavy = ('sqlalchemy', 'alembic', 'httpx')\n"
+        "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    plan = json.loads(out[: out.rindex("\n[")])
+    assert plan["lines"] and plan["currency"] == "USD"
+    assert json.loads(out.splitlines()[-1]) == []
