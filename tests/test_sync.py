@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from fake_plugins import STORE_TABLES, dump_tables, offer_row
 
 from aggregator.models import SyncStatus
@@ -235,33 +236,38 @@ def test_provider_without_settings_is_reported_not_configured(
     assert "GPUHOURS_FAKE_CATALOG" in run.error
 
 
-def _paged_api(calls: list[httpx.Request], second_page: bytes | None = None) -> httpx.MockTransport:
-    pages = {
-        "/v1/prices": {
-            "items": [offer_row(instance_type="fk.page1", source={"sku": "P1"})],
-            "next": "https://prices.fake.invalid/v1/prices/2",
-        },
-        "/v1/prices/2": {"items": [offer_row(instance_type="fk.page2", source={"sku": "P2"})]},
+def _paged_api(second_page: bytes | None = None) -> respx.Router:
+    """The fake feed's two pages, the first linking to the second; ``second_page`` replaces the
+    second page's body (a truncated one, say)."""
+    api = respx.Router(assert_all_called=False)
+    first = {
+        "items": [offer_row(instance_type="fk.page1", source={"sku": "P1"})],
+        "next": "https://prices.fake.invalid/v1/prices/2",
     }
+    second = {"items": [offer_row(instance_type="fk.page2", source={"sku": "P2"})]}
+    api.get(path="/v1/prices", name="first").respond(200, json=first)
+    page2 = api.get(path="/v1/prices/2", name="second")
+    if second_page is None:
+        page2.respond(200, json=second)
+    else:
+        page2.respond(200, content=second_page)
+    return api
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        if request.url.path == "/v1/prices/2" and second_page is not None:
-            return httpx.Response(200, content=second_page)
-        return httpx.Response(200, json=pages[request.url.path])
 
-    return httpx.MockTransport(handler)
+def _transport(api: respx.Router) -> httpx.MockTransport:
+    return httpx.MockTransport(api.handler)
 
 
 def test_record_then_replay_yields_identical_offers(
     engine: Any, fake_catalog: Catalog, tmp_path: Path
 ) -> None:
-    calls: list[httpx.Request] = []
+    api = _paged_api()
     record_dir = tmp_path / "recorded"
     run = only(
-        run_sync(engine, ["fakecloud/http"], transport=_paged_api(calls), record_dir=record_dir)
+        run_sync(engine, ["fakecloud/http"], transport=_transport(api), record_dir=record_dir)
     )
-    assert run.status is SyncStatus.OK and run.seen == 2 and len(calls) == 2
+    assert run.status is SyncStatus.OK and run.seen == 2 and len(api.calls) == 2
+    assert api["first"].call_count == api["second"].call_count == 1
     recorded = {
         o.id: o.model_dump(exclude={"observed_at"})
         for o in store.query_offers(engine, store.OfferQuery())
@@ -280,10 +286,10 @@ def test_record_then_replay_yields_identical_offers(
 
 
 def test_truncated_response_changes_nothing(engine: Any, fake_catalog: Catalog) -> None:
-    run_sync(engine, ["fakecloud/http"], transport=_paged_api([]))
+    run_sync(engine, ["fakecloud/http"], transport=_transport(_paged_api()))
     before = dump_tables(engine, *STORE_TABLES)
     truncated = json.dumps({"items": [offer_row(instance_type="fk.page2")]}).encode()[:40]
-    run = only(run_sync(engine, ["fakecloud/http"], transport=_paged_api([], truncated)))
+    run = only(run_sync(engine, ["fakecloud/http"], transport=_transport(_paged_api(truncated))))
     assert run.status is SyncStatus.FAILED
     assert dump_tables(engine, *STORE_TABLES) == before
 
