@@ -8,19 +8,25 @@ the same bad input with the same :class:`InvalidInput` message.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, computed_field
-from sqlalchemy import Engine, inspect
 
 from aggregator.gpus import gpu_listing
 from aggregator.models import PriceInterval, StoredOffer, SyncRun, utcnow
 from aggregator.offer_query import build_offer_query, parse_purchase_options
 from aggregator.plugins import Registry
 from aggregator.settings import Settings
-from db import store
-from db.engine import make_engine
-from db.migrate import check_schema, current_revision, upgrade
+from db import read
+from db.offer_sql import OfferQuery
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from db.reader import Reader
+
+# SQLAlchemy and Alembic are imported only by the functions that write or migrate, so that the
+# reads behind `gpuhours offers` and `history` can run on the stdlib sqlite3 driver.
 
 __all__ = [
     "SORT_KEYS",
@@ -64,6 +70,9 @@ def open_store(settings: Settings, *, check: bool = True) -> Engine:
     refused with a message saying to run ``gpuhours db upgrade`` (shared services migrate
     deliberately).
     """
+    from db.engine import make_engine
+    from db.migrate import check_schema, current_revision, upgrade
+
     engine = make_engine(settings.database_url, settings=settings)
     if check:
         if (
@@ -77,16 +86,18 @@ def open_store(settings: Settings, *, check: bool = True) -> Engine:
 
 
 def _is_empty(engine: Engine) -> bool:
+    from sqlalchemy import inspect
+
     return not inspect(engine).get_table_names()
 
 
-def find_offers(engine: Engine, query: store.OfferQuery) -> list[StoredOffer]:
-    return store.query_offers(engine, query)
+def find_offers(source: Reader | Engine, query: OfferQuery) -> list[StoredOffer]:
+    return read.query_offers(source, query)
 
 
-def store_version(engine: Engine) -> int:
+def store_version(source: Reader | Engine) -> int:
     """A number every committed sync raises: answers computed at one version stay true."""
-    return store.data_version(engine)
+    return read.data_version(source)
 
 
 class GpuInfo(BaseModel):
@@ -115,10 +126,10 @@ class OfferHistory(BaseModel):
     intervals: list[PriceInterval]
 
 
-def offer_history(engine: Engine, query: store.OfferQuery) -> list[OfferHistory]:
+def offer_history(source: Reader | Engine, query: OfferQuery) -> list[OfferHistory]:
     """Price intervals of the offers matching ``query`` (withdrawn ones included)."""
-    offers = store.query_offers(engine, query)
-    intervals = store.price_history(engine, [o.id for o in offers])
+    offers = read.query_offers(source, query)
+    intervals = read.price_history(source, [o.id for o in offers])
     by_offer: dict[str, list[PriceInterval]] = {}
     for interval in intervals:
         by_offer.setdefault(interval.offer_id, []).append(interval)
@@ -192,6 +203,8 @@ def providers_report(
     Without an ``engine`` (the store could not be opened: ``store_error`` says why) the
     plugins, feeds and terms are still reported: it is the report people read to debug a setup.
     """
+    from db import store
+
     now = utcnow()
     latest = store.latest_runs(engine) if engine is not None else {}
     good_runs = store.latest_runs(engine, good_only=True) if engine is not None else {}

@@ -426,11 +426,8 @@ def offers(
             sort=sort_key,
             limit=limit,
         )
-        engine = catalog.open_store(settings)
-        try:
-            found = catalog.find_offers(engine, query)
-        finally:
-            engine.dispose()
+        with _store_reader(settings) as reader:
+            found = catalog.find_offers(reader, query)
         if not found:
             _nothing(
                 "no offers match; widen the filters or run `gpuhours sync`",
@@ -520,11 +517,8 @@ def history(
             include_withdrawn=True,
             limit=limit,
         )
-        engine = catalog.open_store(settings)
-        try:
-            found = catalog.offer_history(engine, query)
-        finally:
-            engine.dispose()
+        with _store_reader(settings) as reader:  # one snapshot: offers and their intervals agree
+            found = catalog.offer_history(reader, query)
         if not found:
             _nothing("no offers match", as_json, {"offers": []})
         if as_json:

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -65,24 +64,40 @@ def test_the_allow_list_variable_is_the_one_settings_read(monkeypatch: pytest.Mo
     assert Settings().plugin_allowlist == parse_allowlist(" aws, gcp ,") == {"aws", "gcp"}
 
 
-def test_a_plan_on_a_current_sqlite_store_loads_no_sqlalchemy_or_alembic(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def bundled_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of a user whose default store holds the bundled snapshot."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GPUHOURS_")}
-    env["GPUHOURS_DATA_DIR"] = str(tmp_path)
+    env["GPUHOURS_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
     sync = [sys.executable, "-m", "aggregator", "sync", "--replay", "bundled", "--json"]
     subprocess.run(sync, env=env, capture_output=True, check=True, timeout=300)
+    return env
+
+
+@pytest.mark.parametrize(
+    ("command", "key"),
+    [
+        (["cheapest", "--gpu", "H100", "--gpu-hours", "1000", "--json"], "lines"),
+        (["offers", "--gpu", "H100", "--json"], "offers"),
+        (["history", "--gpu", "H100", "--json"], "offers"),
+    ],
+)
+def test_reading_a_current_sqlite_store_loads_no_sqlalchemy_or_alembic(
+    bundled_store: dict[str, str], command: list[str], key: str
+) -> None:
     probe = (
         "import json, sys\n"
         "from aggregator.cli import app\n"
         "try:\n"
-        "    app(['cheapest', '--gpu', 'H100', '--gpu-hours', '1000', '--json'])\n"
+        f"    app({command!r})\n"
         "except SystemExit as done:\n"
         "    assert not done.code, done.code\n"
         "heavy = ('sqlalchemy', 'alembic', 'httpx')\n"
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], env=bundled_store, capture_output=True, text=True, check=True
     ).stdout
-    plan = json.loads(out[: out.rindex("\n[")])
-    assert plan["lines"] and plan["currency"] == "USD"
+    document = json.loads(out[: out.rindex("\n[")])
+    assert document[key]
     assert json.loads(out.splitlines()[-1]) == []
