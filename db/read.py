@@ -158,7 +158,7 @@ def query_offers(source: Reader | Engine, q: OfferQuery) -> list[StoredOffer]:
     PostgreSQL. Withdrawn offers are left out unless ``q.include_withdrawn``.
     """
     reader = as_reader(source)
-    sql, params = offer_select(q, OFFER_COLUMNS)
+    sql, params = offer_select(q, OFFER_COLUMNS, reader.dialect)
     with reader.errors_as("querying offers"):
         rows = reader.execute(sql, params)
     return [_stored_offer(row) for row in rows]
@@ -172,7 +172,7 @@ def query_offer_records(source: Reader | Engine, q: OfferQuery) -> list[OfferRec
     stored value (a sync stamps a whole feed with one timestamp).
     """
     reader = as_reader(source)
-    sql, params = offer_select(q, _RECORD_COLUMNS)
+    sql, params = offer_select(q, _RECORD_COLUMNS, reader.dialect)
     with reader.errors_as("querying offers"):
         rows = reader.execute(sql, params)
     observed: dict[Any, datetime] = {}

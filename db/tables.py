@@ -115,6 +115,23 @@ class OfferRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint(*NATURAL_KEY_COLUMNS, name="uq_offers_natural_key"),
         Index("ix_offers_gpu_live_price", "gpu", "withdrawn_at", "price_per_gpu_hour"),
+        # Covers the planner's cheapest-per-shape read (db.offer_sql): its filters and the
+        # MIN(price_per_hour) per shape come from the index alone, and the cheapest rows are
+        # found by a seek on the leading columns and the price (migration 0003).
+        Index(
+            "ix_offers_plan_shape",
+            "gpu",
+            "withdrawn_at",
+            "interruptible",
+            "purchase_option",
+            "gpu_count",
+            "term_hours",
+            "provider",
+            "currency",
+            "price_per_hour",
+            "gpu_memory_gb",
+            "region",
+        ),
         Index("ix_offers_feed", "feed"),
         Index("ix_offers_provider_region", "provider", "region"),
     )

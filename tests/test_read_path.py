@@ -30,7 +30,7 @@ from aggregator.models import Offer, PurchaseOption
 from aggregator.planner.candidates import cheapest_per_shape
 from db import migrate, read, store
 from db.engine import make_engine
-from db.offer_sql import GPU_COUNT_TOLERANCE, OfferQuery
+from db.offer_sql import GPU_COUNT_TOLERANCE, OfferQuery, offer_select
 from db.reader import Reader, open_reader, reader_for, sqlite_path
 from db.schema_head import KNOWN_REVISIONS, SCHEMA_HEAD
 from db.tables import offers as offers_table
@@ -189,6 +189,39 @@ def test_both_drivers_return_what_the_filters_mean(
     if stdlib_reader is not None:
         assert store.query_offer_records(stdlib_reader, q) == records
         assert store.query_offers(stdlib_reader, q) == models
+
+
+@_HYPOTHESIS
+@given(q=queries())
+def test_both_per_shape_forms_keep_the_same_offers_on_either_dialect(
+    filled: Engine, q: OfferQuery
+) -> None:
+    # SQLite runs the grouped form, PostgreSQL the window: each must be right on both, so
+    # either could be chosen for either database.
+    q.cheapest_per_shape = True
+    reader = reader_for(filled)
+    by_dialect = [reader.execute(*offer_select(q, ["id"], d)) for d in ("sqlite", "postgresql")]
+    assert [r[0] for r in by_dialect[0]] == [r[0] for r in by_dialect[1]]
+    assert [r[0] for r in by_dialect[0]] == [o.id for o in _expected(q)]
+
+
+def test_the_planner_read_seeks_the_covering_index_on_sqlite(filled: Engine) -> None:
+    # The grouped form is fast only while SQLite reads the groups from ix_offers_plan_shape
+    # alone and seeks it per group; a plan on ix_offers_gpu_live_price scans once per group.
+    if filled.dialect.name != "sqlite":
+        pytest.skip("SQLite's query plan")
+    q = OfferQuery(
+        gpu_variants=[("A100", None)], regions=["us-*"], whole_gpus=True, cheapest_per_shape=True
+    )
+    sql, params = offer_select(q, ["id"], "sqlite")
+    with filled.connect() as conn:
+        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+    on_offers = [step for step in plan if step.startswith(("SCAN offers", "SEARCH offers"))]
+    assert any("COVERING INDEX ix_offers_plan_shape" in step for step in on_offers), plan
+    seeks = [s for s in on_offers if "ix_offers_plan_shape" in s and "price_per_hour=?" in s]
+    assert seeks, plan
+    assert not any("ix_offers_gpu_live_price" in step or step.startswith("SCAN") for step in
+                   on_offers), plan  # fmt: skip
 
 
 def test_records_and_models_equal_what_was_stored(
