@@ -36,6 +36,7 @@ from aggregator.errors import (
     ConfigurationError,
     GpuhoursError,
     ProviderError,
+    StoreError,
     SyncRejected,
     UnknownGpu,
 )
@@ -367,7 +368,7 @@ async def sync_feeds(
     async with make_client(
         settings, transport=transport, record_dir=record_dir, replay_dir=replay_dir
     ) as client:
-        return list(
+        outcomes = list(
             await asyncio.gather(
                 *(
                     sync_feed(
@@ -385,3 +386,13 @@ async def sync_feeds(
                 )
             )
         )
+    if any(_wrote_offers(outcome.run) for outcome in outcomes):
+        try:
+            await asyncio.to_thread(store.refresh_statistics, engine)
+        except StoreError as exc:
+            log.warning("%s; plans read more slowly until the database's autovacuum runs", exc)
+    return outcomes
+
+
+def _wrote_offers(run: SyncRun) -> bool:
+    return run.status is not SyncStatus.FAILED and bool(run.new or run.changed or run.withdrawn)

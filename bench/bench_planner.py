@@ -238,6 +238,7 @@ def fill(engine: Engine, offers: list[Offer]) -> None:
             started_at=NOW,
         )
         store.apply_snapshot(engine, snapshot, now=NOW)
+    store.refresh_statistics(engine)  # as a sync does after writing offers
 
 
 CASES = {

@@ -7,8 +7,8 @@ both drivers (the stdlib ``sqlite3`` and SQLAlchemy, see :mod:`db.reader`) run w
 PostgreSQL. Only constructs both databases share are used (``lower``, ``LIKE .. ESCAPE``,
 ``abs``, ``round``, ``GROUP BY`` with ``MIN``, ``CROSS JOIN``, ``ROW_NUMBER() OVER``), and every
 value is a bound parameter, so no quoting rule of either dialect matters. IN lists get one
-parameter per value (``name_0, name_1 ...``). Only the cheapest-per-shape reduction differs by
-dialect (a grouped read on SQLite, a window on PostgreSQL), with the same rows. Nothing here
+parameter per value (``name_0, name_1 ...``). Only how the cheapest-per-shape reduction joins
+back differs by dialect (see :func:`_cheapest_per_shape`), with the same rows. Nothing here
 imports SQLAlchemy.
 """
 
@@ -134,8 +134,7 @@ def offer_select(
     selected = ", ".join(columns)
     where_sql = " AND ".join(where) if where else "1 = 1"
     if q.cheapest_per_shape:
-        cheapest = _cheapest_by_group if dialect == "sqlite" else _cheapest_by_window
-        where_sql = cheapest(where_sql, sort, params)
+        where_sql = _cheapest_per_shape(where_sql, sort, params, dialect)
     sql = f"SELECT {selected} FROM offers WHERE {where_sql} ORDER BY {sort}, id"
     if q.limit is not None:
         sql += " LIMIT " + params.add("limit", int(q.limit))
@@ -158,25 +157,8 @@ def _planner_shape(params: SqlParams) -> str:
     )
 
 
-def _cheapest_by_window(where_sql: str, sort: str, params: SqlParams) -> str:
-    """The condition keeping the cheapest matching offer of each planner shape (PostgreSQL).
-
-    The window ranks narrow rows (the sort carries every selected column, so the shape keys
-    only), then the winners are read by id. It orders by price, then the outer order: the first
-    offer of a shape in the result wins a tie on price, as in the planner's own reduction.
-    PostgreSQL keeps this one-scan form: on a store not yet analyzed (right after a first sync)
-    its planner estimates one row per scan and runs :func:`_cheapest_by_group`'s join back as a
-    full rescan per group (0.2-0.7 s at 100k offers).
-    """
-    ranked = (
-        f"SELECT id, ROW_NUMBER() OVER (PARTITION BY {_planner_shape(params)} "
-        f"ORDER BY price_per_hour, {sort}, id) AS shape_rank FROM offers WHERE {where_sql}"
-    )
-    return f"id IN (SELECT id FROM ({ranked}) AS ranked WHERE shape_rank = 1)"
-
-
-def _cheapest_by_group(where_sql: str, sort: str, params: SqlParams) -> str:
-    """The condition keeping the cheapest matching offer of each planner shape (SQLite).
+def _cheapest_per_shape(where_sql: str, sort: str, params: SqlParams, dialect: str) -> str:
+    """The condition keeping the cheapest matching offer of each planner shape.
 
     Three steps, each over few rows but the first: ``groups`` is MIN(price_per_hour) of the
     matching offers per group of :data:`_GROUPS`, answered from ``ix_offers_plan_shape`` alone;
@@ -184,9 +166,17 @@ def _cheapest_by_group(where_sql: str, sort: str, params: SqlParams) -> str:
     values, so exact even for floats), by a seek on that index; the window ranks those per
     planner shape by price, then the outer order, and keeps the first. Every offer at its
     shape's minimum is at its group's minimum too, so the first in the result order wins a tie
-    on price, as in the planner's own reduction. ``CROSS JOIN`` keeps the groups as SQLite's
-    outer loop (with a plain join and no statistics it may pick ix_offers_gpu_live_price for
-    the inner one, a scan per group). At 100k offers: 3-8 ms instead of 25-50 ms.
+    on price, as in the planner's own reduction. At 100k offers: 3-8 ms on SQLite, 8-18 ms on
+    an analyzed PostgreSQL store, where ranking all matching rows in one window took 30-50 ms,
+    nearly all of it sorting them.
+
+    The join back must be a seek per group whatever the statistics say. SQLite: ``CROSS JOIN``
+    keeps the groups as its outer loop (with a plain join and no statistics it may pick
+    ix_offers_gpu_live_price for the inner one, a scan per group). PostgreSQL: a ``LATERAL``
+    subquery with ``OFFSET 0`` (which keeps it from being flattened into a plain join) is a
+    loop over the groups with their values as the index condition; it still needs table
+    statistics to prefer ix_offers_plan_shape, which :func:`db.store.refresh_statistics` keeps
+    after every sync.
     """
     shape = _planner_shape(params)
     grouped = ", ".join(_GROUPS)
@@ -194,12 +184,20 @@ def _cheapest_by_group(where_sql: str, sort: str, params: SqlParams) -> str:
         f"SELECT {', '.join(f'{c} AS group_{c}' for c in _GROUPS)}, "
         f"MIN(price_per_hour) AS group_price FROM offers WHERE {where_sql} GROUP BY {grouped}"
     )
-    at_minimum = " AND ".join(f"{c} = group_{c}" for c in _GROUPS)
+    at_minimum = (
+        " AND ".join(f"{c} = group_{c}" for c in _GROUPS)
+        + f" AND price_per_hour = group_price AND {where_sql}"
+    )
+    if dialect == "sqlite":
+        joined = f"({groups}) AS price_groups CROSS JOIN offers WHERE {at_minimum}"
+    else:
+        joined = (
+            f"({groups}) AS price_groups CROSS JOIN LATERAL "
+            f"(SELECT * FROM offers WHERE {at_minimum} OFFSET 0) AS at_minimum"
+        )
     ranked = (
         f"SELECT id, ROW_NUMBER() OVER (PARTITION BY {shape} "
-        f"ORDER BY price_per_hour, {sort}, id) AS shape_rank "
-        f"FROM ({groups}) AS price_groups CROSS JOIN offers "
-        f"WHERE {at_minimum} AND price_per_hour = group_price AND {where_sql}"
+        f"ORDER BY price_per_hour, {sort}, id) AS shape_rank FROM {joined}"
     )
     return f"id IN (SELECT id FROM ({ranked}) AS ranked WHERE shape_rank = 1)"
 

@@ -13,6 +13,7 @@ import pytest
 import respx
 from fake_plugins import STORE_TABLES, dump_tables, offer_row
 
+from aggregator.errors import StoreError
 from aggregator.models import SyncStatus
 from aggregator.plugins import load_registry
 from aggregator.settings import Settings
@@ -59,6 +60,50 @@ def test_first_sync_stores_offers_and_history(engine: Any, fake_catalog: Catalog
     assert all(o.feed == "fakecloud/static" and o.observed_at is not None for o in stored)
     history = store.price_history(engine, [o.id for o in stored])
     assert len(history) == 2 and all(h.valid_to is None for h in history)
+
+
+def _has_statistics(engine: Any) -> bool:
+    """Whether PostgreSQL has analyzed ``offers`` (``reltuples`` is -1 until then)."""
+    with engine.connect() as conn:
+        tuples = conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE oid = 'offers'::regclass"
+        ).scalar_one()
+    return bool(tuples >= 0)
+
+
+def test_a_sync_that_writes_offers_leaves_postgresql_statistics_for_the_plan_read(
+    engine: Any, fake_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refreshed: list[Any] = []
+    refresh = store.refresh_statistics
+    monkeypatch.setattr(store, "refresh_statistics", lambda e: refreshed.append(e) or refresh(e))
+    fake_catalog([offer_row()])
+    if engine.dialect.name == "postgresql":
+        assert not _has_statistics(engine)
+    run_sync(engine)
+    assert refreshed == [engine]
+    if engine.dialect.name == "postgresql":
+        assert _has_statistics(engine)
+    run_sync(engine)  # the same prices again: nothing written, nothing to refresh
+    assert refreshed == [engine]
+
+
+def test_statistics_that_cannot_be_refreshed_leave_the_sync_standing(
+    engine: Any, fake_catalog: Catalog, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    def refuse(_engine: Any) -> None:
+        raise StoreError("refreshing the offers table's statistics failed: permission denied")
+
+    monkeypatch.setattr(store, "refresh_statistics", refuse)
+    fake_catalog([offer_row()])
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.new == 1
+    assert [o.instance_type for o in store.query_offers(engine, store.OfferQuery())] == [
+        "fk.8xh100"
+    ]
+    assert any(
+        r.levelname == "WARNING" and "permission denied" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_price_change_opens_a_new_interval_and_same_price_does_not(
