@@ -33,6 +33,25 @@ class Settings(BaseSettings):
     http_max_retry_wait: float = Field(
         default=120.0, ge=0, description="cap on the total time spent waiting between retries"
     )
+    http_total_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        description="most seconds one request may take, connect to last byte (a 500 MB offer "
+        "file at 2 Mbit/s fits)",
+    )
+    sync_feed_timeout: float = Field(
+        default=7200.0, gt=0, description="most seconds one feed's sync may take, all requests"
+    )
+    sync_price_jump_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="a sync moving more than this share of a feed's existing prices by more "
+        "than sync_price_jump_factor fails as suspicious",
+    )
+    sync_price_jump_factor: float = Field(
+        default=10.0, gt=1, description="how far (up or down) a price must move to count"
+    )
     sync_max_reject_share: float = Field(
         default=0.2, ge=0, le=1, description="a sync rejecting more than this share fails"
     )

@@ -1,0 +1,44 @@
+"""Limits on what users may ask: one definition each, shared by the CLI, the HTTP API and its
+OpenAPI schema, so both refuse the same input with the same message.
+
+Each is far beyond any real request and small enough that no input can make a query, a plan
+or a response expensive.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MAX_LIST_ITEMS",
+    "MAX_OFFER_LIMIT",
+    "MAX_PATTERN_LENGTH",
+    "MAX_PATTERN_WILDCARDS",
+    "MAX_REQUEST_BODY_BYTES",
+    "MAX_TERMS_FILE_BYTES",
+    "MAX_TEXT_LENGTH",
+    "MIN_DEADLINE_HOURS",
+]
+
+MAX_REQUEST_BODY_BYTES = 64 * 1024
+"""Largest HTTP request body the API reads (a plan request is well under 1 KiB); 413 above."""
+
+MAX_TEXT_LENGTH = 200
+"""Longest GPU name, provider name, offer id, currency or other single text value."""
+
+MAX_LIST_ITEMS = 100
+"""Most values of one list filter (``--gpu`` repeated, ``regions`` ...)."""
+
+MAX_PATTERN_LENGTH = 100
+"""Longest region or instance-type glob (region codes are under 30 characters)."""
+
+MAX_PATTERN_WILDCARDS = 8
+"""Most ``*`` and ``?`` in one glob: SQLite refuses some long LIKE patterns outright, and
+matching cost grows with the number of wildcards."""
+
+MAX_OFFER_LIMIT = 100_000
+"""Most offers one ``gpuhours offers`` listing returns (``--limit``)."""
+
+MIN_DEADLINE_HOURS = 0.1
+"""Shortest plan deadline (6 minutes): below it a plan would need absurd numbers of GPUs."""
+
+MAX_TERMS_FILE_BYTES = 1024 * 1024
+"""Largest price-terms file read (``GPUHOURS_TERMS_FILE``); a real one is a few KiB."""
