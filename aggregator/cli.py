@@ -12,7 +12,6 @@ Conventions every command keeps:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt
+from aggregator.cli_options import GpuOpt, JsonOpt, LimitOpt, ProviderOpt, RegionOpt
 from aggregator.cli_plan import add_commands as add_plan_commands
 from aggregator.cli_service import add_commands as add_service_commands
 from aggregator.errors import (
@@ -34,6 +33,7 @@ from aggregator.errors import (
     SchemaOutdated,
     StoreError,
 )
+from aggregator.json_text import NonFiniteNumber, dumps
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -102,7 +102,7 @@ def _root(
 
 
 def _emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(_jsonable(document), indent=2, default=str) + "\n")
+    sys.stdout.write(dumps(_jsonable(document), indent=2) + "\n")
     sys.stdout.flush()
 
 
@@ -119,7 +119,7 @@ def _jsonable(value: Any) -> Any:
 def _exit_code_for(exc: GpuhoursError) -> int:
     if isinstance(exc, InvalidInput | ConfigurationError | SchemaOutdated):
         return EXIT_INPUT
-    if isinstance(exc, StoreError):
+    if isinstance(exc, StoreError | NonFiniteNumber):  # the store, or a bug: not the user's input
         return EXIT_STORE
     return EXIT_NOTHING
 
@@ -402,7 +402,7 @@ def offers(
     sort: Annotated[
         str, typer.Option("--sort", help="gpu-hour (price per GPU-hour) or hour.")
     ] = "gpu-hour",
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most N offers.")] = 20,
+    limit: LimitOpt = 20,
     include_withdrawn: Annotated[
         bool, typer.Option("--include-withdrawn", help="Also offers no longer published.")
     ] = False,
@@ -499,7 +499,7 @@ def history(
     provider: ProviderOpt = None,
     region: RegionOpt = None,
     purchase_option: OptionOpt = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most N offers.")] = 20,
+    limit: LimitOpt = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the price intervals of matching offers (withdrawn ones included)."""

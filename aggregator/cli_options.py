@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["GpuOpt", "JsonOpt", "ProviderOpt", "RegionOpt"]
+from aggregator.limits import MAX_OFFER_LIMIT
+
+__all__ = ["GpuOpt", "JsonOpt", "LimitOpt", "ProviderOpt", "RegionOpt"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 GpuOpt = Annotated[
@@ -19,4 +21,7 @@ ProviderOpt = Annotated[
 RegionOpt = Annotated[
     list[str] | None,
     typer.Option("--region", "-r", help="Region or glob (us-*, *east*); repeatable."),
+]
+LimitOpt = Annotated[
+    int, typer.Option("--limit", "-n", min=1, max=MAX_OFFER_LIMIT, help="At most N offers.")
 ]

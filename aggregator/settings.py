@@ -7,18 +7,50 @@ the core uses. Secrets are ``SecretStr`` so they never print.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aggregator.errors import ConfigurationError
 from aggregator.plugins import parse_allowlist
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["DATABASE_SCHEMES", "Settings", "describe_settings_error", "get_settings"]
+
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
+"""URL schemes of the stores gpuhours runs on: SQLite and PostgreSQL (through psycopg 3)."""
+_SECRET_WORDS = ("token", "key", "password", "secret", "database_url")
+_MAX_ECHO = 60
+
+
+def describe_settings_error(exc: ValidationError, prefix: str) -> str:
+    """One line naming each bad environment variable, its value (unless it may hold a secret)
+    and what it accepts: ``GPUHOURS_HTTP_RETRIES='abc': Input should be a valid integer ...``."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        name = prefix + "_".join(str(p) for p in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        if isinstance(value, str) and not any(w in name.lower() for w in _SECRET_WORDS):
+            shown = value if len(value) <= _MAX_ECHO else value[:_MAX_ECHO] + "..."
+            name += f"={shown!r}"
+        parts.append(f"{name}: {message}")
+    return "; ".join(parts)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GPUHOURS_", extra="ignore")
+    """The core's settings. A bad value raises :class:`ConfigurationError` naming the variable
+    (exit 2 on the CLI), never a pydantic dump; NaN and infinities are refused everywhere."""
+
+    model_config = SettingsConfigDict(env_prefix="GPUHOURS_", extra="ignore", allow_inf_nan=False)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            prefix = str(self.model_config.get("env_prefix", ""))
+            raise ConfigurationError(describe_settings_error(exc, prefix)) from None
 
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file under data_dir"
@@ -67,6 +99,20 @@ class Settings(BaseSettings):
         description="TOML file of your negotiated price terms, applied when planning "
         "(docs/plugins.md, 'Your own prices'); unset or empty: none",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme, separator, _ = value.strip().partition("://")
+        if not separator or scheme.lower() not in DATABASE_SCHEMES:
+            given = f"names a {scheme!r} database" if separator else "is not a database URL"
+            raise ValueError(
+                f"{given}; gpuhours stores prices in SQLite or PostgreSQL: use sqlite:///PATH "
+                "or postgresql://USER@HOST/DATABASE"
+            )
+        return value.strip()
 
     @field_validator("terms_file", mode="before")
     @classmethod

@@ -15,7 +15,9 @@ never computed with half of someone's contract.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 
 from aggregator.errors import InvalidInput, UnknownGpu
 from aggregator.gpus import GpuVocabulary
+from aggregator.limits import MAX_TERMS_FILE_BYTES
 from aggregator.terms import ActiveTerm, PriceTerm
 
 __all__ = ["TABLE", "load_terms_file", "parse_terms"]
@@ -42,7 +45,7 @@ def load_terms_file(path: Path, vocabulary: GpuVocabulary) -> list[ActiveTerm]:
     ``vocabulary``; :class:`InvalidInput` for a file that is missing, unreadable or wrong."""
     where = f"terms file {path} (GPUHOURS_TERMS_FILE)"
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = _read_regular_file(path, where).decode("utf-8")
     except FileNotFoundError:
         raise InvalidInput(
             f"{where} does not exist; create it or unset GPUHOURS_TERMS_FILE", field=FIELD
@@ -61,6 +64,31 @@ def load_terms_file(path: Path, vocabulary: GpuVocabulary) -> list[ActiveTerm]:
         message = f"{where} is not valid TOML: {exc}; {_HOW_TO_FIX}"
         raise InvalidInput(message, field=FIELD) from None
     return parse_terms(document, vocabulary, source=f"terms file {path}", text=text)
+
+
+def _read_regular_file(path: Path, where: str) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_TERMS_FILE_BYTES`.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO, a device such as
+    ``/dev/zero`` or a file swapped in after a check is refused instead of hanging the command
+    or filling memory.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInput(
+                f"{where} is not a regular file; point GPUHOURS_TERMS_FILE at a TOML file",
+                field=FIELD,
+            )
+        data = file.read(MAX_TERMS_FILE_BYTES + 1)
+    if len(data) > MAX_TERMS_FILE_BYTES:
+        raise InvalidInput(
+            f"{where} is larger than {MAX_TERMS_FILE_BYTES:,} bytes, far more than any "
+            f"contract's terms; {_HOW_TO_FIX}",
+            field=FIELD,
+        )
+    return data
 
 
 def parse_terms(
