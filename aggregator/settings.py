@@ -6,22 +6,30 @@ the core uses. Secrets are ``SecretStr`` so they never print.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from aggregator.errors import ConfigurationError
 from aggregator.plugins import parse_allowlist
 
-__all__ = ["DATABASE_SCHEMES", "Settings", "describe_settings_error", "get_settings"]
+__all__ = [
+    "DATABASE_SCHEMES",
+    "GpuhoursSettings",
+    "Settings",
+    "describe_settings_error",
+    "get_settings",
+]
 
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
 """URL schemes of the stores gpuhours runs on: SQLite and PostgreSQL (through psycopg 3)."""
 _SECRET_WORDS = ("token", "key", "password", "secret", "database_url")
 _MAX_ECHO = 60
+_SETTINGS_FIELD = re.compile(r'field "([^"]+)"')
 
 
 def describe_settings_error(exc: ValidationError, prefix: str) -> str:
@@ -30,7 +38,7 @@ def describe_settings_error(exc: ValidationError, prefix: str) -> str:
     parts = []
     for error in exc.errors(include_url=False):
         name = prefix + "_".join(str(p) for p in error["loc"]).upper()
-        message = error["msg"].removeprefix("Value error, ")
+        message = error["msg"].removeprefix("Value error, ").removeprefix(name).lstrip(": ")
         value = error.get("input")
         if isinstance(value, str) and not any(w in name.lower() for w in _SECRET_WORDS):
             shown = value if len(value) <= _MAX_ECHO else value[:_MAX_ECHO] + "..."
@@ -39,18 +47,27 @@ def describe_settings_error(exc: ValidationError, prefix: str) -> str:
     return "; ".join(parts)
 
 
-class Settings(BaseSettings):
-    """The core's settings. A bad value raises :class:`ConfigurationError` naming the variable
-    (exit 2 on the CLI), never a pydantic dump; NaN and infinities are refused everywhere."""
+class GpuhoursSettings(BaseSettings):
+    """Base of every settings class of gpuhours and its plugins: a bad value raises
+    :class:`ConfigurationError` naming the variable (exit 2 on the CLI), never a pydantic
+    dump; NaN and infinities are refused. Subclasses set ``env_prefix`` (``GPUHOURS_...``)."""
 
     model_config = SettingsConfigDict(env_prefix="GPUHOURS_", extra="ignore", allow_inf_nan=False)
 
     def __init__(self, **values: Any) -> None:
+        prefix = str(self.model_config.get("env_prefix", ""))
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            prefix = str(self.model_config.get("env_prefix", ""))
             raise ConfigurationError(describe_settings_error(exc, prefix)) from None
+        except SettingsError as exc:  # a complex value (JSON) that does not parse
+            field = _SETTINGS_FIELD.search(str(exc))
+            name = prefix + (field[1].upper() if field else "")
+            raise ConfigurationError(f"{name}: not valid JSON ({exc.__cause__ or exc})") from None
+
+
+class Settings(GpuhoursSettings):
+    """The core's settings."""
 
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file under data_dir"

@@ -19,7 +19,7 @@ import pytest
 import respx
 
 import plugins.azure
-from aggregator.errors import ProviderRateLimited, ProviderResponseError
+from aggregator.errors import ConfigurationError, ProviderRateLimited, ProviderResponseError
 from aggregator.http import make_client
 from aggregator.models import Offer, SyncStatus
 from aggregator.plugins import load_registry
@@ -312,7 +312,7 @@ def test_settings_come_from_gpuhours_azure_environment(monkeypatch: pytest.Monke
     assert settings.prices_url == "http://mirror.test/prices"
     assert settings.region_allowlist == ("eastus2", "westeurope")
     monkeypatch.setenv("GPUHOURS_AZURE_PRICES_URL", "prices.azure.com")
-    with pytest.raises(ValueError, match="GPUHOURS_AZURE_PRICES_URL"):
+    with pytest.raises(ConfigurationError, match="GPUHOURS_AZURE_PRICES_URL"):
         AzureSettings()
 
 

@@ -36,7 +36,12 @@ from test_gcp_fixtures import (
 
 import plugins.gcp
 from aggregator import Feed, FetchContext, Offer, Provider, hookimpl
-from aggregator.errors import ProviderAuthError, ProviderResponseError, ProviderUnavailable
+from aggregator.errors import (
+    ConfigurationError,
+    ProviderAuthError,
+    ProviderResponseError,
+    ProviderUnavailable,
+)
 from aggregator.models import SyncStatus
 from aggregator.plugins import load_registry
 from aggregator.settings import Settings
@@ -211,7 +216,7 @@ def test_settings_come_from_gpuhours_gcp_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("GPUHOURS_GCP_API_KEY", "  ")
     assert GcpSettings().api_key is None
     monkeypatch.setenv("GPUHOURS_GCP_BILLING_URL", "cloudbilling.googleapis.com")
-    with pytest.raises(ValueError, match="GPUHOURS_GCP_BILLING_URL"):
+    with pytest.raises(ConfigurationError, match="GPUHOURS_GCP_BILLING_URL"):
         GcpSettings()
 
 

@@ -8,9 +8,10 @@ a first full sync of every region fetches several GB of CSV.
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from aggregator.providers import FetchContext
+from aggregator.settings import GpuhoursSettings
 
 __all__ = ["DEFAULT_PRICING_URL", "DEFAULT_SPOT_URL", "AwsSettings", "settings_of"]
 
@@ -18,7 +19,7 @@ DEFAULT_PRICING_URL = "https://pricing.us-east-1.amazonaws.com"
 DEFAULT_SPOT_URL = "https://website.spot.ec2.aws.a2z.com/spot.js"
 
 
-class AwsSettings(BaseSettings):
+class AwsSettings(GpuhoursSettings):
     """Where the AWS feeds read prices from, and which regions they fetch."""
 
     model_config = SettingsConfigDict(env_prefix="GPUHOURS_AWS_", extra="ignore")

@@ -7,14 +7,16 @@ provider is always configured.
 from __future__ import annotations
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from aggregator.settings import GpuhoursSettings
 
 __all__ = ["DEFAULT_PRICES_URL", "AzureSettings"]
 
 DEFAULT_PRICES_URL = "https://prices.azure.com/api/retail/prices"
 
 
-class AzureSettings(BaseSettings):
+class AzureSettings(GpuhoursSettings):
     """Where the Azure Retail Prices API lives and how politely to page through it."""
 
     model_config = SettingsConfigDict(env_prefix="GPUHOURS_AZURE_", extra="ignore")

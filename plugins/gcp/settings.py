@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from aggregator.settings import GpuhoursSettings
 
 __all__ = ["DEFAULT_BILLING_URL", "GcpSettings"]
 
 DEFAULT_BILLING_URL = "https://cloudbilling.googleapis.com"
 
 
-class GcpSettings(BaseSettings):
+class GcpSettings(GpuhoursSettings):
     """Where the Cloud Billing Catalog API is and the API key it wants.
 
     ``GPUHOURS_GCP_BILLING_URL`` may point at a mirror or a test server; the API's own paths
