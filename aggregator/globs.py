@@ -3,13 +3,48 @@
 The same semantics as the store's SQL (:func:`db.store.glob_to_like`): everything else stands
 for itself, the whole text must match, and case is ignored (patterns and texts are lowered).
 Plan filters and price terms both match regions and instance types this way.
+
+:func:`check_pattern` bounds a user's glob before any query sees it: SQLite refuses some long
+``LIKE`` patterns outright ("pattern too complex"), and matching cost grows with wildcards.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["glob_regex"]
+from aggregator.errors import InvalidInput
+from aggregator.limits import MAX_PATTERN_LENGTH, MAX_PATTERN_WILDCARDS
+
+__all__ = ["PATTERN_REGEX", "check_pattern", "glob_regex"]
+
+_NO_WILDCARD = r"[^*?]*"
+PATTERN_REGEX = (
+    rf"^\s*(?:[^\s*?]{_NO_WILDCARD}(?:[*?]{_NO_WILDCARD}){{0,{MAX_PATTERN_WILDCARDS}}}"
+    rf"|[*?]{_NO_WILDCARD}(?:[*?]{_NO_WILDCARD}){{0,{MAX_PATTERN_WILDCARDS - 1}}})$"
+)
+"""The globs :func:`check_pattern` accepts (length aside), as a JSON Schema ``pattern``: some
+text that is not whitespace, and at most ``MAX_PATTERN_WILDCARDS`` wildcards."""
+
+
+def check_pattern(pattern: str, field: str) -> str:
+    """``pattern`` stripped, or :class:`InvalidInput` on ``field`` if it is empty or too complex."""
+    text = pattern.strip()
+    if not text:
+        raise InvalidInput(f"an empty {field} pattern matches nothing", field=field)
+    if len(text) > MAX_PATTERN_LENGTH:
+        raise InvalidInput(
+            f"{field} pattern is {len(text)} characters long; at most {MAX_PATTERN_LENGTH} "
+            "are accepted",
+            field=field,
+        )
+    wildcards = sum(text.count(c) for c in "*?")
+    if wildcards > MAX_PATTERN_WILDCARDS:
+        raise InvalidInput(
+            f"{field} pattern {text[:40]!r} has {wildcards} wildcards (* and ?); at most "
+            f"{MAX_PATTERN_WILDCARDS} are accepted",
+            field=field,
+        )
+    return text
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:

@@ -11,18 +11,33 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
+from annotated_types import Ge, Gt, Le
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     computed_field,
     field_validator,
     model_validator,
+)
+
+from aggregator.errors import InvalidInput
+from aggregator.globs import PATTERN_REGEX, check_pattern
+from aggregator.limits import (
+    MAX_LIST_ITEMS,
+    MAX_PATTERN_LENGTH,
+    MAX_PATTERN_WILDCARDS,
+    MAX_TEXT_LENGTH,
+    MIN_DEADLINE_HOURS,
 )
 
 __all__ = [
@@ -323,12 +338,12 @@ _MAX_PLAN_HOURS = 876_000.0  # 100 years
 _MAX_PLAN_GPUS = 10_000_000
 
 
-def _option_spelling(value: Any) -> Any:
+def option_spelling(value: Any) -> Any:
     """Accept ``on-demand`` / ``Savings Plan`` as well as the enum values."""
     if isinstance(value, str):
         return value.strip().lower().replace("-", "_").replace(" ", "_")
     if isinstance(value, list | tuple):
-        return [_option_spelling(item) for item in value]
+        return [option_spelling(item) for item in value]
     return value
 
 
@@ -337,6 +352,57 @@ def _names(values: list[str], what: str) -> list[str]:
     if any(not value for value in cleaned):
         raise ValueError(f"an empty {what} matches nothing")
     return list(dict.fromkeys(cleaned))
+
+
+_WHOLE_TEXT = re.compile(r"\s*\d+(\.0*)?\s*")
+
+
+def _whole_number(value: Any, info: ValidationInfo) -> Any:
+    """``3.0`` as the integer 3, as JSON Schema counts it; ``3.5`` stays for the int check.
+
+    Query text ("3.0") is converted too, but not a JSON string (validated in ``json`` mode,
+    where a string is never a number).
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and info.mode == "python" and _WHOLE_TEXT.fullmatch(value):
+        return int(float(value))
+    return value
+
+
+FiniteInput = Annotated[float, AllowInfNan(False)]
+"""A number from a user: NaN and infinities are refused ("Input should be a finite number")
+before any bound is checked. Bounds go in an enclosing ``Annotated`` (``Gt(0)`` ...), where
+they apply to the number itself and render as standard JSON Schema keywords even when the
+field is optional (``Field(gt=0)`` on ``X | None`` renders a non-standard ``gt``)."""
+
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+"""Marks an integer input that takes a whole-number float (``3.0``), as JSON Schema counts it:
+``Annotated[int, Ge(0), WHOLE_NUMBER]``. It goes after the bounds, which then stay standard
+JSON Schema keywords (before them they would render as ``ge``/``le``)."""
+
+
+Text = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEXT_LENGTH, json_schema_extra={"pattern": r"\S"}),
+]
+"""One name in a list input (GPU, provider ...): not blank, at most ``MAX_TEXT_LENGTH``. Blank
+is refused by the validators (after ``strip``); the pattern only tells the schema's readers."""
+
+Glob = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=MAX_PATTERN_LENGTH, json_schema_extra={"pattern": PATTERN_REGEX}
+    ),
+]
+"""A region glob: :func:`aggregator.globs.check_pattern` is the rule, the pattern its schema."""
+
+
+def _pattern(value: str, field: str) -> str:
+    try:
+        return check_pattern(value, field)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
 
 
 class PlanRequest(BaseModel):
@@ -353,44 +419,57 @@ class PlanRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    gpu_hours: Finite = Field(
-        gt=0, le=_MAX_PLAN_GPU_HOURS, description="GPU-hours to buy (delivered, after overhead)"
+    gpu_hours: Annotated[FiniteInput, Gt(0), Le(_MAX_PLAN_GPU_HOURS)] = Field(
+        description="GPU-hours to buy (delivered, after overhead)"
     )
-    gpus: list[str] = Field(
-        default_factory=list, description="accepted GPUs: names or aliases (a100:80); empty = any"
+    gpus: list[Text] = Field(
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description="accepted GPUs: names or aliases (a100:80); empty = any",
     )
-    min_gpu_memory_gb: Finite | None = Field(default=None, ge=0, description="per GPU")
-    providers: list[str] = Field(default_factory=list, description="empty = every provider")
-    regions: list[str] = Field(
-        default_factory=list, description="region codes or globs (us-*); empty = every region"
+    min_gpu_memory_gb: Annotated[FiniteInput, Ge(0)] | None = Field(
+        default=None, description="per GPU"
+    )
+    providers: list[Text] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="empty = every provider"
+    )
+    regions: list[Glob] = Field(
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description=f"region codes or globs (us-*, at most {MAX_PATTERN_LENGTH} characters "
+        f"and {MAX_PATTERN_WILDCARDS} wildcards); empty = every region",
     )
     purchase_options: list[PurchaseOption] = Field(
         default_factory=lambda: list(DEFAULT_PLAN_PURCHASE_OPTIONS),
         min_length=1,
+        max_length=len(PurchaseOption),
         description="what may be bought; spot and low_priority only when listed",
     )
-    gpus_per_node: Finite | None = Field(default=None, gt=0, description="exact GPUs per instance")
-    min_gpus_per_node: Finite | None = Field(default=None, gt=0)
-    max_gpus_per_node: Finite | None = Field(default=None, gt=0)
-    deadline_hours: Finite | None = Field(
-        default=None,
-        gt=0,
-        le=_MAX_PLAN_HOURS,
-        description="wall-clock hours in which every GPU-hour must be delivered",
+    gpus_per_node: Annotated[FiniteInput, Gt(0)] | None = Field(
+        default=None, description="exact GPUs per instance"
     )
-    max_gpus: int | None = Field(
-        default=None, gt=0, le=_MAX_PLAN_GPUS, description="GPUs that may run at once"
+    min_gpus_per_node: Annotated[FiniteInput, Gt(0)] | None = None
+    max_gpus_per_node: Annotated[FiniteInput, Gt(0)] | None = None
+    deadline_hours: Annotated[FiniteInput, Ge(MIN_DEADLINE_HOURS), Le(_MAX_PLAN_HOURS)] | None = (
+        Field(
+            default=None,
+            description="wall-clock hours in which every GPU-hour must be delivered; at least "
+            f"{MIN_DEADLINE_HOURS:g} (shorter deadlines would need absurd numbers of GPUs)",
+        )
+    )
+    max_gpus: Annotated[int, Gt(0), Le(_MAX_PLAN_GPUS), WHOLE_NUMBER] | None = Field(
+        default=None, description="GPUs that may run at once"
     )
     allow_fractional: bool = Field(
         default=False, description="allow instances with a fraction of a GPU (1/6 A10)"
     )
-    spot_overhead: Finite = Field(
+    spot_overhead: Annotated[FiniteInput, Ge(0), Le(100)] = Field(
         default=0.0,
-        ge=0,
-        le=100,
         description="share of interruptible GPU-hours lost to interruptions (0.1 = 10 %)",
     )
-    top: int = Field(default=3, ge=0, le=20, description="how many alternatives to show")
+    top: Annotated[int, Ge(0), Le(20), WHOLE_NUMBER] = Field(
+        default=3, description="how many alternatives to show"
+    )
     apply_terms: bool = Field(
         default=True,
         description="price offers by your negotiated terms (GPUHOURS_TERMS_FILE, plugins); "
@@ -410,12 +489,12 @@ class PlanRequest(BaseModel):
     @field_validator("regions")
     @classmethod
     def _region_globs(cls, value: list[str]) -> list[str]:
-        return _names(value, "region pattern")
+        return list(dict.fromkeys(_pattern(glob, "region") for glob in value))
 
     @field_validator("purchase_options", mode="before")
     @classmethod
     def _option_text(cls, value: Any) -> Any:
-        return _option_spelling(value)
+        return option_spelling(value)
 
     @field_validator("purchase_options")
     @classmethod

@@ -7,17 +7,43 @@ planner's SQLite read path can use it; :mod:`aggregator.catalog` re-exports both
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aggregator.errors import InvalidInput
+from aggregator.globs import check_pattern
+from aggregator.limits import MAX_LIST_ITEMS, MAX_PATTERN_LENGTH, MAX_TEXT_LENGTH
 from aggregator.models import PurchaseOption
 from db.offer_sql import OfferQuery, OfferSort
 
 if TYPE_CHECKING:
     from aggregator.plugins import Registry
 
-__all__ = ["build_offer_query", "parse_purchase_options"]
+__all__ = ["build_offer_query", "check_number", "check_texts", "parse_purchase_options"]
+
+
+def check_texts(values: Sequence[str], field: str, max_length: int = MAX_TEXT_LENGTH) -> None:
+    """:class:`InvalidInput` on ``field`` for more than ``MAX_LIST_ITEMS`` values or one longer
+    than ``max_length`` (named by a short prefix, never echoed whole)."""
+    if len(values) > MAX_LIST_ITEMS:
+        raise InvalidInput(
+            f"{field}: {len(values)} values given; at most {MAX_LIST_ITEMS} are accepted",
+            field=field,
+        )
+    for value in values:
+        if len(value) > max_length:
+            raise InvalidInput(
+                f"{field}: {value[:20]!r}... is {len(value)} characters long; at most "
+                f"{max_length} are accepted",
+                field=field,
+            )
+
+
+def check_number(value: float | None, field: str) -> None:
+    """:class:`InvalidInput` on ``field`` for NaN or an infinity (the API's message)."""
+    if value is not None and not math.isfinite(value):
+        raise InvalidInput(f"{field}: Input should be a finite number", field=field)
 
 
 def parse_purchase_options(values: Sequence[str]) -> list[PurchaseOption]:
@@ -55,7 +81,28 @@ def build_offer_query(
     currencies: Sequence[str] = (),
     cheapest_per_shape: bool = False,
 ) -> OfferQuery:
-    """Check user filters and turn them into a store query (fields as in :class:`OfferQuery`)."""
+    """Check user filters and turn them into a store query (fields as in :class:`OfferQuery`).
+
+    Texts and lists are bounded (``aggregator.limits``) and region globs checked by
+    :func:`~aggregator.globs.check_pattern` before anything reaches the store.
+    """
+    for field, values in (
+        ("gpu", gpus),
+        ("provider", providers),
+        ("purchase_option", purchase_options),
+        ("ids", ids),
+        ("currencies", currencies),
+    ):
+        check_texts(values, field)
+    check_texts(regions, "region", max_length=MAX_PATTERN_LENGTH)
+    for field, number in (
+        ("min_gpu_memory_gb", min_gpu_memory_gb),
+        ("gpu_count", gpu_count),
+        ("min_gpu_count", min_gpu_count),
+        ("max_gpu_count", max_gpu_count),
+    ):
+        check_number(number, field)
+    patterns = [check_pattern(r, "region") for r in regions]
     variants: list[tuple[str, float | None]] = []
     for text in gpus:
         resolved = registry.gpus.resolve(text)
@@ -64,14 +111,11 @@ def build_offer_query(
         raise InvalidInput("minimum GPU memory must be >= 0", field="min_gpu_memory_gb")
     if limit is not None and limit < 1:
         raise InvalidInput("limit must be at least 1", field="limit")
-    for pattern in regions:
-        if not pattern.strip():
-            raise InvalidInput("an empty region pattern matches nothing", field="region")
     return OfferQuery(
         gpu_variants=variants,
         min_gpu_memory_gb=min_gpu_memory_gb,
         providers=list(providers),
-        regions=[r.strip() for r in regions],
+        regions=patterns,
         purchase_options=parse_purchase_options(purchase_options),
         interruptible=interruptible,
         ids=list(ids),

@@ -409,8 +409,8 @@ def test_bad_plan_requests_are_422_naming_the_field(
     sync(client)
     posted = client.post("/v1/plan", json=body)
     assert posted.status_code == 422 and error_of(posted)["field"] == field
-    got = client.get("/v1/plan", params=body)
-    assert got.status_code == 422 and error_of(got)["field"] == field
+    got = client.get("/v1/plan", params=body)  # a query parameter is named without an index
+    assert got.status_code == 422 and error_of(got)["field"] == field.split(".")[0]
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe\x00garbage", b"[]", b"null"])

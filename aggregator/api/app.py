@@ -11,7 +11,9 @@ What is promised:
   bad input (FastAPI's validation and the core's :class:`InvalidInput`) is 422 naming the
   field; an infeasible plan is 422 with the planner's reason; a store that cannot be used is
   503; a missing offer 404; an unexpected exception 500 with a request id to find the logged
-  traceback by. Every response carries ``X-Request-Id``.
+  traceback by. A request body over ``MAX_REQUEST_BODY_BYTES`` is 413 without being read
+  whole. Every response carries ``X-Request-Id``; every JSON body is strict JSON
+  (:mod:`aggregator.api.responses`).
 * Each request is counted in ``/metrics`` by route template and status; 5xx responses and slow
   requests (over one second) are logged with method, route, status and duration.
 * Offer pages and plans are memoized until the store's version moves (any committed sync) and
@@ -34,9 +36,12 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aggregator import catalog
+from aggregator.api.body_limit import BodyLimit
 from aggregator.api.cache import AnswerCache, ApiSettings, StoreVersion
 from aggregator.api.errors import error_response, install_error_handlers
 from aggregator.api.metrics import RequestMetrics
+from aggregator.api.openapi import install_openapi
+from aggregator.api.responses import StrictJSONResponse
 from aggregator.api.routes import router
 from aggregator.api.schemas import ErrorResponse
 from aggregator.api.state import Service
@@ -105,11 +110,17 @@ def create_app(
         summary="The cheapest way to buy N GPU-hours across AWS, Google Cloud and Azure.",
         version=_version(),
         lifespan=lifespan,
-        responses={500: {"model": ErrorResponse, "description": "Unexpected server error"}},
+        default_response_class=StrictJSONResponse,
+        responses={
+            413: {"model": ErrorResponse, "description": "Request body over the size limit"},
+            500: {"model": ErrorResponse, "description": "Unexpected server error"},
+        },
     )
     app.state.service = service
     app.include_router(router)
     install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(BodyLimit)  # inside the bookkeeping: 413s are counted and carry an id
     app.add_middleware(RequestBookkeeping, metrics=service.metrics)
     return app
 

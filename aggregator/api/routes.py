@@ -29,16 +29,19 @@ from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 import pydantic
+from annotated_types import Ge, Le
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
+from pydantic import BeforeValidator
 
 from aggregator import catalog
 from aggregator.api import paging
 from aggregator.api.auth import require_admin
 from aggregator.api.errors import error_response
 from aggregator.api.metrics import CONTENT_TYPE, StoreMetrics
+from aggregator.api.responses import StrictJSONResponse, json_response
 from aggregator.api.schemas import (
     DATA_AGE_HEADER,
     ErrorResponse,
@@ -52,8 +55,21 @@ from aggregator.api.schemas import (
 )
 from aggregator.api.state import Service, ServiceDep
 from aggregator.errors import InvalidInput, StoreError
+from aggregator.limits import MAX_LIST_ITEMS, MAX_PATTERN_WILDCARDS, MAX_TEXT_LENGTH
 from aggregator.logs import log_context
-from aggregator.models import Plan, PlanRequest, StoredOffer, SyncRun, utcnow
+from aggregator.models import (
+    WHOLE_NUMBER,
+    FiniteInput,
+    Glob,
+    Plan,
+    PlanRequest,
+    PurchaseOption,
+    StoredOffer,
+    SyncRun,
+    Text,
+    option_spelling,
+    utcnow,
+)
 from aggregator.plugins import FeedRef
 from aggregator.scheduler import intervals
 from aggregator.sync import sync_feeds
@@ -123,7 +139,13 @@ async def _reject_unknown_query_parameters(request: Request) -> None:
         )
 
 
-router = APIRouter(dependencies=[Depends(_reject_unknown_query_parameters)])
+router = APIRouter(
+    dependencies=[Depends(_reject_unknown_query_parameters)],
+    default_response_class=StrictJSONResponse,
+)
+# FastAPI serializes a returned model in pydantic's JSON mode (NaN -> null) unless a route
+# names its response class, so every JSON route passes ``response_class=JSON`` explicitly.
+JSON = StrictJSONResponse
 
 MAX_PAGE = 500
 MEMO_MAX_PAGE = 100  # larger pages are not memoized: bounds the memo's memory
@@ -159,7 +181,7 @@ def _json(body: pydantic.BaseModel, age: float | None, status_code: int = 200) -
     has just built (and that validation's extra hop through the thread pool): about an eighth
     of an offers request. ``response_model`` on the route still documents the body.
     """
-    response = Response(body.model_dump_json(), status_code, media_type="application/json")
+    response = json_response(body, status_code)
     _set_age(response, age)
     return response
 
@@ -181,6 +203,7 @@ def _set_age(response: Response, age: float | None) -> None:
 
 @router.get(
     "/v1/offers",
+    response_class=JSON,
     response_model=OffersPage,
     summary="List offers, cheapest first",
     tags=["offers"],
@@ -193,20 +216,33 @@ def _set_age(response: Response, age: float | None) -> None:
 async def list_offers(
     service: ServiceDep,
     gpu: Annotated[
-        list[str] | None, Query(description="GPU name or alias (H100, a100:80); repeatable")
+        list[Text] | None,
+        Query(
+            max_length=MAX_LIST_ITEMS,
+            description="GPU name or alias (H100, a100:80); repeatable",
+        ),
     ] = None,
     min_gpu_memory_gb: Annotated[
-        float | None, Query(ge=0, allow_inf_nan=False, description="minimum GB per GPU")
+        Annotated[FiniteInput, Ge(0)] | None, Query(description="minimum GB per GPU")
     ] = None,
-    provider: Annotated[list[str] | None, Query(description="provider name; repeatable")] = None,
+    provider: Annotated[
+        list[Text] | None,
+        Query(max_length=MAX_LIST_ITEMS, description="provider name; repeatable"),
+    ] = None,
     region: Annotated[
-        list[str] | None, Query(description="region or glob (us-*, *east*); repeatable")
+        list[Glob] | None,
+        Query(
+            max_length=MAX_LIST_ITEMS,
+            description="region or glob (us-*, *east*; at most "
+            f"{MAX_PATTERN_WILDCARDS} wildcards); repeatable",
+        ),
     ] = None,
     purchase_option: Annotated[
-        list[str] | None,
+        list[Annotated[PurchaseOption, BeforeValidator(option_spelling)]] | None,
         Query(
+            max_length=len(PurchaseOption),
             description="on_demand, spot, low_priority, reserved, savings_plan, committed "
-            "(dashes accepted); repeatable"
+            "(dashes accepted); repeatable",
         ),
     ] = None,
     spot: Annotated[
@@ -217,9 +253,12 @@ async def list_offers(
         Literal["gpu-hour", "hour", "price_per_gpu_hour", "price_per_hour"],
         Query(description="order by price per GPU-hour (default) or per instance-hour"),
     ] = "gpu-hour",
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="offers per page")] = 20,
+    limit: Annotated[
+        Annotated[int, Ge(1), Le(MAX_PAGE), WHOLE_NUMBER], Query(description="offers per page")
+    ] = 20,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="next_cursor of the previous page")
+        str | None,
+        Query(min_length=1, max_length=512, description="next_cursor of the previous page"),
     ] = None,
     include_withdrawn: Annotated[
         bool, Query(description="also offers no longer published")
@@ -230,12 +269,8 @@ async def list_offers(
     The same filters and order as ``gpuhours offers``; pass ``next_cursor`` back as ``cursor``
     with the same filters to get the next page.
     """
-    gpus, providers, regions, options = (
-        gpu or [],
-        provider or [],
-        region or [],
-        purchase_option or [],
-    )
+    gpus, providers, regions = gpu or [], provider or [], region or []
+    options = [option.value for option in purchase_option or []]
     filters: dict[str, Any] = {
         "gpu": gpus,
         "min_gpu_memory_gb": min_gpu_memory_gb,
@@ -289,6 +324,7 @@ def _offers_page(
 
 @router.get(
     "/v1/offers/{offer_id}/history",
+    response_class=JSON,
     response_model=catalog.OfferHistory,
     summary="An offer's price intervals",
     tags=["offers"],
@@ -301,7 +337,9 @@ def _offers_page(
 )
 def offer_history(
     service: ServiceDep,
-    offer_id: Annotated[str, Path(description="an offer id from /v1/offers", max_length=64)],
+    offer_id: Annotated[
+        str, Path(description="an offer id from /v1/offers", min_length=1, max_length=64)
+    ],
 ) -> Response:
     """Every price the store recorded for one offer (withdrawn offers included)."""
     query = catalog.build_offer_query(
@@ -364,6 +402,7 @@ async def _strict_json_body(request: Request) -> None:
 
 @router.post(
     "/v1/plan",
+    response_class=JSON,
     response_model=Plan,
     summary="The cheapest way to buy N GPU-hours",
     tags=["plans"],
@@ -377,6 +416,7 @@ async def post_plan(request: PlanRequest, service: ServiceDep) -> Response:
 
 @router.get(
     "/v1/plan",
+    response_class=JSON,
     response_model=Plan,
     summary="The cheapest way to buy N GPU-hours (query parameters)",
     tags=["plans"],
@@ -394,7 +434,13 @@ async def get_plan(request: Annotated[PlanRequest, Query()], service: ServiceDep
 # -- catalog facts --------------------------------------------------------------------------------
 
 
-@router.get("/v1/gpus", response_model=GpusResponse, summary="Known GPU names", tags=["catalog"])
+@router.get(
+    "/v1/gpus",
+    response_class=JSON,
+    response_model=GpusResponse,
+    summary="Known GPU names",
+    tags=["catalog"],
+)
 async def list_gpus(service: ServiceDep) -> GpusResponse:
     """Canonical GPU names with memory variants, BF16 TFLOPS and accepted aliases."""
     return catalog.gpu_list(service.registry)
@@ -402,6 +448,7 @@ async def list_gpus(service: ServiceDep) -> GpusResponse:
 
 @router.get(
     "/v1/providers",
+    response_class=JSON,
     response_model=ProvidersResponse,
     summary="Plugins, feeds, last sync and data age",
     tags=["catalog"],
@@ -434,6 +481,7 @@ def list_providers(response: Response, service: ServiceDep) -> ProvidersResponse
 
 @router.post(
     "/v1/sync/{feed:path}",
+    response_class=JSON,
     response_model=SyncResponse,
     summary="Sync a feed (or every feed of a provider) now",
     tags=["admin"],
@@ -450,14 +498,21 @@ def list_providers(response: Response, service: ServiceDep) -> ProvidersResponse
 def sync_now(
     service: ServiceDep,
     response: Response,
-    feed: Annotated[str, Path(description="a feed id (aws/spot) or a provider (aws)")],
+    feed: Annotated[
+        str,
+        Path(
+            description="a feed id (aws/spot) or a provider (aws)",
+            min_length=1,
+            max_length=MAX_TEXT_LENGTH,
+        ),
+    ],
     wait: Annotated[
         bool, Query(description="wait for the sync and return its runs (else 202 at once)")
     ] = True,
     force: Annotated[
         bool, Query(description="accept a result far smaller than the live offers")
     ] = False,
-) -> SyncResponse | JSONResponse:
+) -> SyncResponse | Response:
     """Run the sync engine on the named feeds, exactly as ``gpuhours sync FEED`` does.
 
     Requires ``Authorization: Bearer $GPUHOURS_ADMIN_TOKEN``. The scheduler's leader lock is
@@ -524,7 +579,13 @@ def _run_sync_in_background(
 # -- operations -----------------------------------------------------------------------------------
 
 
-@router.get("/healthz", response_model=HealthResponse, summary="The process is up", tags=["ops"])
+@router.get(
+    "/healthz",
+    response_class=JSON,
+    response_model=HealthResponse,
+    summary="The process is up",
+    tags=["ops"],
+)
 async def healthz() -> HealthResponse:
     """Answers as long as the process serves requests; touches nothing else."""
     return HealthResponse(status="ok")
@@ -532,12 +593,13 @@ async def healthz() -> HealthResponse:
 
 @router.get(
     "/readyz",
+    response_class=JSON,
     response_model=ReadinessResponse,
     summary="The store is reachable and its schema current",
     tags=["ops"],
     responses={503: {"model": ReadinessResponse, "description": "Not ready; reason given"}},
 )
-def readyz(service: ServiceDep) -> ReadinessResponse | JSONResponse:
+def readyz(service: ServiceDep) -> ReadinessResponse | Response:
     """200 when this replica can answer queries; 503 with the reason otherwise."""
     required = service.required_revision
     try:
@@ -553,7 +615,7 @@ def readyz(service: ServiceDep) -> ReadinessResponse | JSONResponse:
         body = ReadinessResponse(
             status="not_ready", reason=str(exc), schema_revision=current, required_revision=required
         )
-        return JSONResponse(body.model_dump(mode="json"), status_code=503)
+        return json_response(body, 503)
 
 
 @router.get(
