@@ -4,8 +4,16 @@ Every feed fetches through the client :func:`make_client` builds (it arrives as
 ``FetchContext.client``). What that client promises:
 
 * Every request has a timeout: ``GPUHOURS_HTTP_CONNECT_TIMEOUT`` to connect,
-  ``GPUHOURS_HTTP_READ_TIMEOUT`` for reading, writing and waiting for a pooled connection.
+  ``GPUHOURS_HTTP_READ_TIMEOUT`` for each read, write and wait for a pooled connection.
   Redirects are followed. The User-Agent names gpuhours, so a provider can tell who calls.
+* Every request ends in bounded time: ``GPUHOURS_HTTP_TOTAL_TIMEOUT`` seconds from the send
+  to the last byte of the body, however slowly the server trickles bytes in. One request
+  means everything it takes: its redirects, all its attempts and the waits between them
+  share one deadline (the user's question is "did this request take too long", not "did one
+  try"). A wait that would pass the deadline is not taken; an attempt, or a chunk of a body
+  being streamed, is cut off when the deadline passes. The time counts while the caller
+  iterates a streamed body too, its own work between chunks included. Running out raises
+  :class:`ProviderUnavailable` naming the URL, the seconds spent and the setting.
 * GET and HEAD are retried on connection errors, timeouts, 429 and 500/502/503/504, at most
   ``GPUHOURS_HTTP_RETRIES`` times. Between attempts it waits what ``Retry-After`` asks for
   (seconds or an HTTP date), else exponential backoff with jitter. All waits of one request
@@ -27,7 +35,9 @@ Every feed fetches through the client :func:`make_client` builds (it arrives as
 
 Layers, outermost first::
 
-    _RetryingTransport     retries, waits, typed errors
+    DeadlineClient         starts the request's total deadline (redirects share it)
+    _RetryingTransport     retries, waits, typed errors; bounds attempts, waits and the
+                           body stream by the deadline
       RecordTransport      only with --record DIR: tees every response into DIR
         network            the ``transport`` given, or httpx.AsyncHTTPTransport through the
                            proxy that HTTP(S)_PROXY / ALL_PROXY / NO_PROXY name;
@@ -62,7 +72,10 @@ Modules, one job each:
   the filter on httpx's log line.
 * :mod:`~aggregator.http.failures`: :func:`translate_error` and the messages of the
   :class:`ProviderError` subclasses (which :mod:`aggregator.errors` defines) a request raises.
+* :mod:`~aggregator.http.deadline`: the total deadline of a request, and the client and
+  body stream that keep it.
 * :mod:`~aggregator.http.retry`: the retrying transport.
+* :mod:`~aggregator.http.paging`: the guards that make a chain of pages end.
 * :mod:`~aggregator.http.recording`: :class:`RecordTransport`, recording keys and which
   headers may be stored.
 * :mod:`~aggregator.http.replay`: :class:`ReplayTransport`.
@@ -80,6 +93,7 @@ from typing import Final
 import httpx
 
 from aggregator.errors import ConfigurationError
+from aggregator.http.deadline import DeadlineClient
 from aggregator.http.failures import translate_error
 from aggregator.http.network import _NetworkTransport
 from aggregator.http.recording import RecordTransport
@@ -148,12 +162,14 @@ def make_client(
                 ) from exc
             network = RecordTransport(network, record_dir)
     _redact_httpx_logs()
-    return httpx.AsyncClient(
+    return DeadlineClient(
+        total_timeout=settings.http_total_timeout,
         transport=_RetryingTransport(
             network,
             retries=settings.http_retries,
             max_wait=settings.http_max_retry_wait,
             sleep=sleep if sleep is not None else asyncio.sleep,
+            total_timeout=settings.http_total_timeout,
         ),
         timeout=httpx.Timeout(settings.http_read_timeout, connect=settings.http_connect_timeout),
         headers={"User-Agent": USER_AGENT},

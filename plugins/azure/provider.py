@@ -10,7 +10,14 @@ from typing import Any, ClassVar
 from pydantic_settings import BaseSettings
 
 from aggregator import Feed, FetchContext, Provider
-from plugins.azure.retail import OfferSet, Sleep, classify, first_urls, iter_pages
+from plugins.azure.retail import (
+    OfferSet,
+    Sleep,
+    classify,
+    first_urls,
+    iter_pages,
+    page_chain,
+)
 from plugins.azure.settings import AzureSettings
 
 __all__ = ["AzureProvider", "RetailFeed"]
@@ -41,7 +48,11 @@ class RetailFeed(Feed):
                 seconds,
             )
 
-        for url in first_urls(settings.prices_url, regions):
+        # An explicit GPUHOURS_AZURE_MAX_PAGES is the way to accept a feed that really grew.
+        learned = "max_pages" not in settings.model_fields_set
+        for region, url in zip(
+            regions or ("",), first_urls(settings.prices_url, regions), strict=True
+        ):
             pages = iter_pages(
                 ctx.client,
                 url,
@@ -50,6 +61,9 @@ class RetailFeed(Feed):
                 pause_seconds=settings.ratelimit_pause_seconds,
                 sleep=self._sleep,
                 on_pause=paused,
+                chain=page_chain(
+                    settings.max_pages, state=ctx.state, region=region, learned=learned
+                ),
             )
             async for page in pages:
                 rows += len(page.items)

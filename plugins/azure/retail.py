@@ -3,10 +3,16 @@
 Paging (:func:`iter_pages`): the first request is built by :func:`first_urls`; after that every
 request is exactly the ``NextPageLink`` the previous page returned (the API emits odd links such
 as ``$top=-980&$skip=1000`` and page sizes vary, so nothing is rebuilt or assumed) until the link
-is null. A link seen twice or more than ``max_pages`` pages end the fetch with an error rather
-than loop. HTTP 429 is retried by the shared client (honouring ``Retry-After``); on top of that,
-when ``x-ms-ratelimit-remaining-retailPrices-requests`` says the budget is nearly spent, the next
-page waits a little.
+is null. The chain is guarded by :class:`aggregator.http.paging.PageChain`: a link seen twice,
+20 empty pages in a row that still link onward, far more pages than the chain has sent in any
+good sync (4 x the most, at least 50; the most is kept per region in the feed's state), or more
+than ``max_pages`` end the fetch with an error rather than loop. Setting
+``GPUHOURS_AZURE_MAX_PAGES`` explicitly lifts the learned limit, for a feed that really grew
+(the API sends 1000 items a page, so all GPU sizes are some tens of pages).
+
+HTTP 429 is retried by the shared client (honouring ``Retry-After``); on top of that, when
+``x-ms-ratelimit-remaining-retailPrices-requests`` says the budget is nearly spent, the next page
+waits a little.
 
 Rows (:func:`classify`): the server-side ``$filter`` only narrows the download; every row is
 judged here as if it were unfiltered. A row becomes offers only if it is a Linux,
@@ -44,13 +50,14 @@ import json
 import math
 import re
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
 
 from aggregator.errors import ProviderResponseError
+from aggregator.http.paging import PageChain
 from aggregator.models import HOURS_PER_YEAR, PurchaseOption
 from plugins.azure.skus import looks_like_gpu, lookup
 
@@ -65,6 +72,7 @@ __all__ = [
     "classify",
     "first_urls",
     "iter_pages",
+    "page_chain",
     "parse_page",
 ]
 
@@ -163,33 +171,48 @@ async def iter_pages(
     pause_seconds: float,
     sleep: Sleep,
     on_pause: Callable[[int, float], None] | None = None,
+    chain: PageChain | None = None,
 ) -> AsyncIterator[Page]:
-    """Every page of one chain, following ``NextPageLink`` exactly as given until it is null."""
-    seen: set[str] = set()
+    """Every page of one chain, following ``NextPageLink`` exactly as given until it is null.
+
+    ``chain`` guards the chain (see :func:`page_chain`); without one, only a repeated link, a
+    run of empty pages and ``max_pages`` stop it.
+    """
+    chain = chain if chain is not None else page_chain(max_pages)
     next_url: str | None = url
     while next_url is not None:
-        if next_url in seen:
-            raise ProviderResponseError(
-                "Azure Retail Prices sent a NextPageLink it had already sent; stopping instead "
-                "of looping",
-                url=next_url,
-            )
-        if len(seen) >= max_pages:
-            raise ProviderResponseError(
-                f"Azure Retail Prices was still paging after {max_pages} pages "
-                "(GPUHOURS_AZURE_MAX_PAGES); the sync is abandoned rather than kept partial",
-                url=next_url,
-            )
-        seen.add(next_url)
+        chain.before_page(next_url, next_url)
         response = await client.get(next_url)
         page = parse_page(response.content, url=str(response.request.url))
         yield page
+        chain.after_page(len(page.items), links_onward=page.next_link is not None, url=next_url)
         remaining = remaining_requests(response.headers)
         if page.next_link is not None and remaining is not None and remaining <= low_water:
             if on_pause is not None:
                 on_pause(remaining, pause_seconds)
             await sleep(pause_seconds)
         next_url = page.next_link
+    chain.finished()
+
+
+def page_chain(
+    max_pages: int,
+    *,
+    state: MutableMapping[str, str] | None = None,
+    region: str = "",
+    learned: bool = True,
+) -> PageChain:
+    """The guard of one chain: the most pages it sent is kept in ``state`` per region (or all)."""
+    return PageChain(
+        "Azure Retail Prices",
+        link_name="NextPageLink",
+        max_pages=max_pages,
+        max_pages_hint="GPUHOURS_AZURE_MAX_PAGES",
+        state=state,
+        state_key=f"pages:{region or 'all'}",
+        learned=learned,
+        provider=PROVIDER,
+    )
 
 
 # --- rows --------------------------------------------------------------------------------

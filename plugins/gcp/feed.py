@@ -28,6 +28,7 @@ import httpx
 
 from aggregator.errors import ProviderAuthError, ProviderError, ProviderResponseError
 from aggregator.http import redact_url
+from aggregator.http.paging import PageChain
 from aggregator.models import Offer
 from aggregator.providers import Feed, FetchContext
 from plugins.gcp.compose import ComposeStats, PriceIndex, compose
@@ -73,15 +74,28 @@ def _is_bad_key(exc: ProviderResponseError) -> bool:
 
 
 async def iter_pages(ctx: FetchContext, settings: GcpSettings) -> AsyncIterator[list[Any]]:
-    """The ``skus`` list of every page, following ``nextPageToken`` until it is empty."""
+    """The ``skus`` list of every page, following ``nextPageToken`` until it is empty.
+
+    The chain is guarded by :class:`aggregator.http.paging.PageChain`: a token that comes back,
+    20 empty pages in a row that still link onward, far more pages than any good sync saw (kept
+    in ``ctx.state``), or ``MAX_PAGES`` end it with an error.
+    """
     url = skus_url(settings)
     params: dict[str, str] = {}
     if settings.api_key is not None:
         params["key"] = settings.api_key.get_secret_value()
     params.update(currencyCode=CURRENCY, pageSize=str(PAGE_SIZE))
+    chain = PageChain(
+        "the Cloud Billing catalog",
+        link_name="page token",
+        max_pages=MAX_PAGES,
+        state=ctx.state,
+        state_key="pages",
+        provider="gcp",
+    )
     token = ""
-    seen: set[str] = set()
-    for page in range(1, MAX_PAGES + 1):
+    while True:
+        chain.before_page(token, url)
         request_params = {**params, "pageToken": token} if token else params
         try:
             response = await ctx.client.get(url, params=request_params)
@@ -96,16 +110,12 @@ async def iter_pages(ctx: FetchContext, settings: GcpSettings) -> AsyncIterator[
         token = body.get("nextPageToken") or ""
         if not isinstance(skus, list) or not isinstance(token, str):
             raise _bad_body(response, "'skus' is not a list or 'nextPageToken' not a string")
-        ctx.progress(advance=len(skus), note=f"page {page}")
+        ctx.progress(advance=len(skus), note=f"page {chain.pages}")
         yield skus
+        chain.after_page(len(skus), links_onward=bool(token), url=url)
         if not token:
+            chain.finished()
             return
-        if token in seen:
-            raise _bad_body(response, f"the page token {token[:20]!r}... came back a second time")
-        seen.add(token)
-    raise ProviderResponseError(
-        f"{redact_url(url)} still had more pages after {MAX_PAGES}; giving up", url=redact_url(url)
-    )
 
 
 def _json(response: httpx.Response) -> Mapping[str, Any]:
