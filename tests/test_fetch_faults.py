@@ -129,6 +129,20 @@ def test_retries_share_the_deadline_and_a_wait_past_it_is_not_taken() -> None:
     assert "GPUHOURS_HTTP_TOTAL_TIMEOUT" in str(caught.value)
 
 
+def test_redirects_share_the_deadline_of_the_request_that_was_sent() -> None:
+    async def slow_hops(target: str, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.6)  # each hop alone fits in the deadline; both do not
+        if target == "/first":
+            writer.write(head(302, length=0, headers={"Location": "/second"}))
+        else:
+            await send_json(writer, {"Items": []})
+
+    with StandInServer(slow_hops) as server, pytest.raises(ProviderUnavailable) as caught:
+        run(get_text(f"{server.url}/first", client_settings()))
+    assert server.targets == ["/first", "/second"]
+    assert f"GET {server.url}/second did not finish within" in str(caught.value)
+
+
 def test_an_error_body_trickling_in_is_cut_at_the_deadline_and_the_status_reported() -> None:
     async def failing_slowly(target: str, writer: asyncio.StreamWriter) -> None:
         writer.write(head(500, length=1000, content_type="text/plain") + b"overloaded")
