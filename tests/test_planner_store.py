@@ -330,7 +330,10 @@ def test_cli_no_plan_exits_1_with_the_reason(cli_store: Engine) -> None:
         (["--gpu-hours", "0"], "--gpu-hours: Input should be greater than 0"),
         (["--gpu-hours", "lots"], "Invalid value for '--gpu-hours'"),
         (["--gpu-hours", "1", "--deadline", "soon"], "--deadline: cannot read 'soon'"),
-        (["--gpu-hours", "1", "--deadline", "0h"], "--deadline: Input should be greater than 0"),
+        (
+            ["--gpu-hours", "1", "--deadline", "0h"],
+            "--deadline: Input should be greater than or equal to 0.1",
+        ),
         (["--gpu-hours", "1", "--max-gpus", "0"], "--max-gpus: Input should be greater than 0"),
         (["--gpu-hours", "1", "--gpu", "Q9000"], "unknown GPU 'Q9000'"),
         (["--gpu-hours", "1", "--purchase-option", "forever"], "unknown purchase option"),
