@@ -83,7 +83,7 @@ class Settings(GpuhoursSettings):
         default=120.0, ge=0, description="cap on the total time spent waiting between retries"
     )
     http_total_timeout: float = Field(
-        default=1800.0,
+        default=3600.0,
         gt=0,
         description="most seconds one request may take, connect to last byte (a 500 MB offer "
         "file at 2 Mbit/s fits)",
