@@ -15,7 +15,21 @@ import re
 from aggregator.errors import InvalidInput
 from aggregator.limits import MAX_PATTERN_LENGTH, MAX_PATTERN_WILDCARDS
 
-__all__ = ["PATTERN_REGEX", "check_pattern", "glob_regex"]
+__all__ = ["PATTERN_REGEX", "WHITESPACE", "check_pattern", "glob_regex", "strip_space"]
+
+WHITESPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+"""What a JSON Schema ``pattern``'s ``\\s`` matches (ECMA-262), so that what the schema calls
+blank is exactly what the server strips: ``str.strip()`` alone also strips ``\\x1c``-``\\x1f``
+and ``\\x85``, which a schema-valid name may contain."""
+
+
+def strip_space(text: str) -> str:
+    """``text`` without leading and trailing :data:`WHITESPACE`."""
+    return text.strip(WHITESPACE)
+
 
 _NO_WILDCARD = r"[^*?]*"
 PATTERN_REGEX = (
@@ -28,7 +42,7 @@ text that is not whitespace, and at most ``MAX_PATTERN_WILDCARDS`` wildcards."""
 
 def check_pattern(pattern: str, field: str) -> str:
     """``pattern`` stripped, or :class:`InvalidInput` on ``field`` if it is empty or too complex."""
-    text = pattern.strip()
+    text = strip_space(pattern)
     if not text:
         raise InvalidInput(f"an empty {field} pattern matches nothing", field=field)
     if len(text) > MAX_PATTERN_LENGTH:

@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from aggregator.errors import InvalidInput
-from aggregator.globs import PATTERN_REGEX, check_pattern
+from aggregator.globs import PATTERN_REGEX, check_pattern, strip_space
 from aggregator.limits import (
     MAX_LIST_ITEMS,
     MAX_PATTERN_LENGTH,
@@ -333,6 +333,7 @@ DEFAULT_PLAN_PURCHASE_OPTIONS: tuple[PurchaseOption, ...] = (
 """What a plan may buy unless told otherwise: never interruptible capacity by surprise."""
 
 # Bounds that keep the solver's numbers sane; far beyond any real request.
+_MIN_PLAN_GPU_HOURS = 1e-3  # 3.6 GPU-seconds: below it the solver's tolerances dominate
 _MAX_PLAN_GPU_HOURS = 1e9
 _MAX_PLAN_HOURS = 876_000.0  # 100 years
 _MAX_PLAN_GPUS = 10_000_000
@@ -348,7 +349,7 @@ def option_spelling(value: Any) -> Any:
 
 
 def _names(values: list[str], what: str) -> list[str]:
-    cleaned = [value.strip() for value in values]
+    cleaned = [strip_space(value) for value in values]
     if any(not value for value in cleaned):
         raise ValueError(f"an empty {what} matches nothing")
     return list(dict.fromkeys(cleaned))
@@ -389,20 +390,23 @@ Text = Annotated[
 """One name in a list input (GPU, provider ...): not blank, at most ``MAX_TEXT_LENGTH``. Blank
 is refused by the validators (after ``strip``); the pattern only tells the schema's readers."""
 
+
+def _region_pattern(value: str) -> str:
+    try:
+        return check_pattern(value, "region")
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
 Glob = Annotated[
     str,
     Field(
         min_length=1, max_length=MAX_PATTERN_LENGTH, json_schema_extra={"pattern": PATTERN_REGEX}
     ),
+    AfterValidator(_region_pattern),
 ]
-"""A region glob: :func:`aggregator.globs.check_pattern` is the rule, the pattern its schema."""
-
-
-def _pattern(value: str, field: str) -> str:
-    try:
-        return check_pattern(value, field)
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
+"""A region glob, stripped: :func:`aggregator.globs.check_pattern` is the rule, the pattern
+its schema."""
 
 
 class PlanRequest(BaseModel):
@@ -419,8 +423,9 @@ class PlanRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    gpu_hours: Annotated[FiniteInput, Gt(0), Le(_MAX_PLAN_GPU_HOURS)] = Field(
-        description="GPU-hours to buy (delivered, after overhead)"
+    gpu_hours: Annotated[FiniteInput, Ge(_MIN_PLAN_GPU_HOURS), Le(_MAX_PLAN_GPU_HOURS)] = Field(
+        description="GPU-hours to buy (delivered, after overhead); at least "
+        f"{_MIN_PLAN_GPU_HOURS:g}"
     )
     gpus: list[Text] = Field(
         default_factory=list,
@@ -489,7 +494,7 @@ class PlanRequest(BaseModel):
     @field_validator("regions")
     @classmethod
     def _region_globs(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(_pattern(glob, "region") for glob in value))
+        return list(dict.fromkeys(value))
 
     @field_validator("purchase_options", mode="before")
     @classmethod
