@@ -10,6 +10,10 @@ SQLite is the default (a file under the user's data dir). It is tuned on every n
   100k-offer sync's dirty pages stay in memory until commit (about 15 % faster); memory is
   only taken as pages are used.
 
+A file store is opened through :func:`db.reader.connect_sqlite_file`: when SQLite cannot create
+its ``-shm`` file (read-only or full disk) connections are opened read-only, so API reads keep
+working, with one warning; writes then fail with a :class:`StoreError` saying why.
+
 The ``sqlite3`` driver's own transaction handling is switched off (SQLAlchemy's documented
 recipe) so that SQLAlchemy emits ``BEGIN`` itself. That makes every read a consistent snapshot
 (the driver would otherwise run SELECTs outside any transaction) and lets writers start with
@@ -67,10 +71,21 @@ def make_engine(url: str | None = None, settings: Settings | None = None) -> Eng
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    database = url.database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    path = _file_path(url)
+    if path is not None:
+        _make_parent(Path(path))
     engine = create_engine(url)
+
+    if path is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _do_connect(_dialect: Any, _record: Any, _cargs: Any, cparams: Any) -> Any:
+            # A read-only fallback connection takes the pragmas below too: on a WAL file
+            # journal_mode=WAL writes nothing, and an immutable one ignores it.
+            from db.reader import connect_sqlite_file
+
+            args = {k: v for k, v in cparams.items() if k not in ("database", "uri")}
+            return connect_sqlite_file(path, create=True, **args)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -92,6 +107,26 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _file_path(url: URL) -> str | None:
+    """The file a plain ``sqlite:///path`` URL names (not memory, not a ``file:`` URI)."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    if str(url.query.get("uri", "")).lower() in ("true", "1"):
+        return None
+    return str(Path(database).expanduser())
+
+
+def _make_parent(path: Path) -> None:
+    """Create the store's directory; one that cannot be made is left for the connect to report
+    (an existing store on a read-only disk still reads)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        if not path.parent.is_dir():
+            raise
 
 
 @contextmanager
@@ -134,4 +169,24 @@ def database_error(engine: Engine, doing: str, exc: SQLAlchemyError) -> StoreErr
     orig = getattr(exc, "orig", None)
     lines = str(orig if orig is not None else exc).strip().splitlines()
     reason = lines[0] if lines else type(exc).__name__
-    return StoreError(f"{doing} failed on the database at {redacted_url(engine)}: {reason}")
+    read_only = _read_only_note(engine, orig)
+    return StoreError(
+        f"{doing} failed on the database at {redacted_url(engine)}: {reason}{read_only}"
+    )
+
+
+def _read_only_note(engine: Engine, orig: object) -> str:
+    """What to add to a failed write's message when the store was opened read-only."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return ""
+    if getattr(orig, "sqlite_errorname", "") != "SQLITE_READONLY":
+        return ""
+    from db.reader import read_only_reason
+
+    why = read_only_reason(str(Path(engine.url.database).expanduser()))
+    if why is None:
+        return ""
+    return (
+        f" (the store was opened read-only: it {why}; free space or make its directory "
+        "writable, then retry)"
+    )
