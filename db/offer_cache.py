@@ -3,9 +3,12 @@
 A plan request reads every offer matching its filters (thousands of rows) and only then
 solves; reading them again for each request cost more than planning. :func:`cached_offer_records`
 returns what :func:`db.read.query_offer_records` would, reusing an earlier result for the
-same query while :func:`db.read.data_version` has not moved. The version is read before the
-offers, so a cached result is never older than its version says: any sync committed since then
-raises the version and the next call reads afresh. Each call still costs one tiny query.
+same query while :func:`db.read.data_version` has not moved. A result is read together with
+the version in one snapshot and filed under that version, so the label is exact: a result can
+never be older than its label (a sync committing between two separate reads would otherwise
+leave old rows filed under the new version for as long as it stays current). Any sync
+committed since raises the version and the next call reads afresh. Each call still costs one
+tiny query unless the caller supplies the version.
 
 Results are shared between threads and callers, so they are tuples of frozen records; callers
 must not rely on identity. The memo is bounded by the number of records it holds, dropping the
@@ -50,12 +53,13 @@ class OfferRecordCache:
         """The records ``q`` matches now, from memory when the store has not changed.
 
         ``version`` is a :func:`db.store.data_version` the caller read before this call (the
-        API keeps one per process); without it the version is read here.
+        API keeps one per process); without it the version is read here. A miss reads the
+        records and their own version in one snapshot.
         """
         reader = as_reader(source)
+        key = query_key(q)
         if version is None:
             version = data_version(reader)
-        key = query_key(q)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == version:
@@ -63,7 +67,9 @@ class OfferRecordCache:
                 self.hits += 1
                 return entry[1]
             self.misses += 1
-        records = tuple(query_offer_records(reader, q))
+        with reader.errors_as("querying offers"), reader.snapshot() as snapshot:
+            version = data_version(snapshot)
+            records = tuple(query_offer_records(snapshot, q))
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:

@@ -40,6 +40,7 @@ __all__ = [
     "check_schema_version",
     "data_version",
     "get_offer",
+    "offer_histories",
     "price_history",
     "query_offer_records",
     "query_offers",
@@ -141,9 +142,10 @@ def _optional_datetime(value: Any) -> datetime | None:
 def data_version(source: Reader | Engine) -> int:
     """A number that changes whenever a committed transaction changed offers.
 
-    Every :func:`db.store.apply_snapshot` adds one in its own transaction. Read it *before*
-    reading offers: the offers read after it are at least as new as that version, so a cache
-    keyed by it can hold data newer than its key (a needless re-read later), never older.
+    Every :func:`db.store.apply_snapshot` adds one in the transaction that writes the offers.
+    Read in the same snapshot as offers (:meth:`db.reader.Reader.snapshot`) it labels them
+    exactly; read before them, in another snapshot, it is a lower bound: the offers are at
+    least that new.
     """
     reader = as_reader(source)
     with reader.errors_as("reading the store version"):
@@ -258,6 +260,24 @@ def price_history(source: Reader | Engine, offer_ids: Sequence[str]) -> list[Pri
                     )
                 )
     return intervals
+
+
+def offer_histories(
+    source: Reader | Engine, q: OfferQuery
+) -> list[tuple[StoredOffer, list[PriceInterval]]]:
+    """The offers :func:`query_offers` returns for ``q``, each with its price intervals.
+
+    Offers and intervals are read in one snapshot: read apart, a sync committing in between
+    pairs the old current price with intervals in which that price has already ended.
+    """
+    outer = as_reader(source)
+    with outer.errors_as("reading price history"), outer.snapshot() as reader:
+        offers = query_offers(reader, q)
+        intervals = price_history(reader, [o.id for o in offers])
+    by_offer: dict[str, list[PriceInterval]] = {o.id: [] for o in offers}
+    for interval in intervals:
+        by_offer[interval.offer_id].append(interval)
+    return [(o, by_offer[o.id]) for o in offers]
 
 
 def schema_revision(source: Reader | Engine) -> str | None:
