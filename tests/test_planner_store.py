@@ -327,7 +327,7 @@ def test_cli_no_plan_exits_1_with_the_reason(cli_store: Engine) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--gpu-hours", "0"], "--gpu-hours: Input should be greater than 0"),
+        (["--gpu-hours", "0"], "--gpu-hours: Input should be greater than or equal to 0.001"),
         (["--gpu-hours", "lots"], "Invalid value for '--gpu-hours'"),
         (["--gpu-hours", "1", "--deadline", "soon"], "--deadline: cannot read 'soon'"),
         (
