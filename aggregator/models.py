@@ -282,10 +282,16 @@ class PriceInterval(BaseModel):
 
 
 class SyncStatus(StrEnum):
+    """Where a sync run stands. ``running`` is recorded before the fetch starts and replaced
+    when the sync ends; a ``running`` row whose process died is shown (and later recorded) as
+    ``interrupted``."""
+
     OK = "ok"
     UNCHANGED = "unchanged"
     FAILED = "failed"
     NOT_CONFIGURED = "not_configured"
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
 
 
 class SyncRun(BaseModel):

@@ -11,6 +11,18 @@ What is promised:
   (``sync_min_share_of_last``; ``force`` lifts this guard, and so does a feed whose
   ``shrink_guard`` is False) leaves every stored row as it was and is recorded as a failed run
   with the reason.
+* Every row's prices must also be plausible (:mod:`aggregator.price_sanity`: finite, within
+  per GPU-hour and per instance-hour bounds in its currency); a row outside them is rejected
+  with the reason like any bad row, and the offer's stored price stays as it was (not
+  withdrawn, not confirmed). A feed moving more than ``sync_price_jump_share`` of its
+  live offers' prices by more than ``sync_price_jump_factor`` at once fails as suspicious and
+  changes nothing (``force`` lifts this guard too).
+* A feed's whole fetch has a deadline, ``sync_feed_timeout``: past it the feed fails with the
+  seconds spent, and the last good prices stay.
+* A run is recorded as ``running`` before anything is fetched and that row is finished when
+  the sync ends, so a sync whose process died leaves a trace: a ``running`` row older than
+  :func:`db.store.running_lifetime` is shown (and, by the feed's next sync, recorded) as
+  ``interrupted``. A sync cancelled in this process (Ctrl-C, shutdown) records ``interrupted``.
 * Feeds run concurrently; each catches its own failures, so one broken feed does not stop the
   others. No raw ``httpx`` exception escapes: they become :mod:`aggregator.errors` types.
 """
@@ -44,6 +56,7 @@ from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.http import make_client, translate_error
 from aggregator.models import Offer, SyncRun, SyncStatus, utcnow
 from aggregator.plugins import FeedRef, Registry
+from aggregator.price_sanity import price_problem
 from aggregator.providers import FetchContext, Progress, Provider
 from aggregator.settings import Settings
 from db import store
@@ -103,6 +116,7 @@ class _Collector:
         self.ref = ref
         self.registry = registry
         self.offers: dict[str, Offer] = {}
+        self.held: list[str] = []  # ids of offers rejected for implausible prices
         self.rejected = 0
 
     def add(self, item: Offer | Mapping[str, Any]) -> None:
@@ -123,6 +137,11 @@ class _Collector:
             return
         if canonical != offer.gpu:
             offer = offer.model_copy(update={"gpu": canonical})
+        implausible = price_problem(offer)
+        if implausible is not None:
+            self.held.append(offer.id)
+            self._reject(implausible, item)
+            return
         if offer.id in self.offers:
             self._reject(f"duplicate offer {offer.natural_key()}", item)
             return
@@ -220,132 +239,220 @@ async def sync_feed(
     becomes the offers' ``observed_at`` and the run's time, so replayed prices show their
     real age; a recording older than the prices already stored is refused.
     """
-    started = observed_at or utcnow()
-    clock = time.monotonic()
-    run_base = {"feed": ref.id, "provider": ref.provider.name, "started_at": started}
+    job = _FeedSync(ref, registry, engine, settings, observed_at)
+    try:
+        settings_of_provider = provider_settings(ref.provider)
+    except ConfigurationError as exc:
+        return await job.fail(str(exc), status=SyncStatus.NOT_CONFIGURED)
+    reason = ref.provider.not_configured_reason(settings_of_provider)
+    if reason is None and not replaying:
+        reason = ref.provider.missing_credentials(settings_of_provider)
+    if reason is not None:
+        return await job.fail(reason, status=SyncStatus.NOT_CONFIGURED)
 
-    def finish(run: SyncRun) -> SyncOutcome:
-        return SyncOutcome(ref, run, time.monotonic() - clock)
+    try:
+        await job.start()
+    except Exception as exc:
+        return await job.fail(f"could not record the start of the sync: {exc}; nothing was fetched")
+    try:
+        ctx = fetch_context(ref, client, settings_of_provider, {}, registry.gpus)
+        if progress is not None:
+            ctx.progress = progress
+        return await job.fetch_and_store(ctx, force=force)
+    except asyncio.CancelledError:
+        job.record_cancelled()
+        raise
+
+
+class _FeedSync:
+    """One sync of one feed: its run record (started, then finished once) and its steps."""
+
+    def __init__(
+        self,
+        ref: FeedRef,
+        registry: Registry,
+        engine: Engine,
+        settings: Settings,
+        observed_at: datetime | None,
+    ) -> None:
+        self.ref = ref
+        self.registry = registry
+        self.engine = engine
+        self.settings = settings
+        self.observed_at = observed_at
+        self.started = observed_at or utcnow()
+        self.clock = time.monotonic()
+        self.run_id: int | None = None
+
+    def _run(self, **values: Any) -> SyncRun:
+        base = {"feed": self.ref.id, "provider": self.ref.provider.name, "id": self.run_id}
+        return SyncRun.model_validate({**base, "started_at": self.started, **values})
+
+    def finish(self, run: SyncRun) -> SyncOutcome:
+        return SyncOutcome(self.ref, run, time.monotonic() - self.clock)
+
+    async def start(self) -> None:
+        """Record the run as ``running`` (wall-clock start, even when replaying)."""
+        lifetime = store.running_lifetime(self.settings.sync_feed_timeout)
+        running = SyncRun(
+            feed=self.ref.id,
+            provider=self.ref.provider.name,
+            started_at=utcnow(),
+            status=SyncStatus.RUNNING,
+        )
+        running = await asyncio.to_thread(store.start_run, self.engine, running, lifetime=lifetime)
+        self.run_id = running.id
 
     async def fail(
+        self,
         message: str,
         *,
         status: SyncStatus = SyncStatus.FAILED,
         counts: Mapping[str, int] | None = None,
     ) -> SyncOutcome:
-        log.warning("%s: sync %s: %s", ref.id, status.value, message)
-        run = SyncRun.model_validate(
-            {
-                **run_base,
-                **(counts or {}),
-                "finished_at": utcnow(),
-                "status": status,
-                "error": message,
-            }
-        )
+        log.warning("%s: sync %s: %s", self.ref.id, status.value, message)
+        run = self._run(**(counts or {}), finished_at=utcnow(), status=status, error=message)
         try:
-            run = await asyncio.to_thread(store.record_failed_run, engine, run)
+            run = await asyncio.to_thread(store.record_failed_run, self.engine, run)
         except Exception as exc:  # the store itself failing must still be reported
-            log.error("%s: could not record the failed run: %s", ref.id, exc)
-        return finish(run)
+            log.error("%s: could not record the failed run: %s", self.ref.id, exc)
+        return self.finish(run)
 
-    try:
-        settings_of_provider = provider_settings(ref.provider)
-    except ConfigurationError as exc:
-        return await fail(str(exc), status=SyncStatus.NOT_CONFIGURED)
-    reason = ref.provider.not_configured_reason(settings_of_provider)
-    if reason is None and not replaying:
-        reason = ref.provider.missing_credentials(settings_of_provider)
-    if reason is not None:
-        return await fail(reason, status=SyncStatus.NOT_CONFIGURED)
+    def record_cancelled(self) -> None:
+        """Finish the run of a sync cancelled in this process (Ctrl-C, shutdown).
 
-    try:
-        state = await asyncio.to_thread(store.load_feed_state, engine, ref.id)
-    except Exception as exc:
-        return await fail(f"could not read the feed's saved state: {exc}")
-
-    ctx = fetch_context(ref, client, settings_of_provider, state, registry.gpus)
-    if progress is not None:
-        ctx.progress = progress
-    collector = _Collector(ref, registry)
-    try:
-        async for item in ref.feed.fetch(ctx):
-            collector.add(item)
-    except Exception as exc:
-        return await fail(
-            f"{describe_fetch_error(exc)}; nothing was changed",
-            counts={
-                "seen": len(collector.offers),
-                "rejected": collector.rejected + len(ctx.rejects),
-                "unknown": len(ctx.unknowns),
-            },
-        )
-
-    rejected = collector.rejected + len(ctx.rejects)
-    seen = len(collector.offers)
-    counts = {"seen": seen, "rejected": rejected, "unknown": len(ctx.unknowns)}
-    rows = seen + rejected
-    if rows and rejected / rows > settings.sync_max_reject_share:
-        return await fail(
-            f"{rejected} of {rows} rows were rejected (more than "
-            f"{settings.sync_max_reject_share:.0%}); the source's format may have changed; "
-            "nothing was changed",
-            counts=counts,
-        )
-    force = force or not ref.feed.shrink_guard
-    if not seen and not ctx.unchanged and not force:
-        return await fail(
-            "the feed returned no offers; nothing was changed "
-            "(use --force to accept an empty feed)",
-            counts=counts,
-        )
-
-    if observed_at is not None:
+        Called while the cancellation unwinds, so synchronously: nothing is awaited.
+        """
+        note = "the sync was cancelled before it finished; nothing was changed"
+        log.warning("%s: sync interrupted: %s", self.ref.id, note)
+        run = self._run(finished_at=utcnow(), status=SyncStatus.INTERRUPTED, error=note)
         try:
-            last = await asyncio.to_thread(store.last_good_run, engine, ref.id)
+            store.record_failed_run(self.engine, run)
         except Exception as exc:
-            return await fail(f"could not read the last sync: {exc}", counts=counts)
-        if last is not None and last.finished_at is not None and last.finished_at > observed_at:
-            return await fail(
-                f"the recording's prices (seen {observed_at:%Y-%m-%d}) are older than the "
-                f"stored ones (synced {last.finished_at:%Y-%m-%d %H:%M}); nothing was changed",
-                counts=counts,
+            log.error("%s: could not record the interrupted run: %s", self.ref.id, exc)
+
+    async def fetch_and_store(self, ctx: FetchContext, *, force: bool) -> SyncOutcome:
+        """Fetch within the feed's deadline, check the result and apply it."""
+        ref, settings = self.ref, self.settings
+        try:
+            ctx.state = await asyncio.to_thread(store.load_feed_state, self.engine, ref.id)
+        except Exception as exc:
+            return await self.fail(f"could not read the feed's saved state: {exc}")
+        collector = _Collector(ref, self.registry)
+        deadline = settings.sync_feed_timeout
+        fetching = time.monotonic()
+        try:
+            async with asyncio.timeout(deadline):
+                async for item in ref.feed.fetch(ctx):
+                    collector.add(item)
+        except TimeoutError:
+            return await self.fail(
+                f"feed {ref.id} did not finish fetching within {deadline:g} s "
+                f"(GPUHOURS_SYNC_FEED_TIMEOUT; {time.monotonic() - fetching:.1f} s spent); "
+                "nothing was changed",
+                counts=_counts(collector, ctx),
+            )
+        except Exception as exc:
+            return await self.fail(
+                f"{describe_fetch_error(exc)}; nothing was changed", counts=_counts(collector, ctx)
             )
 
-    snapshot = store.FeedSnapshot(
-        feed=ref.id,
-        provider=ref.provider.name,
-        offers=list(collector.offers.values()),
-        unchanged=[dict(u.match) for u in ctx.unchanged],
-        state=ctx.state,
-        started_at=started,
-        rejected=rejected,
-        unknown=len(ctx.unknowns),
-    )
-    try:
-        run = await asyncio.to_thread(
-            store.apply_snapshot,
-            engine,
-            snapshot,
-            now=observed_at or utcnow(),
-            min_share_of_live=None if force else settings.sync_min_share_of_last,
+        counts = _counts(collector, ctx)
+        seen, rejected = counts["seen"], counts["rejected"]
+        rows = seen + rejected
+        if rows and rejected / rows > settings.sync_max_reject_share:
+            return await self.fail(
+                f"{rejected} of {rows} rows were rejected (more than "
+                f"{settings.sync_max_reject_share:.0%}); the source's format may have changed; "
+                "nothing was changed",
+                counts=counts,
+            )
+        may_shrink = force or not ref.feed.shrink_guard
+        if not seen and not ctx.unchanged and not may_shrink:
+            return await self.fail(
+                "the feed returned no offers; nothing was changed "
+                "(use --force to accept an empty feed)",
+                counts=counts,
+            )
+        refused = await self._older_than_stored()
+        if refused is not None:
+            return await self.fail(refused, counts=counts)
+        snapshot = store.FeedSnapshot(
+            feed=ref.id,
+            provider=ref.provider.name,
+            offers=list(collector.offers.values()),
+            unchanged=[dict(u.match) for u in ctx.unchanged],
+            state=ctx.state,
+            started_at=self.started,
+            rejected=rejected,
+            unknown=len(ctx.unknowns),
+            held=collector.held,
         )
-    except SyncRejected as exc:
-        return await fail(str(exc), counts=counts)
-    except Exception as exc:
-        return await fail(f"storing failed: {type(exc).__name__}: {exc}; nothing was changed")
-    log.info(
-        "%s: sync %s: %d seen, %d new, %d changed, %d withdrawn, %d rejected in %.1fs",
-        ref.id,
-        run.status.value,
-        run.seen,
-        run.new,
-        run.changed,
-        run.withdrawn,
-        run.rejected,
-        time.monotonic() - clock,
-    )
-    return finish(run)
+        return await self._apply(snapshot, counts, force=force, may_shrink=may_shrink)
+
+    async def _older_than_stored(self) -> str | None:
+        """Why a replayed recording must not be applied, or ``None``."""
+        observed_at = self.observed_at
+        if observed_at is None:
+            return None
+        try:
+            last = await asyncio.to_thread(store.last_good_run, self.engine, self.ref.id)
+        except Exception as exc:
+            return f"could not read the last sync: {exc}"
+        if last is not None and last.finished_at is not None and last.finished_at > observed_at:
+            return (
+                f"the recording's prices (seen {observed_at:%Y-%m-%d}) are older than the "
+                f"stored ones (synced {last.finished_at:%Y-%m-%d %H:%M}); nothing was changed"
+            )
+        return None
+
+    async def _apply(
+        self,
+        snapshot: store.FeedSnapshot,
+        counts: Mapping[str, int],
+        *,
+        force: bool,
+        may_shrink: bool,
+    ) -> SyncOutcome:
+        settings = self.settings
+        try:
+            run = await asyncio.to_thread(
+                store.apply_snapshot,
+                self.engine,
+                snapshot,
+                now=self.observed_at or utcnow(),
+                min_share_of_live=None if may_shrink else settings.sync_min_share_of_last,
+                jump_share=None if force else settings.sync_price_jump_share,
+                jump_factor=settings.sync_price_jump_factor,
+                run_id=self.run_id,
+            )
+        except SyncRejected as exc:
+            return await self.fail(str(exc), counts=counts)
+        except Exception as exc:
+            return await self.fail(
+                f"storing failed: {type(exc).__name__}: {exc}; nothing was changed"
+            )
+        log.info(
+            "%s: sync %s: %d seen, %d new, %d changed, %d withdrawn, %d rejected in %.1fs",
+            self.ref.id,
+            run.status.value,
+            run.seen,
+            run.new,
+            run.changed,
+            run.withdrawn,
+            run.rejected,
+            time.monotonic() - self.clock,
+        )
+        return self.finish(run)
+
+
+def _counts(collector: _Collector, ctx: FetchContext) -> dict[str, int]:
+    """What a run records of its rows: offers seen, rows rejected, unknown names skipped."""
+    return {
+        "seen": len(collector.offers),
+        "rejected": collector.rejected + len(ctx.rejects),
+        "unknown": len(ctx.unknowns),
+    }
 
 
 async def sync_feeds(

@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy import (
@@ -56,7 +56,9 @@ from aggregator.models import (
     SyncRun,
     SyncStatus,
     natural_key_id,
+    utcnow,
 )
+from aggregator.price_sanity import price_problem
 from db.engine import database_error, write_transaction
 from db.offer_sql import OfferQuery, glob_to_like
 from db.read import (
@@ -99,12 +101,18 @@ __all__ = [
     "query_offers",
     "record_failed_run",
     "refresh_statistics",
+    "running_lifetime",
+    "start_run",
     "sync_run_counts",
 ]
 
 # Ids per IN (...) list: well under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 _CHUNK = 5000
 _GOOD_STATUSES = (SyncStatus.OK.value, SyncStatus.UNCHANGED.value)
+_FAILED_STATUSES = (SyncStatus.FAILED.value, SyncStatus.INTERRUPTED.value)
+_ENDED_STATUSES = (SyncStatus.FAILED, SyncStatus.NOT_CONFIGURED, SyncStatus.INTERRUPTED)
+# How long a sync may go on storing after its fetch deadline (a 100k-offer apply takes seconds).
+_STORE_GRACE = timedelta(minutes=10)
 _TIMESTAMP = UtcDateTime()
 _encode_string = json.encoder.encode_basestring_ascii  # what json.dumps uses for str
 
@@ -118,7 +126,9 @@ class FeedSnapshot:
     change): each is a match on offer columns (see :data:`db.tables.OFFER_MATCH_COLUMNS`, values
     compared as text); ``{}`` matches the whole feed. Stored live offers that were not seen but
     match one are kept. ``state`` replaces the feed's persisted state (ETags, versions) as a
-    whole.
+    whole. ``held`` are ids of offers the feed returned with prices that could not be used
+    (implausible): stored ones stay exactly as they are, neither withdrawn nor confirmed, so
+    their last good price survives with its real age.
     """
 
     feed: str
@@ -129,6 +139,7 @@ class FeedSnapshot:
     started_at: datetime
     rejected: int = 0
     unknown: int = 0
+    held: list[str] = field(default_factory=list)
 
 
 class _Stored(NamedTuple):
@@ -183,6 +194,11 @@ _UPFRONT = _OFFER_LAYOUT.index("upfront")
 _CURRENCY = _OFFER_LAYOUT.index("currency")
 _SOURCE = _OFFER_LAYOUT.index("source")
 _PROVIDER = _OFFER_LAYOUT.index("provider")
+_REGION = _OFFER_LAYOUT.index("region")
+_INSTANCE_TYPE = _OFFER_LAYOUT.index("instance_type")
+_GPU_COUNT = _OFFER_LAYOUT.index("gpu_count")
+_OPTION = _OFFER_LAYOUT.index("purchase_option")
+_JUMP_EXAMPLES = 3
 
 _Row = tuple[Any, ...]
 
@@ -195,10 +211,13 @@ class _Plan:
     close_ids: list[str] = field(default_factory=list)  # open intervals to end at `now`
     withdraw_ids: list[str] = field(default_factory=list)
     keep_ids: list[str] = field(default_factory=list)
+    held: int = 0  # live offers left as they were (see FeedSnapshot.held)
     new: int = 0
     changed: int = 0
     unchanged_seen: int = 0
     live_before: int = 0
+    # (row, stored price per hour) of live offers seen at another price in the same currency
+    repriced: list[tuple[_Row, float]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,6 +230,9 @@ def apply_snapshot(
     *,
     now: datetime,
     min_share_of_live: float | None = None,
+    jump_share: float | None = None,
+    jump_factor: float = 10.0,
+    run_id: int | None = None,
 ) -> SyncRun:
     """Store one feed's snapshot atomically and return the ``sync_runs`` record written.
 
@@ -230,10 +252,18 @@ def apply_snapshot(
 
     ``now`` is the sync's timestamp for all of these and the run's ``finished_at``.
 
-    Guard: with ``min_share_of_live`` set and L live offers in the feed before, fewer than
-    ``min_share_of_live * L`` offers seen or kept raises :class:`SyncRejected` and nothing is
-    changed (the caller records the failed run). Duplicate offers or an ``unchanged`` match on
-    an unknown column are rejected the same way.
+    Guards, each raising :class:`SyncRejected` with nothing changed (the caller records the
+    failed run):
+
+    - with ``min_share_of_live`` set and L live offers in the feed before, fewer than
+      ``min_share_of_live * L`` offers seen or kept;
+    - with ``jump_share`` set, more than ``jump_share * L`` of those live offers seen at a
+      price per hour more than ``jump_factor`` times higher or lower than the stored one, in
+      the same currency (a broken source, not a market: the message names a few);
+    - duplicate offers, or an ``unchanged`` match on an unknown column.
+
+    ``run_id`` is the ``running`` row :func:`start_run` recorded for this sync: it becomes the
+    finished run; without one a new row is inserted.
 
     Counts in the returned run: ``seen`` (len of offers), ``new`` (not live before: never stored
     or withdrawn), ``changed`` (price changed), ``unchanged`` (seen at the same price + kept by
@@ -252,7 +282,7 @@ def apply_snapshot(
         stored = _load_feed(conn, snap.feed, match_columns)
         moved = _load_other_feeds(conn, snap.feed, rows, stored)
         plan = _diff(snap, rows, stored, moved, match_columns, now_param)
-        seen_or_kept = len(rows) + len(plan.keep_ids)
+        seen_or_kept = len(rows) + len(plan.keep_ids) + plan.held
         if (
             min_share_of_live is not None
             and plan.live_before
@@ -263,6 +293,8 @@ def apply_snapshot(
                 f"{plan.live_before} were live before, less than {min_share_of_live:.0%} of "
                 "them: not applied, the stored prices stay (use --force to apply it anyway)"
             )
+        if jump_share is not None:
+            _check_jumps(snap, plan, jump_share, jump_factor)
 
         _upsert_offers(conn, rows)
         _close_intervals(conn, plan.close_ids, now)
@@ -288,7 +320,7 @@ def apply_snapshot(
             rejected=snap.rejected,
             unknown=snap.unknown,
         )
-        run = _insert_run(conn, run)
+        run = _save_run(conn, run.model_copy(update={"id": run_id}))
         _bump_version(conn)  # last: the row lock it takes is held only until the commit
         return run
 
@@ -312,21 +344,87 @@ def refresh_statistics(engine: Engine) -> None:
 
 
 def record_failed_run(engine: Engine, run: SyncRun) -> SyncRun:
-    """Record a sync that stored nothing (``failed`` or ``not_configured``); returns it with id.
+    """Record a sync that stored nothing (``failed``, ``not_configured`` or ``interrupted``).
 
-    Runs in its own transaction and touches no other table, so the last good prices stay.
+    A run with an ``id`` (the row :func:`start_run` wrote) replaces that row; one without is
+    inserted. Returns the run with its id. Runs in its own transaction and touches no other
+    table, so the last good prices stay. An ``interrupted`` run replaces its row only while that
+    is still ``running``: a cancelled sync's store transaction may have committed meanwhile,
+    and its own record then stands.
     """
-    if run.status not in (SyncStatus.FAILED, SyncStatus.NOT_CONFIGURED):
+    if run.status not in _ENDED_STATUSES:
         raise ValueError(
-            f"record_failed_run records failed or not_configured runs, not {run.status.value!r}"
-            " (successful runs are written by apply_snapshot)"
+            "record_failed_run records failed, not_configured or interrupted runs, not "
+            f"{run.status.value!r} (successful runs are written by apply_snapshot)"
         )
     with _store_errors(engine, f"recording a run of {run.feed}"), write_transaction(engine) as conn:
-        return _insert_run(conn, run)
+        if run.status is SyncStatus.INTERRUPTED and run.id is not None:
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.id == run.id, sync_runs.c.status == SyncStatus.RUNNING.value)
+                .values(**_run_values(run))
+            )
+            return run
+        return _save_run(conn, run)
+
+
+def running_lifetime(feed_timeout: float) -> timedelta:
+    """How long after it started a ``running`` sync may still be alive.
+
+    A sync's fetch stops at its deadline (``GPUHOURS_SYNC_FEED_TIMEOUT``, ``feed_timeout``
+    seconds) and storing takes little more, so a row still ``running`` after this long belongs
+    to a process that died (kill -9, power loss, a lost container): it is ``interrupted``.
+    """
+    return timedelta(seconds=feed_timeout) + _STORE_GRACE
+
+
+def start_run(engine: Engine, run: SyncRun, *, lifetime: timedelta) -> SyncRun:
+    """Record that a sync of ``run.feed`` starts now (a ``running`` row); returns it with id.
+
+    In the same transaction, earlier ``running`` rows of the feed older than ``lifetime`` (see
+    :func:`running_lifetime`) are recorded as ``interrupted``: their process died without
+    finishing them. Younger ones may be a sync still going on in another process and are left.
+    """
+    if run.status is not SyncStatus.RUNNING or run.id is not None:
+        raise ValueError("start_run records a new run with status 'running'")
+    cutoff = run.started_at - lifetime
+    doing = f"recording the start of a sync of {run.feed}"
+    with _store_errors(engine, doing), write_transaction(engine) as conn:
+        dead = conn.execute(
+            select(sync_runs.c.id, sync_runs.c.started_at).where(
+                sync_runs.c.feed == run.feed,
+                sync_runs.c.status == SyncStatus.RUNNING.value,
+                sync_runs.c.started_at < cutoff,
+            )
+        ).all()
+        for dead_id, dead_started in dead:
+            note = _interrupted_note(dead_started)
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.id == dead_id)
+                .values(status=SyncStatus.INTERRUPTED.value, error=note)
+            )
+        return _save_run(conn, run)
 
 
 # --------------------------------------------------------------------------------------------
 # Reading
+
+
+def _interrupted_note(started: datetime) -> str:
+    return (
+        f"the sync started {started:%Y-%m-%d %H:%M:%S} UTC never finished: its process died "
+        "or was killed; nothing was changed"
+    )
+
+
+def _as_seen(run: SyncRun, cutoff: datetime | None) -> SyncRun:
+    """``run``, shown as ``interrupted`` if it is ``running`` but started before ``cutoff``."""
+    if cutoff is None or run.status is not SyncStatus.RUNNING or run.started_at >= cutoff:
+        return run
+    return run.model_copy(
+        update={"status": SyncStatus.INTERRUPTED, "error": _interrupted_note(run.started_at)}
+    )
 
 
 def last_good_run(engine: Engine, feed: str) -> SyncRun | None:
@@ -342,12 +440,21 @@ def last_good_run(engine: Engine, feed: str) -> SyncRun | None:
     return _sync_run(row) if row is not None else None
 
 
-def latest_runs(engine: Engine, *, good_only: bool = False) -> dict[str, SyncRun]:
+def latest_runs(
+    engine: Engine,
+    *,
+    good_only: bool = False,
+    lifetime: timedelta | None = None,
+    now: datetime | None = None,
+) -> dict[str, SyncRun]:
     """The newest run of every feed that has one, keyed by feed.
 
     Whatever its status, or with ``good_only`` the newest ``ok``/``unchanged`` one: what
-    :func:`last_good_run` answers for one feed, for all feeds in one query.
+    :func:`last_good_run` answers for one feed, for all feeds in one query. With ``lifetime``
+    (see :func:`running_lifetime`) a ``running`` run that started longer ago than that before
+    ``now`` (default: the current time) is returned as ``interrupted``: its process died.
     """
+    cutoff = None if lifetime is None else (now or utcnow()) - lifetime
     runs = select(sync_runs)
     if good_only:
         runs = runs.where(sync_runs.c.status.in_(_GOOD_STATUSES))
@@ -364,7 +471,7 @@ def latest_runs(engine: Engine, *, good_only: bool = False) -> dict[str, SyncRun
     stmt = select(*(ranked.c[c.name] for c in sync_runs.columns)).where(ranked.c.rank == 1)
     with _store_errors(engine, "reading sync runs"), engine.connect() as conn:
         rows = conn.execute(stmt.order_by(ranked.c.feed)).all()
-    return {row.feed: _sync_run(row) for row in rows}
+    return {row.feed: _as_seen(_sync_run(row), cutoff) for row in rows}
 
 
 def load_feed_state(engine: Engine, feed: str) -> dict[str, str]:
@@ -568,6 +675,8 @@ def _diff(
             plan.new += 1
         else:
             plan.changed += 1
+            if before.price[2] == price[2]:
+                plan.repriced.append((row, before.price[0]))
         if before is not None:
             # A withdrawn offer's interval is already closed; closing again is a harmless guard.
             plan.close_ids.append(offer_id)
@@ -577,8 +686,12 @@ def _diff(
         tuple((match_columns.index(col), value) for col, value in m.items()) for m in snap.unchanged
     ]
     seen_ids = {row[_ID] for row in rows}
+    held = set(snap.held)
     for offer_id, before in stored.items():
         if offer_id in seen_ids or not before.live:
+            continue
+        if offer_id in held:
+            plan.held += 1
             continue
         values = before.match_values
         if any(all(values[i] == v for i, v in m) for m in matches):
@@ -587,6 +700,41 @@ def _diff(
             plan.withdraw_ids.append(offer_id)
             plan.close_ids.append(offer_id)
     return plan
+
+
+class _Price(NamedTuple):
+    """A stored price in the shape :func:`aggregator.price_sanity.price_problem` checks."""
+
+    price_per_hour: float
+    gpu_count: float
+    currency: str
+
+
+def _check_jumps(snap: FeedSnapshot, plan: _Plan, share: float, factor: float) -> None:
+    """Refuse a snapshot that moves more than ``share`` of the live offers by ``factor``.
+
+    A stored price that is itself implausible (see :mod:`aggregator.price_sanity`) moving back
+    into bounds is a repair, not a jump, and does not count.
+    """
+    jumps = [
+        (row, old)
+        for row, old in plan.repriced
+        if max(row[_PRICE] / old, old / row[_PRICE]) > factor
+        and price_problem(_Price(old, row[_GPU_COUNT], row[_CURRENCY])) is None
+    ]
+    if not plan.live_before or len(jumps) <= share * plan.live_before:
+        return
+    examples = "; ".join(
+        f"{row[_INSTANCE_TYPE]} {row[_REGION]} {row[_OPTION]}: "
+        f"{old:g} -> {row[_PRICE]:g} {row[_CURRENCY]}/h"
+        for row, old in jumps[:_JUMP_EXAMPLES]
+    )
+    raise SyncRejected(
+        f"feed {snap.feed} moved {len(jumps)} of its {plan.live_before} live offers' prices by "
+        f"more than {factor:g}x (more than {share:.0%} of them), e.g. {examples}: looks like a "
+        "broken source; not applied, the stored prices stay (if the prices are right, run "
+        "`gpuhours sync --force` to apply them)"
+    )
 
 
 def _upsert_offers(conn: Connection, rows: list[_Row]) -> None:
@@ -695,9 +843,19 @@ def _bump_version(conn: Connection) -> None:
     )
 
 
-def _insert_run(conn: Connection, run: SyncRun) -> SyncRun:
+def _run_values(run: SyncRun) -> dict[str, Any]:
     values = run.model_dump(exclude={"id", "duration_seconds"})
     values["status"] = run.status.value
+    return values
+
+
+def _save_run(conn: Connection, run: SyncRun) -> SyncRun:
+    """Write ``run``: over its row when it has an id (and the row exists), else as a new row."""
+    values = _run_values(run)
+    if run.id is not None:
+        result = conn.execute(update(sync_runs).where(sync_runs.c.id == run.id).values(**values))
+        if result.rowcount:
+            return run
     result = conn.execute(insert(sync_runs).values(**values))
     (run_id,) = result.inserted_primary_key or (None,)
     return run.model_copy(update={"id": run_id})
@@ -715,7 +873,8 @@ def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
 def consecutive_failures(engine: Engine) -> dict[str, int]:
     """Per feed, how many runs failed since its last good (``ok``/``unchanged``) run.
 
-    Feeds with none are left out. ``not_configured`` runs are neither failures nor good.
+    ``interrupted`` runs count as failures. Feeds with none are left out. ``not_configured``
+    and ``running`` runs are neither failures nor good.
     """
     r = sync_runs.alias("r")
     g = sync_runs.alias("g")
@@ -724,7 +883,7 @@ def consecutive_failures(engine: Engine) -> dict[str, int]:
     )
     stmt = (
         select(r.c.feed, func.count())
-        .where(r.c.status == SyncStatus.FAILED.value, ~later_good)
+        .where(r.c.status.in_(_FAILED_STATUSES), ~later_good)
         .group_by(r.c.feed)
     )
     with _store_errors(engine, "counting failed sync runs"), engine.connect() as conn:

@@ -481,5 +481,6 @@ def test_stopping_cancels_a_running_sync_and_changes_nothing(
         stopped_in = time.monotonic() - clock
     assert stopped_in < 5
     assert dump_tables(engine, *STORE_TABLES) == before
-    assert store.latest_runs(engine).get("hanger/hang") is None  # cancelled, not recorded
+    cancelled = store.latest_runs(engine)["hanger/hang"]
+    assert cancelled.status is SyncStatus.INTERRUPTED and "cancelled" in (cancelled.error or "")
     assert store.latest_runs(engine)[FEED].status is SyncStatus.OK

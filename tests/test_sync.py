@@ -368,3 +368,232 @@ def test_report_unknown_once_counts_each_key_a_single_time() -> None:
     ctx.report_unknown("instance type", "no key")
     ctx.report_unknown("instance type", "no key")
     assert [raw for _, raw in ctx.unknowns] == ["zz.1 in a", "yy.2 in a", "no key", "no key"]
+
+
+# --- hostile prices, jumps, deadlines and syncs that died --------------------------------------
+
+AZURE_PAGE = Path(__file__).parent / "fixtures" / "azure" / "virtual_machines_eastus2.json"
+AZURE_A100 = 8  # Standard_NC48ads_A100_v4, Linux on demand, 7.346 USD/h in the recording
+
+
+def _azure_sync(engine: Any, retail_price: Any) -> Any:
+    """Sync azure/retail from the recorded eastus2 page with the A100 row's price edited."""
+    import plugins.azure
+    from aggregator.http import make_client
+    from aggregator.sync import sync_feed
+
+    body = json.loads(AZURE_PAGE.read_bytes())
+    body["NextPageLink"] = None
+    if retail_price is not None:
+        body["Items"][AZURE_A100].update(retailPrice=retail_price, unitPrice=retail_price)
+    content = json.dumps(body).encode()  # NaN is written as the bare NaN token, as a bad API would
+    settings = Settings(http_retries=0)
+    registry = load_registry(
+        settings, load_entrypoints=False, extra_plugins=[("azure", plugins.azure)]
+    )
+
+    async def go() -> Any:
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, content=content))
+        async with make_client(settings, transport=transport) as client:
+            return await sync_feed(
+                registry.feeds["azure/retail"], registry, engine, client, settings
+            )
+
+    return asyncio.run(go()).run
+
+
+def _a100(engine: Any) -> Any:
+    (offer,) = [
+        o
+        for o in store.query_offers(engine, store.OfferQuery(include_withdrawn=True))
+        if o.instance_type == "Standard_NC48ads_A100_v4" and o.purchase_option.value == "on_demand"
+    ]
+    return offer
+
+
+@pytest.mark.parametrize("bad_price", [1e308, 1e-9, 0, -7.346, float("nan"), "abc"])
+def test_an_absurd_azure_price_is_a_rejected_row_and_never_stored(
+    engine: Any, bad_price: Any
+) -> None:
+    # The recorded Azure page, one real row's retailPrice edited (see the fixture PROVENANCE).
+    assert _azure_sync(engine, None).status is SyncStatus.OK
+    assert _a100(engine).price_per_hour == 7.346
+    before = _a100(engine)
+    run = _azure_sync(engine, bad_price)
+    assert run.status is SyncStatus.OK, run.error
+    assert run.rejected == 1
+    after = _a100(engine)
+    assert after.price_per_hour == 7.346
+    if isinstance(bad_price, float) and bad_price > 0:
+        # a valid offer at an implausible price: the last good price stays, with its real age
+        assert after == before
+    else:
+        # not an offer at all (the plugin refuses the price): withdrawn, as any vanished row
+        assert after.withdrawn_at is not None
+    stored = store.query_offers(engine, store.OfferQuery(include_withdrawn=True))
+    assert all(0.001 <= o.price_per_gpu_hour <= 1000 for o in stored)
+
+
+def test_an_offer_whose_price_per_gpu_hour_overflows_is_rejected(
+    engine: Any, fake_catalog: Catalog
+) -> None:
+    rows = [offer_row(instance_type=f"fk.{i}", price_per_hour=10 + i) for i in range(9)]
+    fake_catalog([*rows, offer_row(instance_type="tiny", gpu_count=1e-308, price_per_hour=1e10)])
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.rejected == 1
+    assert "tiny" not in prices(engine)
+
+
+def test_a_zero_price_is_rejected_per_row(engine: Any, fake_catalog: Catalog) -> None:
+    rows = [offer_row(instance_type=f"fk.{i}", price_per_hour=10 + i) for i in range(9)]
+    fake_catalog([*rows, offer_row(instance_type="free", price_per_hour=0)])
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.rejected == 1 and "free" not in prices(engine)
+
+
+def _ten_offers(jumped: int, factor: float = 100.0) -> list[dict[str, Any]]:
+    return [
+        offer_row(instance_type=f"fk.{i}", price_per_hour=(10 + i) * (factor if i < jumped else 1))
+        for i in range(10)
+    ]
+
+
+def test_a_feed_moving_many_prices_a_hundredfold_is_refused_unless_forced(
+    engine: Any, fake_catalog: Catalog
+) -> None:
+    fake_catalog(_ten_offers(0))
+    run_sync(engine)
+    before = dump_tables(engine, *STORE_TABLES)
+    fake_catalog(_ten_offers(3))  # 30 % of the offers at 100x
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.FAILED
+    assert "moved 3 of its 10 live offers' prices by more than 10x" in run.error
+    assert "fk.0 us-east-1 on_demand: 10 -> 1000 USD/h" in run.error
+    assert "gpuhours sync --force" in run.error
+    assert dump_tables(engine, *STORE_TABLES) == before
+    run = only(run_sync(engine, force=True))
+    assert run.status is SyncStatus.OK and run.changed == 3
+    assert prices(engine)["fk.0"] == 1000
+
+
+@pytest.mark.parametrize("factor", [100.0, 0.01])
+def test_a_few_large_moves_are_applied(engine: Any, fake_catalog: Catalog, factor: float) -> None:
+    fake_catalog(_ten_offers(0))
+    run_sync(engine)
+    fake_catalog(_ten_offers(1, factor))  # 10 %: under the 20 % share
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.changed == 1
+    assert prices(engine)["fk.0"] == pytest.approx(10 * factor)
+
+
+def test_the_jump_guard_follows_its_settings(engine: Any, fake_catalog: Catalog) -> None:
+    fake_catalog(_ten_offers(0))
+    run_sync(engine)
+    fake_catalog(_ten_offers(1, 3.0))
+    strict = Settings(http_retries=0, sync_price_jump_share=0.05, sync_price_jump_factor=2)
+    run = only(run_sync(engine, settings=strict))
+    assert run.status is SyncStatus.FAILED and "more than 2x" in run.error
+
+
+def test_a_feed_past_its_deadline_fails_and_the_last_prices_stay(
+    engine: Any, fake_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gh_fake_cloud import StaticFeed
+
+    fake_catalog([offer_row()])
+    run_sync(engine)
+    before = dump_tables(engine, *STORE_TABLES)
+    original = StaticFeed.fetch
+
+    async def slow(self: Any, ctx: Any) -> Any:
+        async for item in original(self, ctx):
+            yield item
+        await asyncio.sleep(3600)  # a source that never finishes
+
+    monkeypatch.setattr(StaticFeed, "fetch", slow)
+    run = only(run_sync(engine, settings=Settings(http_retries=0, sync_feed_timeout=0.05)))
+    assert run.status is SyncStatus.FAILED
+    assert "feed fakecloud/static did not finish fetching within 0.05 s" in run.error
+    assert "s spent" in run.error and "nothing was changed" in run.error
+    assert dump_tables(engine, *STORE_TABLES) == before
+    assert store.latest_runs(engine)["fakecloud/static"].id == run.id
+
+
+def test_a_sync_is_recorded_as_running_then_finished_in_the_same_row(
+    engine: Any, fake_catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gh_fake_cloud import StaticFeed
+
+    fake_catalog([offer_row()])
+    seen_during_fetch: list[Any] = []
+    original = StaticFeed.fetch
+
+    async def watched(self: Any, ctx: Any) -> Any:
+        seen_during_fetch.append(store.latest_runs(engine)["fakecloud/static"])
+        async for item in original(self, ctx):
+            yield item
+
+    monkeypatch.setattr(StaticFeed, "fetch", watched)
+    run = only(run_sync(engine))
+    (during,) = seen_during_fetch
+    assert during.status is SyncStatus.RUNNING and during.finished_at is None
+    assert run.status is SyncStatus.OK and run.id == during.id
+    assert store.sync_run_counts(engine) == {("fakecloud/static", "ok"): 1}
+
+
+def _died(engine: Any, started: Any) -> Any:
+    """A sync whose process died (kill -9): its running row is recorded and never finished."""
+    from aggregator.models import SyncRun
+
+    running = SyncRun(
+        feed="fakecloud/static",
+        provider="fakecloud",
+        started_at=started,
+        status=SyncStatus.RUNNING,
+    )
+    return store.start_run(engine, running, lifetime=store.running_lifetime(60))
+
+
+def test_a_sync_that_died_shows_as_interrupted_and_the_next_sync_records_it(
+    engine: Any, fake_catalog: Catalog
+) -> None:
+    from datetime import timedelta
+
+    from aggregator import catalog
+    from aggregator.models import utcnow
+
+    dead = _died(engine, utcnow() - timedelta(hours=3))
+    assert store.latest_runs(engine)["fakecloud/static"].status is SyncStatus.RUNNING
+    lifetime = store.running_lifetime(60)
+    shown = store.latest_runs(engine, lifetime=lifetime)["fakecloud/static"]
+    assert shown.id == dead.id and shown.status is SyncStatus.INTERRUPTED
+    assert "never finished" in (shown.error or "")
+    registry = load_registry(Settings(http_retries=0))
+    report = catalog.providers_report(registry, engine, feed_timeout=60)
+    (feed,) = [f for f in report.feeds if f.id == "fakecloud/static"]
+    assert feed.last_run is not None and feed.last_run.status is SyncStatus.INTERRUPTED
+    assert store.consecutive_failures(engine) == {}  # not yet recorded: the next sync does
+
+    fake_catalog([offer_row(price_per_hour=1e308)])  # the next sync fails: the streak shows it
+    run = only(run_sync(engine, settings=Settings(http_retries=0, sync_feed_timeout=60)))
+    assert run.status is SyncStatus.FAILED
+    counts = store.sync_run_counts(engine)
+    assert counts[("fakecloud/static", "interrupted")] == 1
+    assert ("fakecloud/static", "running") not in counts
+    assert store.consecutive_failures(engine) == {"fakecloud/static": 2}
+
+
+def test_a_sync_still_running_elsewhere_is_left_running(engine: Any, fake_catalog: Catalog) -> None:
+    from aggregator.models import utcnow
+
+    fake_catalog([offer_row()])
+    other = _died(engine, utcnow())  # started just now in another process, may be alive
+    assert (
+        store.latest_runs(engine, lifetime=store.running_lifetime(60))["fakecloud/static"].status
+        is SyncStatus.RUNNING
+    )
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK
+    assert store.sync_run_counts(engine)[("fakecloud/static", "running")] == 1
+    assert store.consecutive_failures(engine) == {}
+    assert other.id != run.id
