@@ -1,7 +1,7 @@
 """The committed lock, pyproject.toml and the installed environment agree.
 
-``requirements/lock.txt`` pins every distribution the suite runs with; the README's commands
-and ``.ci/run`` install with ``pip install -c requirements/lock.txt``. These tests fail when a
+``requirements.txt`` pins every distribution the suite runs with; the README's commands
+and ``.ci/run`` install with ``pip install -c requirements.txt``. These tests fail when a
 requirement was changed without re-locking, when the lock still names something nothing
 requires, or when this environment holds versions other than the locked ones.
 """
@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
-LOCK = REPO / "requirements" / "lock.txt"
+LOCK = REPO / "requirements.txt"
 # What a virtual environment brings by itself, and the project installed from the work tree.
 NOT_LOCKED = {"pip", "setuptools", "gpuhours"}
 
@@ -100,8 +100,8 @@ def test_this_environment_holds_exactly_the_locked_versions() -> None:
         if name not in NOT_LOCKED and (name not in pins or pins[name][0] != version)
     }
     assert not wrong, (
-        "installed versions differ from requirements/lock.txt (installed, locked): "
-        f"{wrong}; install with `pip install -c requirements/lock.txt -e '.[dev]'`"
+        "installed versions differ from requirements.txt (installed, locked): "
+        f"{wrong}; install with `pip install -c requirements.txt -e '.[dev]'`"
     )
 
 
@@ -109,7 +109,7 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     readme = (REPO / "README.md").read_text()
     blocks = re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S)
     install_and_run, install_and_test = blocks[0], blocks[1]
-    assert "-c requirements/lock.txt" in install_and_run
-    assert "-c requirements/lock.txt" in install_and_test
+    assert "-c requirements.txt" in install_and_run
+    assert "-c requirements.txt" in install_and_test
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == install_and_test
