@@ -127,13 +127,9 @@ class OfferHistory(BaseModel):
 
 
 def offer_history(source: Reader | Engine, query: OfferQuery) -> list[OfferHistory]:
-    """Price intervals of the offers matching ``query`` (withdrawn ones included)."""
-    offers = read.query_offers(source, query)
-    intervals = read.price_history(source, [o.id for o in offers])
-    by_offer: dict[str, list[PriceInterval]] = {}
-    for interval in intervals:
-        by_offer.setdefault(interval.offer_id, []).append(interval)
-    return [OfferHistory(offer=o, intervals=by_offer.get(o.id, [])) for o in offers]
+    """Price intervals of the offers matching ``query`` (withdrawn ones included), all read
+    in one snapshot of the store."""
+    return [OfferHistory(offer=o, intervals=i) for o, i in read.offer_histories(source, query)]
 
 
 class PluginStatus(BaseModel):

@@ -127,6 +127,9 @@ def _aware_utc(value: datetime) -> datetime:
 
 
 Finite = Annotated[float, AfterValidator(_finite)]
+# The bound before the validator, so it renders as JSON Schema's exclusiveMinimum even where
+# the field is optional (Field(gt=0) on `Finite | None` renders pydantic's own `gt`).
+_PositiveFinite = Annotated[float, Gt(0), AfterValidator(_finite)]
 UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
 
 
@@ -175,8 +178,8 @@ class Offer(BaseModel):
     gpu: str = Field(min_length=1, description="canonical GPU name (see `gpuhours gpus`)")
     gpu_count: Finite = Field(gt=0, description="GPUs per instance; may be fractional")
     gpu_memory_gb: Finite = Field(gt=0, description="memory per GPU")
-    vcpus: Finite | None = Field(default=None, gt=0)
-    memory_gb: Finite | None = Field(default=None, gt=0)
+    vcpus: _PositiveFinite | None = None
+    memory_gb: _PositiveFinite | None = None
     purchase_option: PurchaseOption
     term_hours: int = Field(default=0, ge=0)
     payment: Payment | None = None

@@ -294,12 +294,7 @@ class _FeedSync:
     async def start(self) -> None:
         """Record the run as ``running`` (wall-clock start, even when replaying)."""
         lifetime = store.running_lifetime(self.settings.sync_feed_timeout)
-        running = SyncRun(
-            feed=self.ref.id,
-            provider=self.ref.provider.name,
-            started_at=utcnow(),
-            status=SyncStatus.RUNNING,
-        )
+        running = self._run(started_at=utcnow(), status=SyncStatus.RUNNING)
         running = await asyncio.to_thread(store.start_run, self.engine, running, lifetime=lifetime)
         self.run_id = running.id
 

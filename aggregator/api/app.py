@@ -40,7 +40,6 @@ from aggregator.api.body_limit import BodyLimit
 from aggregator.api.cache import AnswerCache, ApiSettings, StoreVersion
 from aggregator.api.errors import error_response, install_error_handlers
 from aggregator.api.metrics import RequestMetrics
-from aggregator.api.openapi import install_openapi
 from aggregator.api.responses import StrictJSONResponse
 from aggregator.api.routes import router
 from aggregator.api.schemas import ErrorResponse
@@ -119,7 +118,6 @@ def create_app(
     app.state.service = service
     app.include_router(router)
     install_error_handlers(app)
-    install_openapi(app)
     app.add_middleware(BodyLimit)  # inside the bookkeeping: 413s are counted and carry an id
     app.add_middleware(RequestBookkeeping, metrics=service.metrics)
     return app
