@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.errors import StoreError
+from aggregator.errors import ConfigurationError, StoreError
 from aggregator.settings import Settings, get_settings
 
 __all__ = ["database_error", "make_engine", "normalize_url", "redacted_url", "write_transaction"]
@@ -124,9 +124,13 @@ def _make_parent(path: Path) -> None:
     (an existing store on a read-only disk still reads)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    except OSError as exc:
         if not path.parent.is_dir():
-            raise
+            raise ConfigurationError(
+                f"cannot create the store's directory {path.parent}: "
+                f"{exc.strerror or exc}; point GPUHOURS_DATA_DIR (or GPUHOURS_DATABASE_URL) "
+                "at a place gpuhours may write"
+            ) from None
 
 
 @contextmanager

@@ -164,3 +164,10 @@ def test_planning_with_terms_file_dev_zero_ends_with_exit_2(run: Any) -> None:
     result = run("cheapest", "-n", "10", GPUHOURS_TERMS_FILE="/dev/zero")
     assert result.exit_code == 2
     assert "is not a regular file" in result.output
+
+
+def test_a_data_dir_that_cannot_be_made_is_exit_2_naming_the_setting(run: Any) -> None:
+    result = run("offers", GPUHOURS_DATA_DIR="/proc/gpuhours-nope")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: cannot create the store's directory /proc/")
+    assert "GPUHOURS_DATA_DIR" in result.output and "unexpected" not in result.output
