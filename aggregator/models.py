@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 from annotated_types import Ge, Gt, Le
 from pydantic import (
@@ -54,9 +55,11 @@ __all__ = [
     "SyncRun",
     "SyncStatus",
     "natural_key_id",
+    "natural_key_id_of",
 ]
 
 HOURS_PER_YEAR = 8760
+_Enum = TypeVar("_Enum", bound=StrEnum)
 
 
 class PurchaseOption(StrEnum):
@@ -164,6 +167,46 @@ def natural_key_id(
         offering_class or "",
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+def natural_key_id_of(fields: Mapping[str, Any], provider: str) -> str | None:
+    """The id of the offer a row's ``fields`` name, or ``None`` when its key is incomplete.
+
+    For rows that name an offer but could not become one (a zero price, a field out of
+    range): the sync engine keeps that stored offer at its last good price instead of
+    withdrawing it. The key fields are checked as strictly as :class:`Offer` checks them, so
+    a malformed key never holds an offer it does not name.
+    """
+    region, instance_type = fields.get("region"), fields.get("instance_type")
+    if not (isinstance(region, str) and region and isinstance(instance_type, str)):
+        return None
+    if not instance_type or fields.get("provider", provider) != provider:
+        return None
+    try:
+        option = PurchaseOption(str(fields.get("purchase_option")))
+        payment = _optional(Payment, fields.get("payment"))
+        offering_class = _optional(OfferingClass, fields.get("offering_class"))
+    except ValueError:
+        return None
+    zone, term = fields.get("zone") or None, fields.get("term_hours", 0)
+    if (zone is not None and not isinstance(zone, str)) or isinstance(term, bool):
+        return None
+    if not isinstance(term, int) or term < 0:
+        return None
+    return natural_key_id(
+        provider,
+        region,
+        zone,
+        instance_type,
+        option.value,
+        term,
+        payment.value if payment else None,
+        offering_class.value if offering_class else None,
+    )
+
+
+def _optional(kind: type[_Enum], value: object) -> _Enum | None:
+    return None if value in (None, "") else kind(str(value))
 
 
 class Offer(BaseModel):

@@ -72,6 +72,7 @@ class FetchContext:
     log: logging.Logger = field(default_factory=lambda: log)
     unchanged: list[Unchanged] = field(default_factory=list)
     rejects: list[tuple[str, str]] = field(default_factory=list)
+    held: list[Mapping[str, Any]] = field(default_factory=list)
     unknowns: list[tuple[str, str]] = field(default_factory=list)
     _reported_once: set[Hashable] = field(default_factory=set, repr=False)
 
@@ -79,10 +80,28 @@ class FetchContext:
         """Keep stored offers matching ``match`` (all of the feed when empty) as they are."""
         self.unchanged.append(Unchanged(match=dict(match), reason=reason))
 
-    def reject(self, reason: str, raw: object = "") -> None:
-        """Count a source row that should have been an offer but could not be made one."""
+    def reject(
+        self, reason: str, raw: object = "", *, offer: Mapping[str, Any] | None = None
+    ) -> None:
+        """Count a source row that should have been an offer but could not be made one.
+
+        Pass ``offer`` (at least the natural-key fields: ``region``, ``instance_type``,
+        ``purchase_option``, and ``zone``, ``term_hours``, ``payment``, ``offering_class``
+        where they apply) when the row names its offer but its price cannot be used: the
+        stored offer then keeps its last good price instead of being withdrawn.
+        """
         self.rejects.append((reason, _short(raw)))
         self.log.info("%s: rejected row: %s: %s", self.feed_id, reason, _short(raw))
+        if offer is not None:
+            self.hold(offer)
+
+    def hold(self, offer: Mapping[str, Any]) -> None:
+        """Keep the stored offer with ``offer``'s natural key exactly as it is this sync.
+
+        For an offer the source still lists but whose price this sync could not establish
+        (one of its parts was rejected): neither withdrawn nor re-confirmed.
+        """
+        self.held.append(offer)
 
     def report_unknown(self, what: str, raw: object, *, once: Hashable | None = None) -> None:
         """Count a row skipped because the plugin's tables do not know it (never guessed).

@@ -14,9 +14,12 @@ What is promised:
 * Every row's prices must also be plausible (:mod:`aggregator.price_sanity`: finite, within
   per GPU-hour and per instance-hour bounds in its currency); a row outside them is rejected
   with the reason like any bad row, and the offer's stored price stays as it was (not
-  withdrawn, not confirmed). A feed moving more than ``sync_price_jump_share`` of its
-  live offers' prices by more than ``sync_price_jump_factor`` at once fails as suspicious and
-  changes nothing (``force`` lifts this guard too).
+  withdrawn, not confirmed). So does that of any other rejected row that names its offer: a
+  mapping whose key fields are sound, or a row the plugin rejected with ``offer=`` (a $0,
+  negative or unreadable price), so that a broken price never withdraws a good one.
+* A feed moving more than ``sync_price_jump_share`` of its live offers' prices by more than
+  ``sync_price_jump_factor`` at once fails as suspicious and changes nothing (``force`` lifts
+  this guard too).
 * A feed's whole fetch has a deadline, ``sync_feed_timeout``: past it the feed fails with the
   seconds spent, and the last good prices stay.
 * A run is recorded as ``running`` before anything is fetched and that row is finished when
@@ -54,7 +57,7 @@ from aggregator.errors import (
 )
 from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.http import make_client, translate_error
-from aggregator.models import Offer, SyncRun, SyncStatus, utcnow
+from aggregator.models import Offer, SyncRun, SyncStatus, natural_key_id_of, utcnow
 from aggregator.plugins import FeedRef, Registry
 from aggregator.price_sanity import price_problem
 from aggregator.providers import FetchContext, Progress, Provider
@@ -116,7 +119,7 @@ class _Collector:
         self.ref = ref
         self.registry = registry
         self.offers: dict[str, Offer] = {}
-        self.held: list[str] = []  # ids of offers rejected for implausible prices
+        self.held: list[str] = []  # ids of stored offers whose new rows were rejected
         self.rejected = 0
 
     def add(self, item: Offer | Mapping[str, Any]) -> None:
@@ -124,6 +127,7 @@ class _Collector:
             offer = validate_offer(item)
         except ValueError as exc:
             self._reject(str(exc), item)
+            self.hold(item)
             return
         if offer.provider != self.ref.provider.name:
             self._reject(
@@ -146,6 +150,13 @@ class _Collector:
             self._reject(f"duplicate offer {offer.natural_key()}", item)
             return
         self.offers[offer.id] = offer
+
+    def hold(self, fields: object) -> None:
+        """Keep the stored offer a rejected row names (if it names one) at its last price."""
+        if isinstance(fields, Mapping):
+            offer_id = natural_key_id_of(fields, self.ref.provider.name)
+            if offer_id is not None:
+                self.held.append(offer_id)
 
     def _reject(self, reason: str, item: object) -> None:
         self.rejected += 1
@@ -352,6 +363,8 @@ class _FeedSync:
                 f"{describe_fetch_error(exc)}; nothing was changed", counts=_counts(collector, ctx)
             )
 
+        for fields in ctx.held:
+            collector.hold(fields)
         counts = _counts(collector, ctx)
         seen, rejected = counts["seen"], counts["rejected"]
         rows = seen + rejected

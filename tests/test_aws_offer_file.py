@@ -300,3 +300,49 @@ def test_duplicate_and_malformed_rows_are_problems_not_prices() -> None:
     assert any("listed twice" in r for r in reasons)
     assert any("malformed row" in r for r in reasons)
     assert any("has no Upfront Fee row" in r for r in reasons)
+
+
+def _with_price(sku: str, term_code: str, price: str, unit: str = "Hrs") -> bytes:
+    """The recorded GPU file with one row's PricePerUnit edited."""
+    lines = GPU_FILE.read_text().splitlines(keepends=True)
+    header_at = next(i for i, line in enumerate(lines) if line.startswith('"SKU"'))
+    [header] = csv.reader([lines[header_at]])
+    at = {name: header.index(name) for name in ("SKU", "OfferTermCode", "Unit", "PricePerUnit")}
+    for i in range(header_at + 1, len(lines)):
+        [row] = csv.reader([lines[i]])
+        if (row[at["SKU"]], row[at["OfferTermCode"]], row[at["Unit"]]) == (sku, term_code, unit):
+            row[at["PricePerUnit"]] = price
+            lines[i] = ",".join(f'"{v}"' for v in row) + "\n"
+            return "".join(lines).encode()
+    raise AssertionError(f"no row {sku}.{term_code} {unit}")
+
+
+@pytest.mark.parametrize(
+    ("term_code", "price"),
+    [
+        *(("JRTCKXETXF", p) for p in ("0.0000000000", "-5", "abc", "NaN")),  # on-demand
+        # a reserved term's hourly part may be 0 (the fee pays for it), never below or unreadable
+        *(("38NPMPTW36", p) for p in ("-5", "abc", "NaN")),
+    ],
+)
+def test_an_unusable_price_names_the_offer_it_prices(term_code: str, price: str) -> None:
+    from aggregator.models import natural_key_id_of
+
+    def p5(results: list[Offer | RowProblem | Unknown | None]) -> list[Offer]:
+        return [
+            o
+            for o in results
+            if isinstance(o, Offer)
+            and o.instance_type == "p5.48xlarge"
+            and o.source["offer_term_code"] == term_code
+        ]
+
+    [good] = p5(offers(GPU_FILE))
+    edited = _with_price("ZZP548XLLINUX001", term_code, price)
+    results = [
+        offer_from_point(r) if isinstance(r, PricePoint) else r
+        for r in OfferFileParser().parse([edited])
+    ]
+    assert not p5(results)
+    problems = [r for r in results if isinstance(r, RowProblem) and r.offer is not None]
+    assert [natural_key_id_of(p.offer, "aws") for p in problems] == [good.id]  # type: ignore[arg-type]

@@ -389,3 +389,41 @@ def test_duplicate_rows_keep_the_later_price_and_drop_unresolvable_conflicts() -
     dropped = offers.add(_priced(2.7, "2025-01-01T00:00:00Z"))  # same date, other price
     assert [d.price for d in dropped] == [2.5, 2.7] and offers.offers() == []
     assert [d.price for d in offers.add(_priced(2.5, "2026-01-01T00:00:00Z"))] == [2.5]
+
+
+def _held_ids(verdict: Any) -> set[str]:
+    from aggregator.models import natural_key_id_of
+
+    return {natural_key_id_of(key, "azure") for key in verdict.unpriced} - {None}
+
+
+def test_a_row_whose_price_is_unusable_names_the_offers_it_prices() -> None:
+    row = find(EASTUS2, armSkuName="Standard_NC48ads_A100_v4", type="Consumption")
+    good = {Offer.model_validate(p.offer).id for p in classify(row).offers}
+    for bad in (0, -1.0, "7.346", None, float("nan")):
+        row["retailPrice"] = bad
+        verdict = classify(row)
+        assert verdict.rejected and not verdict.offers
+        # the on-demand offer and the two savings plans priced on the same row
+        assert _held_ids(verdict) == good
+
+
+def test_a_reservation_with_an_unusable_price_names_its_term() -> None:
+    row = next(
+        i
+        for i in items(EASTUS2)
+        if i["type"] == "Reservation" and i["armSkuName"] == "Standard_NC48ads_A100_v4"
+    )
+    good = {Offer.model_validate(p.offer).id for p in classify(row).offers}
+    row["retailPrice"] = 0
+    assert _held_ids(classify(row)) == good
+
+
+def test_an_unusable_savings_plan_rate_names_that_plan_only() -> None:
+    row = find(EASTUS2, armSkuName="Standard_NC48ads_A100_v4", type="Consumption")
+    row["savingsPlan"][0]["retailPrice"] = 0
+    verdict = classify(row)
+    assert verdict.rejected and len(verdict.offers) == 2
+    (key,) = verdict.unpriced
+    assert key["purchase_option"] == "savings_plan"
+    assert key["term_hours"] == {"1 Year": 8760, "3 Years": 26280}[row["savingsPlan"][0]["term"]]

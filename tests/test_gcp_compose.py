@@ -136,8 +136,8 @@ def test_the_most_specific_sku_wins_and_equal_prices_are_duplicates() -> None:
     for s in (americas, iowa, twin):
         index.add(s)
     assert index.resolve() == []
-    assert index.get(Resource.GPU, "nvidia-h100-80gb", "us-central1", OD, 0) is iowa
-    assert index.get(Resource.GPU, "nvidia-h100-80gb", "us-east1", OD, 0) is americas
+    assert index.get((Resource.GPU, "nvidia-h100-80gb", "us-central1", OD, 0)) is iowa
+    assert index.get((Resource.GPU, "nvidia-h100-80gb", "us-east1", OD, 0)) is americas
 
 
 def test_equally_specific_skus_at_different_prices_are_a_conflict() -> None:
@@ -150,7 +150,7 @@ def test_equally_specific_skus_at_different_prices_are_a_conflict() -> None:
     [conflict] = index.resolve()
     assert [s.sku_id for s in conflict.skus] == ["MEGA", "PLUS"]
     assert "ambiguous gpu nvidia-h100-mega-80gb in us-central1" in conflict.describe()
-    assert index.get(Resource.GPU, "nvidia-h100-mega-80gb", "us-central1", OD, 0) is None
+    assert index.get((Resource.GPU, "nvidia-h100-mega-80gb", "us-central1", OD, 0)) is None
 
 
 # --- the machine table ----------------------------------------------------------------------------
@@ -288,3 +288,39 @@ def test_variant_and_wrong_currency_skus_change_no_price() -> None:
     assert run.get("a2-highgpu-1g", "us-central1").source["ram_sku"] == "2390-DCAF-DA38"
     sources = {v for o in run.offers for v in o.source.values()}
     assert not {"FIXT-DWS-OD-AMER", "FIXT-SOLE-OD-AMER", "FIXT-IDR-A2R-OD-AMER"} & sources
+
+
+@pytest.mark.parametrize("unpriced", ["core", "ram", "gpu", "ssd"])
+def test_a_listed_part_without_a_usable_price_holds_the_offer_instead_of_dropping_it(
+    unpriced: str,
+) -> None:
+    index = PriceIndex()
+    for part in a3_parts():
+        if part.sku_id.startswith(unpriced):
+            index.add_unpriced(part.component, part.regions)
+        else:
+            index.add(part)
+    index.resolve()
+    stats = ComposeStats()
+    assert list(compose(index, [A3_8G], stats)) == []
+    assert stats.held == [
+        {
+            "region": "us-central1",
+            "instance_type": "a3-highgpu-8g",
+            "purchase_option": "on_demand",
+            "term_hours": 0,
+        }
+    ]
+    assert not stats.missing
+
+
+def test_a_part_not_listed_at_all_is_missing_even_beside_an_unpriced_one() -> None:
+    core, _ram, gpu, ssd = a3_parts()
+    index = PriceIndex()
+    index.add(gpu)
+    index.add(ssd)
+    index.add_unpriced(core.component, core.regions)  # and no RAM SKU at all
+    index.resolve()
+    stats = ComposeStats()
+    assert list(compose(index, [A3_8G], stats)) == []
+    assert stats.held == [] and stats.missing == {"ram": 1}

@@ -348,7 +348,7 @@ def test_with_a_key_the_fixture_pages_sync_into_the_store(
     assert (run.seen, run.rejected, run.unknown) == (664, 1, 1)
 
 
-def test_ambiguous_skus_are_rejected_once_and_price_nothing() -> None:
+def _fetch_with_a_mega_twin() -> Any:
     # Constructed: a "Mega" twin of the real Americas "Plus" SKU at another price.
     twin = copy.deepcopy(real("Nvidia H100 80GB Plus GPU running in Americas"))
     twin["skuId"] = "FIXT-MEGA-TWIN"
@@ -359,8 +359,49 @@ def test_ambiguous_skus_are_rejected_once_and_price_nothing() -> None:
     page = json.loads(bodies[PAGE_THREE_TOKEN])
     page["skus"].append(twin)
     bodies[PAGE_THREE_TOKEN] = json.dumps(page).encode()
-    run = fetch(CatalogServer(bodies=bodies))
+    return fetch(CatalogServer(bodies=bodies))
+
+
+def test_ambiguous_skus_are_rejected_once_and_price_nothing() -> None:
+    run = _fetch_with_a_mega_twin()
     ambiguous = [r for r in run.ctx.rejects if r[0].startswith("ambiguous gpu")]
     assert len(ambiguous) == 1 and "FIXT-MEGA-TWIN" in ambiguous[0][1]
     assert not run.has("a3-megagpu-8g", "us-central1")
     assert run.has("a3-megagpu-8g", "us-east4")  # the Virginia Mega SKU is not in question
+
+
+def _held(run: Any) -> set[tuple[str, str, str, int]]:
+    return {
+        (k["instance_type"], k["region"], k["purchase_option"], k["term_hours"])
+        for k in run.ctx.held
+    }
+
+
+@pytest.mark.parametrize("units", ["0", "-3", "NaN"])
+def test_a_gpu_sku_without_a_usable_price_holds_the_offers_it_prices(units: str) -> None:
+    # The real Netherlands spot H100 SKU, its rate edited: the machines it prices keep their last
+    # good price instead of being withdrawn as if they were no longer sold there.
+    description = "Nvidia H100 80GB GPU attached to Spot Preemptible VMs running in Netherlands"
+    good = fetch(CatalogServer())
+    assert good.has("a3-highgpu-8g", "europe-west4", "spot")
+    bodies = page_bodies()
+    for token, body in bodies.items():
+        page = json.loads(body)
+        for s in page.get("skus", []):
+            if s["description"] == description:
+                rate = s["pricingInfo"][0]["pricingExpression"]["tieredRates"][-1]
+                rate["unitPrice"] = {"currencyCode": "USD", "units": units, "nanos": 0}
+        bodies[token] = json.dumps(page).encode()
+    run = fetch(CatalogServer(bodies=bodies))
+    assert not run.has("a3-highgpu-8g", "europe-west4", "spot")
+    assert any(description in str(r) or "above zero" in r[0] for r in run.ctx.rejects)
+    lost = {
+        (o.instance_type, o.region, o.purchase_option.value, o.term_hours) for o in good.offers
+    } - {(o.instance_type, o.region, o.purchase_option.value, o.term_hours) for o in run.offers}
+    assert lost and _held(run) == lost
+
+
+def test_ambiguous_skus_hold_the_offers_they_would_price() -> None:
+    run = _fetch_with_a_mega_twin()
+    assert ("a3-megagpu-8g", "us-central1", "on_demand", 0) in _held(run)
+    assert not any(k[1] == "us-east4" and k[0] == "a3-megagpu-8g" for k in _held(run))

@@ -422,14 +422,9 @@ def test_an_absurd_azure_price_is_a_rejected_row_and_never_stored(
     run = _azure_sync(engine, bad_price)
     assert run.status is SyncStatus.OK, run.error
     assert run.rejected == 1
-    after = _a100(engine)
-    assert after.price_per_hour == 7.346
-    if isinstance(bad_price, float) and bad_price > 0:
-        # a valid offer at an implausible price: the last good price stays, with its real age
-        assert after == before
-    else:
-        # not an offer at all (the plugin refuses the price): withdrawn, as any vanished row
-        assert after.withdrawn_at is not None
+    # whether the plugin refuses the price or the engine finds it implausible, the last good
+    # price stays with its real age: neither withdrawn nor confirmed
+    assert _a100(engine) == before
     stored = store.query_offers(engine, store.OfferQuery(include_withdrawn=True))
     assert all(0.001 <= o.price_per_gpu_hour <= 1000 for o in stored)
 
@@ -449,6 +444,34 @@ def test_a_zero_price_is_rejected_per_row(engine: Any, fake_catalog: Catalog) ->
     fake_catalog([*rows, offer_row(instance_type="free", price_per_hour=0)])
     run = only(run_sync(engine))
     assert run.status is SyncStatus.OK and run.rejected == 1 and "free" not in prices(engine)
+
+
+@pytest.mark.parametrize("bad_price", [0, -3.0, "n/a", None, float("nan")])
+def test_a_stored_offer_whose_row_comes_back_unpriced_keeps_its_last_good_price(
+    engine: Any, fake_catalog: Catalog, bad_price: Any
+) -> None:
+    rows = [offer_row(instance_type=f"fk.{i}", price_per_hour=10 + i) for i in range(9)]
+    fake_catalog(rows)
+    run_sync(engine)
+    before = {o.instance_type: o for o in store.query_offers(engine, store.OfferQuery())}
+    broken = {**rows[0], "price_per_hour": bad_price}
+    fake_catalog([broken, *rows[1:]])
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.rejected == 1 and run.withdrawn == 0
+    after = {o.instance_type: o for o in store.query_offers(engine, store.OfferQuery())}
+    assert after["fk.0"] == before["fk.0"]  # same price, same last-seen time: not confirmed
+
+
+def test_a_rejected_row_with_a_broken_key_holds_nothing(engine: Any, fake_catalog: Catalog) -> None:
+    rows = [offer_row(instance_type=f"fk.{i}", price_per_hour=10 + i) for i in range(10)]
+    fake_catalog(rows)
+    run_sync(engine)
+    broken = {**rows[0], "purchase_option": "someday", "price_per_hour": 0}
+    fake_catalog([broken, *rows[1:]])
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.withdrawn == 1
+    live = store.query_offers(engine, store.OfferQuery())
+    assert "fk.0" not in {o.instance_type for o in live}
 
 
 def _ten_offers(jumped: int, factor: float = 100.0) -> list[dict[str, Any]]:

@@ -179,6 +179,7 @@ class RowProblem:
 
     reason: str
     raw: str
+    offer: Mapping[str, object] | None = None  # the key of the offer it prices, when known
 
 
 Result = PricePoint | RowProblem
@@ -320,7 +321,15 @@ class OfferFileParser:
     def _on_demand(self, row: Row) -> Result:
         price = parse_price(row["PricePerUnit"])
         if price is None:
-            return RowProblem(f"price {row['PricePerUnit']!r} is not a number", _describe(row))
+            return RowProblem(
+                f"price {row['PricePerUnit']!r} is not a number",
+                _describe(row),
+                offer={
+                    "region": row["Region Code"],
+                    "instance_type": row["Instance Type"],
+                    "purchase_option": PurchaseOption.ON_DEMAND.value,
+                },
+            )
         return PricePoint(
             instance_type=row["Instance Type"],
             region=row["Region Code"],
@@ -369,7 +378,18 @@ class OfferFileParser:
         hourly = parse_price(hourly_row["PricePerUnit"])
         upfront = 0.0 if fee_row is None else parse_price(fee_row["PricePerUnit"])
         if hourly is None or upfront is None:
-            return RowProblem("a reserved price is not a number", _describe(fee_row or hourly_row))
+            return RowProblem(
+                "a reserved price is not a number",
+                _describe(fee_row or hourly_row),
+                offer={
+                    "region": hourly_row["Region Code"],
+                    "instance_type": hourly_row["Instance Type"],
+                    "purchase_option": PurchaseOption.RESERVED.value,
+                    "term_hours": term_hours,
+                    "payment": payment.value,
+                    "offering_class": offering_class.value,
+                },
+            )
         if fee_row is not None:
             for column in (
                 "Currency",

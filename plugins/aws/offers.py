@@ -148,7 +148,9 @@ def make_offer(fit: GpuFit, **fields: object) -> Offer | RowProblem:
     except pydantic.ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"]) or "offer"
-        return RowProblem(f"not a valid offer: {where}: {error['msg']}", repr(fields)[:300])
+        return RowProblem(
+            f"not a valid offer: {where}: {error['msg']}", repr(fields)[:300], offer=fields
+        )
 
 
 def offer_from_point(

@@ -3,7 +3,8 @@
 Parsers and converters return values (:class:`~plugins.aws.offer_file.RowProblem`,
 :class:`~plugins.aws.offers.Unknown`, ``None``) instead of touching the context, so they stay
 testable without one. :class:`Outcomes` is the one place that reports them: a problem with
-``ctx.reject``, an unknown instance type with ``ctx.report_unknown`` (once per instance type
+``ctx.reject`` (with the key of the offer it prices, when it names one, so that offer keeps its
+last good price), an unknown instance type with ``ctx.report_unknown`` (once per instance type
 per sync: the same unknown type appears in a dozen rows per region, and one line per type is
 what an operator needs to extend the table).
 """
@@ -31,7 +32,7 @@ class Outcomes:
         if isinstance(outcome, Offer) or outcome is None:
             return outcome
         if isinstance(outcome, RowProblem):
-            self.ctx.reject(outcome.reason, outcome.raw)
+            self.ctx.reject(outcome.reason, outcome.raw, offer=outcome.offer)
         else:
             self.ctx.report_unknown(outcome.what, outcome.raw, once=(outcome.what, outcome.raw))
         return None

@@ -163,7 +163,11 @@ def _spot_offer(
     try:
         price = float(text)
     except ValueError:
-        return RowProblem(f"spot price {text!r} is not a number", f"{feed_region} {instance_type}")
+        return RowProblem(
+            f"spot price {text!r} is not a number",
+            f"{feed_region} {instance_type}",
+            offer={"region": region, "instance_type": instance_type, "purchase_option": "spot"},
+        )
     return make_offer(
         fit,
         region=region,

@@ -72,6 +72,9 @@ class RetailFeed(Feed):
                     verdict = classify(item)
                     if verdict.rejected:
                         ctx.reject(verdict.rejected, item)
+                    for key in verdict.unpriced:
+                        if not regions or key["region"] in regions:
+                            ctx.hold(key)
                     if verdict.unknown:
                         ctx.report_unknown(
                             f"Azure VM size {verdict.unknown}", _brief(item), once=verdict.unknown
@@ -80,7 +83,11 @@ class RetailFeed(Feed):
                         if regions and priced.key[0] not in regions:
                             continue  # the server's region filter is not trusted either
                         for dropped in offers.add(priced):
-                            ctx.reject("two prices for the same offer", dropped.offer["source"])
+                            ctx.reject(
+                                "two prices for the same offer",
+                                dropped.offer["source"],
+                                offer=dropped.offer,
+                            )
         for offer in offers.offers():
             yield offer
 

@@ -241,6 +241,7 @@ class Verdict:
     skipped: str | None = None  # not a Linux GPU machine price: silently left out
     unknown: str | None = None  # a GPU-family size the table does not know: reported
     rejected: str | None = None  # should have been an offer but is malformed: counted
+    unpriced: list[dict[str, Any]] = field(default_factory=list)  # keys of rejected prices
 
 
 def _text(item: Mapping[str, Any], name: str) -> str:
@@ -317,14 +318,28 @@ def classify(item: object) -> Verdict:
 
     region = _text(item, "armRegionName")
     currency = _text(item, "currencyCode")
-    retail_price = _price(item.get("retailPrice"))
     if not region:
         return Verdict(rejected=f"{arm_sku_name}: no armRegionName")
     if not currency:
         return Verdict(rejected=f"{arm_sku_name}: no currencyCode")
+    option = interruptible or PurchaseOption.ON_DEMAND
+    term_name = _text(item, "reservationTerm")
+    if price_type == "Reservation":
+        option, hours = PurchaseOption.RESERVED, TERM_HOURS.get(term_name)
+        if hours is None:
+            return Verdict(rejected=f"{arm_sku_name}: unknown reservationTerm {term_name!r}")
+    else:
+        hours = 0
+    retail_price = _price(item.get("retailPrice"))
     if retail_price is None:
+        unpriced = [_key(region, sku.name, option, hours)]
+        if option is PurchaseOption.ON_DEMAND:  # its savings plans are priced on the same row
+            unpriced += [
+                _key(region, sku.name, PurchaseOption.SAVINGS_PLAN, h) for h in _plan_terms(item)
+            ]
         return Verdict(
-            rejected=f"{arm_sku_name}: retailPrice {item.get('retailPrice')!r} is not a price"
+            rejected=f"{arm_sku_name}: retailPrice {item.get('retailPrice')!r} is not a price",
+            unpriced=unpriced,
         )
 
     source = {
@@ -356,15 +371,11 @@ def classify(item: object) -> Verdict:
         }
         return PricedOffer((region, sku.name, option.value, term), offer, effective)
 
-    if price_type == "Reservation":
-        term_name = _text(item, "reservationTerm")
-        hours = TERM_HOURS.get(term_name)
-        if hours is None:
-            return Verdict(rejected=f"{arm_sku_name}: unknown reservationTerm {term_name!r}")
+    if option is PurchaseOption.RESERVED:
         return Verdict(
             offers=[
                 priced(
-                    PurchaseOption.RESERVED,
+                    option,
                     hours,
                     retail_price / hours,
                     reservation_term=term_name,
@@ -372,12 +383,31 @@ def classify(item: object) -> Verdict:
                 )
             ]
         )
-
-    option = interruptible or PurchaseOption.ON_DEMAND
     verdict = Verdict(offers=[priced(option, 0, retail_price)])
     if option is PurchaseOption.ON_DEMAND:
         _add_savings_plans(verdict, item.get("savingsPlan"), arm_sku_name, priced)
     return verdict
+
+
+def _key(region: str, size: str, option: PurchaseOption, term: int) -> dict[str, Any]:
+    """The natural-key fields of an offer, for one the sync keeps at its last good price."""
+    return {
+        "region": region,
+        "instance_type": size,
+        "purchase_option": option.value,
+        "term_hours": term,
+    }
+
+
+def _plan_terms(item: Mapping[str, Any]) -> list[int]:
+    """The term hours of the savings plans a row lists, whatever their rates."""
+    plans = item.get("savingsPlan")
+    terms = (
+        (plan.get("term") for plan in plans if isinstance(plan, dict))
+        if isinstance(plans, list)
+        else ()
+    )
+    return [TERM_HOURS[t] for t in terms if isinstance(t, str) and t in TERM_HOURS]
 
 
 def _add_savings_plans(
@@ -398,6 +428,13 @@ def _add_savings_plans(
         rate = _price(plan.get("retailPrice")) if isinstance(plan, dict) else None
         if hours is None or rate is None or not isinstance(term_name, str):
             verdict.rejected = f"{arm_sku_name}: unusable savingsPlan entry {plan!r:.120}"
+            if hours is not None:
+                first = verdict.offers[0].offer
+                verdict.unpriced.append(
+                    _key(
+                        first["region"], first["instance_type"], PurchaseOption.SAVINGS_PLAN, hours
+                    )
+                )
             continue
         verdict.offers.append(
             priced(PurchaseOption.SAVINGS_PLAN, hours, rate, savings_plan_term=term_name)

@@ -7,7 +7,9 @@ purchase option and term. What is promised:
 
 * **All parts or nothing.** An offer is made only when every part the machine is billed for
   has a SKU for that (region, option, term). A missing part means no offer, never a partial
-  price. The one exception is documented below (local SSD under a commitment).
+  price. The one exception is documented below (local SSD under a commitment). A part whose
+  SKU is listed but has no usable price (a zero rate, or equally specific SKUs at different
+  prices) is not "missing": the offer is *held*, so the store keeps its last good price.
 * **One SKU per part, chosen the same way every time.** When several SKUs cover the same
   (part, region, option, term), e.g. a regional SKU and an "Americas" one, the one that
   covers the fewest regions (the most specific) wins; ties at the same price are duplicates
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 
 from aggregator.models import Billing, Offer, PurchaseOption
 from plugins.gcp.machines import MACHINE_TYPES, MachineType
-from plugins.gcp.skus import LOCAL_SSD_KEY, PricedSku, Resource
+from plugins.gcp.skus import LOCAL_SSD_KEY, Component, PricedSku, Resource
 
 __all__ = ["BILLING", "PROVIDER", "ComposeStats", "Conflict", "PriceIndex", "compose"]
 
@@ -62,12 +64,26 @@ class PriceIndex:
     def __init__(self) -> None:
         self._candidates: dict[Slot, list[PricedSku]] = defaultdict(list)
         self._chosen: dict[Slot, PricedSku] = {}
+        self._unpriced: set[Slot] = set()
 
     def add(self, sku: PricedSku) -> None:
         part = sku.component
         for region in sku.regions:
             slot = (part.resource, part.key, region, part.option, part.term_hours)
             self._candidates[slot].append(sku)
+
+    def add_unpriced(self, part: Component, regions: Iterable[str]) -> None:
+        """Note a SKU for ``part`` whose price could not be used (a zero rate, say).
+
+        Where no usable SKU covers the same slot, the offers needing that part are *held*
+        (kept at their last good price) rather than left out as not sold there.
+        """
+        for region in regions:
+            self._unpriced.add((part.resource, part.key, region, part.option, part.term_hours))
+
+    def unpriced(self, slot: Slot) -> bool:
+        """Whether ``slot`` has a listed SKU but no usable price (unpriced or in conflict)."""
+        return slot not in self._chosen and slot in self._unpriced
 
     def resolve(self) -> list[Conflict]:
         """Choose one SKU per slot; return the slots left without one because of a conflict."""
@@ -81,19 +97,20 @@ class PriceIndex:
             best = sorted((s for s in skus if len(s.regions) == narrowest), key=lambda s: s.sku_id)
             if len({s.price_per_hour for s in best}) > 1:
                 conflicts.append(Conflict(slot, tuple(best)))
+                self._unpriced.add(slot)
                 continue
             self._chosen[slot] = best[0]
         return conflicts
 
-    def get(
-        self, resource: Resource, key: str, region: str, option: PurchaseOption, term: int
-    ) -> PricedSku | None:
-        return self._chosen.get((resource, key, region, option, term))
+    def get(self, slot: Slot) -> PricedSku | None:
+        return self._chosen.get(slot)
 
-    def gpus(self) -> Iterator[tuple[Slot, PricedSku]]:
-        """Every chosen GPU SKU with its slot, in a stable order."""
-        for slot in sorted(s for s in self._chosen if s[0] is Resource.GPU):
-            yield slot, self._chosen[slot]
+    def gpus(self) -> Iterator[tuple[Slot, PricedSku | None]]:
+        """Every GPU slot with its chosen SKU (``None`` if only unpriced), in a stable order."""
+        slots = {s for s in self._chosen if s[0] is Resource.GPU}
+        slots.update(s for s in self._unpriced if s[0] is Resource.GPU)
+        for slot in sorted(slots):
+            yield slot, self._chosen.get(slot)
 
 
 @dataclass
@@ -102,6 +119,8 @@ class ComposeStats:
 
     offers: int = 0
     missing: Counter[str] = field(default_factory=Counter)
+    held: list[dict[str, object]] = field(default_factory=list)
+    """Natural keys of offers whose parts are all listed but one has no usable price."""
 
 
 def compose(
@@ -118,30 +137,32 @@ def compose(
     for machine in machines:
         by_gpu[machine.gpu.accelerator_type].append(machine)
 
-    for (_, accelerator, region, option, term), gpu_sku in index.gpus():
+    for (_, accelerator, region, option, term), _gpu_sku in index.gpus():
         for machine in by_gpu.get(accelerator, ()):
-            parts: list[tuple[str, PricedSku, float]] = [("gpu_sku", gpu_sku, machine.gpu_count)]
-            source = {"machine_type": machine.machine_type}
-            family = machine.host_family
-            if family is not None:
-                core = index.get(Resource.CORE, family, region, option, term)
-                ram = index.get(Resource.RAM, family, region, option, term)
-                if core is None or ram is None:
-                    stats.missing["core" if core is None else "ram"] += 1
-                    continue
-                parts += [("core_sku", core, machine.vcpus), ("ram_sku", ram, machine.memory_gib)]
-            if machine.local_ssd_gib:
-                ssd = index.get(Resource.LOCAL_SSD, LOCAL_SSD_KEY, region, option, term)
-                if ssd is None and option is PurchaseOption.COMMITTED:
-                    ssd = index.get(
-                        Resource.LOCAL_SSD, LOCAL_SSD_KEY, region, PurchaseOption.ON_DEMAND, 0
+            slots = _part_slots(index, machine, accelerator, region, option, term)
+            found = [(name, index.get(slot), quantity) for name, slot, quantity in slots]
+            lacking = [
+                slot for (_, slot, _), (_, sku, _) in zip(slots, found, strict=True) if sku is None
+            ]
+            if lacking:
+                absent = [slot for slot in lacking if not index.unpriced(slot)]
+                if not absent:
+                    stats.held.append(
+                        {
+                            "region": region,
+                            "instance_type": machine.instance_type,
+                            "purchase_option": option.value,
+                            "term_hours": term,
+                        }
                     )
-                if ssd is None:
-                    stats.missing["local_ssd"] += 1
-                    continue
-                parts.append(("ssd_sku", ssd, machine.local_ssd_gib))
-                if option is PurchaseOption.COMMITTED:
-                    source["ssd_usage_type"] = ssd.component.option.value
+                else:
+                    stats.missing[str(absent[0][0])] += 1
+                continue
+            parts = [(name, sku, quantity) for name, sku, quantity in found if sku is not None]
+            source = {"machine_type": machine.machine_type}
+            ssd_part = next((sku for name, sku, _ in parts if name == "ssd_sku"), None)
+            if ssd_part is not None and option is PurchaseOption.COMMITTED:
+                source["ssd_usage_type"] = ssd_part.component.option.value
             if len({sku.currency for _, sku, _ in parts}) != 1:
                 stats.missing["same_currency"] += 1
                 continue
@@ -163,7 +184,35 @@ def compose(
                 purchase_option=option,
                 term_hours=term,
                 price_per_hour=round(price, 9),
-                currency=gpu_sku.currency,
+                currency=parts[0][1].currency,
                 billing=BILLING,
                 source=source,
             )
+
+
+def _part_slots(
+    index: PriceIndex,
+    machine: MachineType,
+    accelerator: str,
+    region: str,
+    option: PurchaseOption,
+    term: int,
+) -> list[tuple[str, Slot, float]]:
+    """The (source name, slot, quantity) of every part ``machine`` is billed for there."""
+    slots: list[tuple[str, Slot, float]] = [
+        ("gpu_sku", (Resource.GPU, accelerator, region, option, term), machine.gpu_count)
+    ]
+    family = machine.host_family
+    if family is not None:
+        slots.append(("core_sku", (Resource.CORE, family, region, option, term), machine.vcpus))
+        slots.append(("ram_sku", (Resource.RAM, family, region, option, term), machine.memory_gib))
+    if machine.local_ssd_gib:
+        ssd: Slot = (Resource.LOCAL_SSD, LOCAL_SSD_KEY, region, option, term)
+        if (
+            option is PurchaseOption.COMMITTED
+            and index.get(ssd) is None
+            and not index.unpriced(ssd)
+        ):
+            ssd = (Resource.LOCAL_SSD, LOCAL_SSD_KEY, region, PurchaseOption.ON_DEMAND, 0)
+        slots.append(("ssd_sku", ssd, machine.local_ssd_gib))
+    return slots

@@ -160,6 +160,8 @@ class CatalogFeed(Feed):
                 skipped[result.kind] += 1
                 if result.is_reject:
                     ctx.reject(result.reason, _brief(raw))
+                    if result.component is not None:
+                        index.add_unpriced(result.component, result.regions)
                 elif result.kind is SkipKind.UNKNOWN_GPU:
                     ctx.report_unknown("GPU SKU", _brief(raw), once=result.subject)
         reported: set[tuple[str, ...]] = set()
@@ -171,6 +173,8 @@ class CatalogFeed(Feed):
         stats = ComposeStats()
         for offer in compose(index, stats=stats):
             yield offer
+        for key in stats.held:
+            ctx.hold(key)
         ctx.log.info(
             "%s: %d SKUs used, skipped %s; %d offers; candidates without a part: %s",
             ctx.feed_id,

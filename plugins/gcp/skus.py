@@ -108,6 +108,8 @@ class Skipped:
     kind: SkipKind
     reason: str
     subject: str = ""  # the SKU name without location, for de-duplicated reports
+    component: Component | None = None  # of a SKU we would use whose price is unusable
+    regions: tuple[str, ...] = ()  # where that SKU applies
 
     @property
     def is_reject(self) -> bool:
@@ -382,6 +384,15 @@ def parse_sku(raw: Mapping[str, Any], *, currency: str = "USD") -> PricedSku | S
             SkipKind.MALFORMED, f"a {found.resource.value} SKU in resource group {resource_group!r}"
         )
     try:
+        listed = raw.get("serviceRegions") or (raw.get("geoTaxonomy") or {}).get("regions") or []
+        if not isinstance(listed, list):
+            raise TypeError("serviceRegions is not a list")
+        regions = tuple(listed)
+    except (TypeError, AttributeError) as exc:
+        return Skipped(SkipKind.MALFORMED, f"unreadable regions: {type(exc).__name__}: {exc}")
+    if not regions or not all(isinstance(region, str) and region for region in regions):
+        return Skipped(SkipKind.MALFORMED, "names no region")
+    try:
         sku_id = str(raw["skuId"])
         info = _latest(raw["pricingInfo"])
         expression = info["pricingExpression"]
@@ -389,18 +400,14 @@ def parse_sku(raw: Mapping[str, Any], *, currency: str = "USD") -> PricedSku | S
             raise ValueError(f"a {found.resource.value} priced per {expression.get('usageUnit')!r}")
         price, price_currency = ordinary_rate(expression["tieredRates"])
         price_per_hour = price / hours_per_usage_unit(expression)
-        listed = raw.get("serviceRegions") or (raw.get("geoTaxonomy") or {}).get("regions") or []
-        if not isinstance(listed, list):
-            raise TypeError("serviceRegions is not a list")
-        regions = tuple(listed)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return Skipped(SkipKind.MALFORMED, f"unreadable price: {type(exc).__name__}: {exc}")
+        reason = f"unreadable price: {type(exc).__name__}: {exc}"
+        return Skipped(SkipKind.MALFORMED, reason, component=found, regions=regions)
     if price_currency != currency:
         return Skipped(
             SkipKind.CURRENCY, f"priced in {price_currency!r}, not the requested {currency}"
         )
-    if price_per_hour <= 0:
-        return Skipped(SkipKind.MALFORMED, "no tier has a price above zero")
-    if not regions or not all(isinstance(region, str) and region for region in regions):
-        return Skipped(SkipKind.MALFORMED, "names no region")
+    if not price_per_hour > 0:  # also NaN
+        reason = "no tier has a price above zero"
+        return Skipped(SkipKind.MALFORMED, reason, component=found, regions=regions)
     return PricedSku(sku_id, description, found, regions, price_per_hour, price_currency)
