@@ -61,8 +61,11 @@ SORT_KEYS: dict[str, SortKey] = {
 STALE_AFTER_INTERVALS = 2
 
 
-def open_store(settings: Settings, *, check: bool = True) -> Engine:
+def open_store(settings: Settings, *, check: bool = True, writable: bool = False) -> Engine:
     """An engine on the configured store whose schema matches this code.
+
+    With ``writable``, a store that can only be read (see :func:`db.engine.check_writable`)
+    is refused at once instead of failing every write later.
 
     A brand-new SQLite file (no tables at all), at the default path or named by
     ``GPUHOURS_DATABASE_URL``, is created and migrated on first use, so a laptop user needs no
@@ -70,18 +73,24 @@ def open_store(settings: Settings, *, check: bool = True) -> Engine:
     refused with a message saying to run ``gpuhours db upgrade`` (shared services migrate
     deliberately).
     """
-    from db.engine import make_engine
+    from db.engine import check_writable, make_engine
     from db.migrate import check_schema, current_revision, upgrade
 
     engine = make_engine(settings.database_url, settings=settings)
-    if check:
-        if (
-            engine.dialect.name == "sqlite"
-            and current_revision(engine) is None
-            and _is_empty(engine)
-        ):
-            upgrade(engine)
-        check_schema(engine)
+    try:
+        if check:
+            if (
+                engine.dialect.name == "sqlite"
+                and current_revision(engine) is None
+                and _is_empty(engine)
+            ):
+                upgrade(engine)
+            check_schema(engine)
+        if writable:
+            check_writable(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

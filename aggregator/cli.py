@@ -264,7 +264,7 @@ def sync(
                 as_json,
                 {"runs": []},
             )
-        engine = catalog.open_store(settings)
+        engine = catalog.open_store(settings, writable=True)
         try:
             outcomes = _run_sync(
                 refs, registry, engine, settings, force, record, replay, show=not as_json
@@ -589,10 +589,17 @@ def providers(as_json: JsonOpt = False) -> None:
         try:
             engine = catalog.open_store(settings)
         except GpuhoursError as exc:  # still list plugins and feeds: this is the debugging view
-            report = catalog.providers_report(registry, None, store_error=str(exc))
+            report = catalog.providers_report(
+                registry,
+                None,
+                store_error=str(exc),
+                feed_timeout=settings.sync_feed_timeout,
+            )
         else:
             try:
-                report = catalog.providers_report(registry, engine)
+                report = catalog.providers_report(
+                    registry, engine, feed_timeout=settings.sync_feed_timeout
+                )
             finally:
                 engine.dispose()
         if as_json:
@@ -629,7 +636,7 @@ def providers(as_json: JsonOpt = False) -> None:
                 f.id,
                 _duration(f.interval_seconds),
                 f"{f.live_offers:,}",
-                _age(run.finished_at) if run else "never",
+                _age(run.finished_at or run.started_at) if run else "never",
                 status,
                 _age(f.last_success_at),
                 note,

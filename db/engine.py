@@ -179,6 +179,23 @@ def database_error(engine: Engine, doing: str, exc: SQLAlchemyError) -> StoreErr
     )
 
 
+def check_writable(engine: Engine) -> None:
+    """Raise :class:`StoreError` if the store was opened read-only (a SQLite file whose
+    journal files cannot be created), before a command that must write starts its work."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return
+    from db.reader import read_only_reason
+
+    with engine.connect():  # opening is what finds out
+        pass
+    why = read_only_reason(str(Path(engine.url.database).expanduser()))
+    if why is not None:
+        raise StoreError(
+            f"the store at {redacted_url(engine)} can only be read: it {why}; nothing was "
+            "synced (free space or make its directory writable, then retry)"
+        )
+
+
 def _read_only_note(engine: Engine, orig: object) -> str:
     """What to add to a failed write's message when the store was opened read-only."""
     if engine.dialect.name != "sqlite" or not engine.url.database:

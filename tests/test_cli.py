@@ -235,3 +235,34 @@ def test_providers_reports_plugins_and_feeds_whatever_state_the_store_is_in(
     (line,) = [ln for ln in table.stderr.splitlines() if ln.startswith("store: ")]
     assert "gpuhours db upgrade" in line
     assert "fakecloud" in table.stdout
+
+
+@pytest.mark.parametrize(("timeout", "shown"), [("60", "interrupted"), ("7200", "running")])
+def test_providers_shows_a_sync_that_died_by_the_configured_feed_timeout(
+    cli: Any, fake_catalog: Catalog, monkeypatch: pytest.MonkeyPatch, timeout: str, shown: str
+) -> None:
+    from datetime import timedelta
+
+    from aggregator.catalog import open_store
+    from aggregator.models import SyncRun, SyncStatus, utcnow
+
+    fake_catalog(_catalog_rows())
+    engine = open_store(Settings())  # a new store, created on first use
+    try:  # its first sync started an hour ago and its process died before it finished
+        started = utcnow() - timedelta(hours=1)
+        running = SyncRun(
+            feed="fakecloud/static",
+            provider="fakecloud",
+            started_at=started,
+            status=SyncStatus.RUNNING,
+        )
+        store.start_run(engine, running, lifetime=store.running_lifetime(7200))
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("GPUHOURS_SYNC_FEED_TIMEOUT", timeout)
+    feeds = {f["id"]: f for f in _json(cli("providers", "--json"))["feeds"]}
+    assert feeds["fakecloud/static"]["last_run"]["status"] == shown
+    table = cli("providers")
+    row = next(line for line in table.stdout.splitlines() if "fakecloud/static" in line)
+    cells = [cell.strip() for cell in row.split("│")]
+    assert cells[4] == "1h" and cells[5].startswith(shown)  # last sync: when it started

@@ -10,6 +10,7 @@ writes with a message saying why.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -168,3 +169,22 @@ def test_a_writable_store_is_not_read_only(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert read_only_reason(str(path)) is None
+
+
+def test_sync_on_a_store_that_can_only_be_read_stops_at_once_with_exit_4(
+    blocked: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from aggregator.cli import app
+
+    monkeypatch.setenv("GPUHOURS_DATABASE_URL", f"sqlite:///{blocked}")
+    before = blocked.read_bytes()
+    result = CliRunner().invoke(app, ["sync", "--replay", "bundled", "--json"])
+    assert result.exit_code == 4, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["type"] == "StoreError"
+    assert "can only be read" in error["message"] and "nothing was synced" in error["message"]
+    assert blocked.read_bytes() == before
+    offers = CliRunner().invoke(app, ["offers", "--json"])  # reading still works
+    assert offers.exit_code == 0 and len(json.loads(offers.stdout)["offers"]) == 1

@@ -456,7 +456,9 @@ async def list_gpus(service: ServiceDep) -> GpusResponse:
 )
 def list_providers(response: Response, service: ServiceDep) -> ProvidersResponse:
     """What ``gpuhours providers`` shows, plus each feed's schedule and failure streak."""
-    report = catalog.providers_report(service.registry, service.engine)
+    report = catalog.providers_report(
+        service.registry, service.engine, feed_timeout=service.settings.sync_feed_timeout
+    )
     failures = consecutive_failures(service.engine)
     schedule = intervals(service.registry, service.schedule)
     feeds = []
@@ -630,7 +632,11 @@ def metrics(service: ServiceDep) -> PlainTextResponse:
     lines = service.metrics.render()
     try:
         store_lines = StoreMetrics(
-            report=catalog.providers_report(service.registry, service.engine),
+            report=catalog.providers_report(
+                service.registry,
+                service.engine,
+                feed_timeout=service.settings.sync_feed_timeout,
+            ),
             run_counts=sync_run_counts(service.engine),
             failures=consecutive_failures(service.engine),
             intervals=intervals(service.registry, service.schedule),
