@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt
+from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt, whole_number
 from aggregator.errors import InvalidInput
 
 if TYPE_CHECKING:  # imported where used, so `gpuhours --help` does not load them
@@ -81,6 +81,7 @@ def request_from_options(**values: object) -> PlanRequest:
     """A :class:`PlanRequest`, or :class:`InvalidInput` naming the flag that is wrong."""
     from pydantic import ValidationError
 
+    from aggregator.limits import validation_message
     from aggregator.models import PlanRequest
 
     try:
@@ -89,7 +90,7 @@ def request_from_options(**values: object) -> PlanRequest:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else None
         flag = _FLAGS.get(field or "", field or "options")
-        message = error["msg"].removeprefix("Value error, ")
+        message = validation_message(error["msg"])
         raise InvalidInput(f"{flag}: {message}", field=field) from None
 
 
@@ -114,7 +115,13 @@ def cheapest(
         typer.Option("--deadline", "-d", help="Deliver everything within this time: 72h, 3d."),
     ] = None,
     max_gpus: Annotated[
-        int | None, typer.Option("--max-gpus", help="GPUs that may run at once (quota).")
+        int | None,
+        typer.Option(
+            "--max-gpus",
+            parser=whole_number(),
+            metavar="INTEGER",
+            help="GPUs that may run at once (quota).",
+        ),
     ] = None,
     spot: Annotated[
         bool, typer.Option("--spot", help="Also plan with spot and low-priority capacity.")
@@ -142,7 +149,12 @@ def cheapest(
         bool,
         typer.Option("--allow-fractional", help="Allow instances with part of a GPU (1/6 A10)."),
     ] = False,
-    top: Annotated[int, typer.Option("--top", help="How many alternatives to show.")] = 3,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top", parser=whole_number(), metavar="INTEGER", help="How many alternatives to show."
+        ),
+    ] = 3,
     list_prices: Annotated[
         bool,
         typer.Option(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from aggregator.errors import InvalidInput
-from aggregator.limits import MAX_PATTERN_LENGTH, MAX_PATTERN_WILDCARDS
+from aggregator.limits import MAX_PATTERN_LENGTH, MAX_PATTERN_WILDCARDS, too_long
 
 __all__ = ["PATTERN_REGEX", "WHITESPACE", "check_pattern", "glob_regex", "strip_space"]
 
@@ -41,20 +41,19 @@ text that is not whitespace, and at most ``MAX_PATTERN_WILDCARDS`` wildcards."""
 
 
 def check_pattern(pattern: str, field: str) -> str:
-    """``pattern`` stripped, or :class:`InvalidInput` on ``field`` if it is empty or too complex."""
+    """``pattern`` stripped, or :class:`InvalidInput` on ``field`` if it is empty or too complex.
+
+    Messages start with ``field: `` as the API's do, so the CLI and the API read the same.
+    """
+    if len(pattern) > MAX_PATTERN_LENGTH:  # as sent, spaces included, as the schema counts
+        raise InvalidInput(f"{field}: {too_long(MAX_PATTERN_LENGTH)}", field=field)
     text = strip_space(pattern)
     if not text:
-        raise InvalidInput(f"an empty {field} pattern matches nothing", field=field)
-    if len(text) > MAX_PATTERN_LENGTH:
-        raise InvalidInput(
-            f"{field} pattern is {len(text)} characters long; at most {MAX_PATTERN_LENGTH} "
-            "are accepted",
-            field=field,
-        )
+        raise InvalidInput(f"{field}: an empty pattern matches nothing", field=field)
     wildcards = sum(text.count(c) for c in "*?")
     if wildcards > MAX_PATTERN_WILDCARDS:
         raise InvalidInput(
-            f"{field} pattern {text[:40]!r} has {wildcards} wildcards (* and ?); at most "
+            f"{field}: pattern {text[:40]!r} has {wildcards} wildcards (* and ?); at most "
             f"{MAX_PATTERN_WILDCARDS} are accepted",
             field=field,
         )

@@ -16,6 +16,8 @@ __all__ = [
     "MAX_TERMS_FILE_BYTES",
     "MAX_TEXT_LENGTH",
     "MIN_DEADLINE_HOURS",
+    "too_long",
+    "validation_message",
 ]
 
 MAX_REQUEST_BODY_BYTES = 64 * 1024
@@ -42,3 +44,14 @@ MIN_DEADLINE_HOURS = 0.1
 
 MAX_TERMS_FILE_BYTES = 1024 * 1024
 """Largest price-terms file read (``GPUHOURS_TERMS_FILE``); a real one is a few KiB."""
+
+
+def too_long(max_length: int) -> str:
+    """What a text over ``max_length`` characters gets, in pydantic's words, so that a limit
+    checked by hand reads exactly as one the schema enforces."""
+    return f"String should have at most {max_length} characters"
+
+
+def validation_message(msg: str) -> str:
+    """A pydantic error message as users see it: without the ``Value error, `` of a validator."""
+    return msg.removeprefix("Value error, ")

@@ -446,8 +446,8 @@ is refused by the validators (after ``strip``); the pattern only tells the schem
 def _region_pattern(value: str) -> str:
     try:
         return check_pattern(value, "region")
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
+    except InvalidInput as exc:  # pydantic names the field itself (``regions.0``)
+        raise ValueError(str(exc).removeprefix("region: ")) from None
 
 
 Glob = Annotated[

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aggregator.errors import InvalidInput
 from aggregator.globs import check_pattern
-from aggregator.limits import MAX_LIST_ITEMS, MAX_PATTERN_LENGTH, MAX_TEXT_LENGTH
+from aggregator.limits import MAX_LIST_ITEMS, MAX_PATTERN_LENGTH, MAX_TEXT_LENGTH, too_long
 from aggregator.models import PurchaseOption
 from db.offer_sql import OfferQuery, OfferSort
 
@@ -25,7 +25,7 @@ __all__ = ["build_offer_query", "check_number", "check_texts", "parse_purchase_o
 
 def check_texts(values: Sequence[str], field: str, max_length: int = MAX_TEXT_LENGTH) -> None:
     """:class:`InvalidInput` on ``field`` for more than ``MAX_LIST_ITEMS`` values or one longer
-    than ``max_length`` (named by a short prefix, never echoed whole)."""
+    than ``max_length`` (never echoed)."""
     if len(values) > MAX_LIST_ITEMS:
         raise InvalidInput(
             f"{field}: {len(values)} values given; at most {MAX_LIST_ITEMS} are accepted",
@@ -33,11 +33,7 @@ def check_texts(values: Sequence[str], field: str, max_length: int = MAX_TEXT_LE
         )
     for value in values:
         if len(value) > max_length:
-            raise InvalidInput(
-                f"{field}: {value[:20]!r}... is {len(value)} characters long; at most "
-                f"{max_length} are accepted",
-                field=field,
-            )
+            raise InvalidInput(f"{field}: {too_long(max_length)}", field=field)
 
 
 def check_number(value: float | None, field: str) -> None:

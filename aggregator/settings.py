@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from aggregator.errors import ConfigurationError
+from aggregator.limits import validation_message
 from aggregator.plugins import parse_allowlist
 
 __all__ = [
@@ -38,7 +39,7 @@ def describe_settings_error(exc: ValidationError, prefix: str) -> str:
     parts = []
     for error in exc.errors(include_url=False):
         name = prefix + "_".join(str(p) for p in error["loc"]).upper()
-        message = error["msg"].removeprefix("Value error, ").removeprefix(name).lstrip(": ")
+        message = validation_message(error["msg"]).removeprefix(name).lstrip(": ")
         value = error.get("input")
         if isinstance(value, str) and not any(w in name.lower() for w in _SECRET_WORDS):
             shown = value if len(value) <= _MAX_ECHO else value[:_MAX_ECHO] + "..."

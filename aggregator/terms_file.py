@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from aggregator.errors import InvalidInput, UnknownGpu
 from aggregator.gpus import GpuVocabulary
-from aggregator.limits import MAX_TERMS_FILE_BYTES
+from aggregator.limits import MAX_TERMS_FILE_BYTES, validation_message
 from aggregator.terms import ActiveTerm, PriceTerm
 
 __all__ = ["TABLE", "load_terms_file", "parse_terms"]
@@ -152,7 +152,7 @@ def _describe(exc: ValidationError) -> str:
     """The first problem of a term, naming its key (pydantic's wording, made specific)."""
     error = exc.errors(include_url=False)[0]
     loc = [str(part) for part in error["loc"]]
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = validation_message(str(error["msg"]))
     if not loc:  # a rule across keys: the message names the keys itself
         return message
     key = loc[0]

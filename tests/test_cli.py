@@ -103,7 +103,7 @@ def test_offers_filters(cli: Any, fake_catalog: Catalog) -> None:
         (["offers", "--gpu", "Q9000"], "unknown GPU 'Q9000'"),
         (["offers", "--purchase-option", "forever"], "unknown purchase option 'forever'"),
         (["offers", "--sort", "cheap"], "--sort must be gpu-hour or hour"),
-        (["offers", "--limit", "0"], "0 is not in the range 1<=x<="),
+        (["offers", "--limit", "0"], "Input should be greater than or equal to 1"),
         (["sync", "nosuchcloud"], "no provider or feed named 'nosuchcloud'"),
         (["sync", "--record", "a", "--replay", "b"], "cannot be used together"),
         (["offers", "--no-such-flag"], "No such option"),

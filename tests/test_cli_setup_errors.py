@@ -106,8 +106,50 @@ def test_an_out_of_range_limit_is_exit_2_naming_the_flag(
 ) -> None:
     result = run(command, "--limit", limit)
     assert result.exit_code == 2
-    assert "--limit" in result.output and f"1<=x<={MAX_OFFER_LIMIT}" in result.output
+    bound = (
+        "greater than or equal to 1"
+        if int(limit) < 1
+        else f"less than or equal to {MAX_OFFER_LIMIT}"
+    )
+    assert "--limit" in result.output and f"Input should be {bound}" in result.output
     assert "OverflowError" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("3.5", "Input should be a valid integer"),
+        ("abc", "Input should be a valid integer"),
+        ("1e400", "Input should be a finite number"),
+        ("nan", "Input should be a finite number"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["--top", "--max-gpus"])
+def test_integer_plan_options_refuse_what_the_api_refuses_in_its_words(
+    run: Any, flag: str, value: str, says: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from aggregator.api.app import create_app
+
+    result = run("cheapest", "--gpu", "H100", "--gpu-hours", "10", flag, value)
+    assert result.exit_code == 2 and says in result.output
+    field = flag.removeprefix("--").replace("-", "_")
+    sent = json.dumps(value) if value == "abc" else value
+    body = '{"gpu_hours": 10, "gpus": ["H100"], "' + field + '": ' + sent + "}"
+    if value in ("1e400", "nan"):
+        return  # not JSON numbers: the API cannot be sent them
+    with TestClient(create_app()) as client:
+        answer = client.post("/v1/plan", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["errors"][0]["message"] == says
+
+
+@pytest.mark.parametrize("value", ["3.0", "3"])
+def test_whole_number_floats_are_integers_on_the_cli_as_in_the_api(run: Any, value: str) -> None:
+    assert run("offers", "--limit", value).exit_code in (0, 1)  # parsed; empty store: nothing
+    result = run("cheapest", "--gpu", "H100", "--gpu-hours", "10", "--top", value)
+    assert "Invalid value" not in result.output
 
 
 def test_the_json_writer_refuses_non_finite_numbers() -> None:

@@ -6,6 +6,7 @@ whole; each limit's edge is accepted.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -37,6 +38,8 @@ EDGE = "*" * MAX_PATTERN_WILDCARDS + "a" * (MAX_PATTERN_LENGTH - MAX_PATTERN_WIL
 TOO_COMPLEX = {
     "long": ("A" * 100_000, "characters"),
     "one-too-long": ("a" * (MAX_PATTERN_LENGTH + 1), "characters"),
+    # counted as sent, spaces included, as the schema's maxLength counts
+    "padded": (" " + "a" * MAX_PATTERN_LENGTH, "characters"),
     "wildcards": ("?" * (MAX_PATTERN_WILDCARDS + 1), "wildcards"),
     "mixed-wildcards": ("*a?" * 5, "wildcards"),
     "blank": (" \t ", "empty"),
@@ -151,3 +154,29 @@ def test_plan_requests_at_the_limits_are_accepted() -> None:
     assert strict.top == 4 and isinstance(strict.top, int)
     with pytest.raises(pydantic.ValidationError):
         PlanRequest.model_validate_json('{"gpu_hours": 10, "top": "4"}', strict=True)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for name, c in TOO_COMPLEX.items() if name != "long"],  # too long for a URL at all
+    ids=[name for name in TOO_COMPLEX if name != "long"],
+)
+def test_a_bad_region_reads_the_same_from_the_cli_and_the_api(
+    case: tuple[str, str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from aggregator.api.app import create_app
+    from aggregator.cli import app
+
+    monkeypatch.setenv("GPUHOURS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GPUHOURS_DATABASE_URL", raising=False)
+    pattern = case[0]
+    cli = CliRunner().invoke(app, ["offers", "--region", pattern, "--json"])
+    with TestClient(create_app()) as client:
+        api = client.get("/v1/offers", params={"region": pattern})
+    assert cli.exit_code == 2 and api.status_code == 422
+    said = json.loads(cli.stdout)["error"]["message"]
+    assert said == api.json()["error"]["message"]
+    assert "Value error" not in said

@@ -342,7 +342,7 @@ def test_cli_no_plan_exits_1_with_the_reason(cli_store: Engine) -> None:
             ["--gpu-hours", "1", "--gpus-per-node", "8", "--min-gpus-per-node", "2"],
             "give gpus_per_node, or min/max_gpus_per_node, not both",
         ),
-        (["--gpu-hours", "1", "--region", " "], "--region: an empty region pattern"),
+        (["--gpu-hours", "1", "--region", " "], "--region: an empty pattern matches nothing"),
         (["--gpu-hours", "1", "--no-such-flag"], "No such option"),
         ([], "Missing option '--gpu-hours'"),
     ],

@@ -29,6 +29,7 @@ from aggregator.errors import (
     SchemaOutdated,
     StoreError,
 )
+from aggregator.limits import validation_message
 from db.migrate import check_schema
 
 __all__ = ["MAX_MESSAGE_LENGTH", "error_response", "install_error_handlers", "shorten"]
@@ -71,7 +72,8 @@ def _field_error(error: Any) -> FieldError:
     # A parameter is named as sent (``?region=...``), without the index of a repeated value.
     parts = loc[1:2] if location in ("query", "path", "header") else loc[1:]
     name = ".".join(parts) or None
-    return FieldError(field=name, location=location, message=str(error.get("msg", "invalid")))
+    message = validation_message(str(error.get("msg", "invalid")))
+    return FieldError(field=name, location=location, message=message)
 
 
 async def _validation(request: Request, exc: Exception) -> StrictJSONResponse:
