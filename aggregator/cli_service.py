@@ -102,12 +102,14 @@ def serve(
 
 def _prepare_serve(with_scheduler: bool) -> Any:
     from aggregator import catalog
+    from aggregator.api.cache import ApiSettings
     from aggregator.errors import GpuhoursError
     from aggregator.plugins import load_registry
     from aggregator.scheduler import SchedulerService
     from aggregator.settings import Settings
 
     settings = Settings()
+    ApiSettings()  # read here too, so a bad value stops start-up (exit 2), not each worker
     sched = _scheduler_settings()
     registry = None
     if with_scheduler or settings.terms_file is not None:
@@ -154,17 +156,9 @@ def scheduler(log_level: LogLevelOpt = LogLevel.INFO) -> None:
 
 
 def _scheduler_settings() -> Any:
-    import pydantic
-
-    from aggregator.errors import ConfigurationError
     from aggregator.scheduler import SchedulerSettings
 
-    try:
-        return SchedulerSettings()
-    except pydantic.ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise ConfigurationError(f"GPUHOURS_{where.upper()}: {error['msg']}") from None
+    return SchedulerSettings()  # a bad value raises ConfigurationError naming it (exit 2)
 
 
 def _level(level: LogLevel) -> str:

@@ -51,14 +51,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
 from aggregator.locks import LeaderLock, leader_lock
 from aggregator.logs import log_context
 from aggregator.models import SyncStatus, utcnow
 from aggregator.plugins import FeedRef, Registry
-from aggregator.settings import Settings
+from aggregator.settings import GpuhoursSettings, Settings
 from aggregator.sync import SyncOutcome, sync_feeds
 from db import store
 
@@ -95,10 +94,8 @@ def parse_duration(value: str | float) -> float | None:
     return None if seconds == 0 else seconds
 
 
-class SchedulerSettings(BaseSettings):
+class SchedulerSettings(GpuhoursSettings):
     """The scheduler's settings, read from ``GPUHOURS_*`` like the core's."""
-
-    model_config = SettingsConfigDict(env_prefix="GPUHOURS_", extra="ignore")
 
     schedule: dict[str, str | float] = Field(
         default_factory=dict,
@@ -123,7 +120,7 @@ class SchedulerSettings(BaseSettings):
             try:
                 parse_duration(interval)
             except ValueError as exc:
-                raise ValueError(f"GPUHOURS_SCHEDULE[{key!r}]: {exc}") from None
+                raise ValueError(f"[{key!r}]: {exc}") from None
         return value
 
 

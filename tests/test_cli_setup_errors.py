@@ -71,6 +71,42 @@ def test_a_bad_setting_is_exit_2_and_one_line_naming_it(
     assert "errors.pydantic.dev" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "says"),
+    [
+        (["scheduler"], "GPUHOURS_SCHEDULE", "abc", "GPUHOURS_SCHEDULE: not valid JSON"),
+        (
+            ["scheduler"],
+            "GPUHOURS_SCHEDULE",
+            '{"aws": "fortnight"}',
+            "GPUHOURS_SCHEDULE: ['aws']: 'fortnight' is not a duration",
+        ),
+        (["scheduler"], "GPUHOURS_SCHEDULE_JITTER", "inf", "Input should be a finite number"),
+        (["serve"], "GPUHOURS_API_CACHE_SECONDS", "abc", "Input should be a valid number"),
+        (["serve"], "GPUHOURS_API_CACHE_SECONDS", "nan", "Input should be a finite number"),
+        (["serve"], "GPUHOURS_API_CACHE_ENTRIES", "0", "greater than or equal to 1"),
+        (["serve", "--scheduler"], "GPUHOURS_LEADER_POLL_SECONDS", "-1", "greater than 0"),
+    ],
+)
+def test_a_bad_service_setting_stops_start_up_with_exit_2_naming_it(
+    run: Any, command: list[str], variable: str, value: str, says: str
+) -> None:
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:  # the service commands send logs to the runner's stream, closed after the run
+        result = run(*command, **{variable: value})
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: " + variable), result.output
+    assert says in errors[0]
+    assert "errors.pydantic.dev" not in result.output
+
+
 def test_a_bad_setting_with_json_is_one_json_error(run: Any) -> None:
     result = run("offers", "--json", GPUHOURS_HTTP_RETRIES="many")
     assert result.exit_code == 2

@@ -350,10 +350,10 @@ class GcpChain:
         await send_json(writer, body)
 
 
-def fetch_gcp(server: StandInServer, state: dict[str, str]) -> int:
+def fetch_gcp(server: StandInServer, state: dict[str, str], **settings_values: Any) -> int:
     async def go() -> int:
         async with make_client(client_settings()) as client:
-            settings = GcpSettings(api_key=API_KEY, billing_url=server.url)
+            settings = GcpSettings(api_key=API_KEY, billing_url=server.url, **settings_values)
             ctx = FetchContext(client=client, feed_id="gcp/catalog", settings=settings, state=state)
             return len([offer async for offer in CatalogFeed().fetch(ctx)])
 
@@ -391,6 +391,18 @@ def test_an_endless_gcp_chain_of_full_pages_stops_far_beyond_its_usual_length() 
     assert f"still paging after {PAGES_FLOOR} pages" in str(caught.value)
     assert "at most 3 in a good sync" in str(caught.value) and API_KEY not in str(caught.value)
     assert len(server.targets) == PAGES_FLOOR
+
+
+def test_an_explicit_gcp_max_pages_lifts_the_learned_limit_and_still_stops() -> None:
+    chain = GcpChain()
+    chain.endless = json.loads(chain.bodies[PAGE_TWO_TOKEN])["skus"][:2]
+    with (
+        StandInServer(chain) as server,
+        pytest.raises(ProviderResponseError, match="GPUHOURS_GCP_MAX_PAGES") as caught,
+    ):
+        fetch_gcp(server, {"pages": "3"}, max_pages=PAGES_FLOOR + 10)
+    assert "at most 3 in a good sync" not in str(caught.value)  # the learned limit is lifted
+    assert len(server.targets) == PAGES_FLOOR + 10
 
 
 def test_a_gcp_page_token_loop_stops_at_once() -> None:

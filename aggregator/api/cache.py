@@ -32,15 +32,14 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aggregator.settings import GpuhoursSettings
 
 __all__ = ["AnswerCache", "ApiSettings", "StoreVersion"]
 
 
-class ApiSettings(BaseSettings):
+class ApiSettings(GpuhoursSettings):
     """Settings of the HTTP API process, read from ``GPUHOURS_*``."""
-
-    model_config = SettingsConfigDict(env_prefix="GPUHOURS_", extra="ignore")
 
     api_cache_seconds: float = Field(
         default=60.0,

@@ -33,7 +33,9 @@ Settings (environment):
 ``GPUHOURS_AZURE_REGIONS``                 comma-separated armRegionName list; default all
 ``GPUHOURS_AZURE_RATELIMIT_LOW_WATER``     pause when the remaining request budget is <= this (5)
 ``GPUHOURS_AZURE_RATELIMIT_PAUSE_SECONDS`` length of that pause (10)
-``GPUHOURS_AZURE_MAX_PAGES``               fail rather than page forever (5000)
+``GPUHOURS_AZURE_MAX_PAGES``               fail rather than page forever (5000); a chain far longer
+                                           than any good sync saw also fails, and setting this
+                                           explicitly replaces that learned limit
 
 The API sends no ETag or Last-Modified, so there is nothing to send a conditional request
 with: each sync reads every page and the store's diff decides what changed.

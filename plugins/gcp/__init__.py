@@ -36,6 +36,10 @@ Settings
 ``GPUHOURS_GCP_BILLING_URL``
     Base URL of the API, default ``https://cloudbilling.googleapis.com`` (a mirror, proxy or
     test server may stand in).
+``GPUHOURS_GCP_MAX_PAGES``
+    Fail rather than page forever (1000; the real catalog is a handful of pages). A
+    chain far longer than any good sync saw also fails; setting this explicitly replaces that
+    learned limit for a catalog that really grew.
 """
 
 from __future__ import annotations

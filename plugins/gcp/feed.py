@@ -35,12 +35,10 @@ from plugins.gcp.compose import ComposeStats, PriceIndex, compose
 from plugins.gcp.settings import GcpSettings
 from plugins.gcp.skus import SERVICE_ID, PricedSku, SkipKind, parse_sku
 
-__all__ = ["CURRENCY", "MAX_PAGES", "PAGE_SIZE", "CatalogFeed", "iter_pages", "skus_url"]
+__all__ = ["CURRENCY", "PAGE_SIZE", "CatalogFeed", "iter_pages", "skus_url"]
 
 CURRENCY = "USD"
 PAGE_SIZE = 5000
-#: A guard against a server that never stops paging (the real catalog is a handful of pages).
-MAX_PAGES = 1000
 
 KEY_HINT = (
     "set GPUHOURS_GCP_API_KEY to a valid Cloud Billing API key (an API key of a Google Cloud "
@@ -78,7 +76,8 @@ async def iter_pages(ctx: FetchContext, settings: GcpSettings) -> AsyncIterator[
 
     The chain is guarded by :class:`aggregator.http.paging.PageChain`: a token that comes back,
     20 empty pages in a row that still link onward, far more pages than any good sync saw (kept
-    in ``ctx.state``), or ``MAX_PAGES`` end it with an error.
+    in ``ctx.state``), or ``GPUHOURS_GCP_MAX_PAGES`` end it with an error. An explicit
+    ``GPUHOURS_GCP_MAX_PAGES`` replaces the learned limit, for a catalog that really grew.
     """
     url = skus_url(settings)
     params: dict[str, str] = {}
@@ -88,9 +87,11 @@ async def iter_pages(ctx: FetchContext, settings: GcpSettings) -> AsyncIterator[
     chain = PageChain(
         "the Cloud Billing catalog",
         link_name="page token",
-        max_pages=MAX_PAGES,
+        max_pages=settings.max_pages,
+        max_pages_hint="GPUHOURS_GCP_MAX_PAGES",
         state=ctx.state,
         state_key="pages",
+        learned="max_pages" not in settings.model_fields_set,
         provider="gcp",
     )
     token = ""

@@ -29,6 +29,13 @@ class GcpSettings(GpuhoursSettings):
         default=DEFAULT_BILLING_URL, description="base URL of the Cloud Billing Catalog API"
     )
     api_key: SecretStr | None = Field(default=None, description="a Cloud Billing API key")
+    max_pages: int = Field(
+        default=1000,
+        gt=0,
+        le=100_000,
+        description="give up (as a failed sync) after this many pages; set explicitly, it "
+        "also replaces the limit learned from earlier syncs",
+    )
 
     @field_validator("billing_url")
     @classmethod
