@@ -253,8 +253,8 @@ async def sync_feed(
     job = _FeedSync(ref, registry, engine, settings, observed_at)
     try:
         settings_of_provider = provider_settings(ref.provider)
-    except ConfigurationError as exc:
-        return await job.fail(str(exc), status=SyncStatus.NOT_CONFIGURED)
+    except ConfigurationError as exc:  # a value set wrong: a failure to fix, not a choice
+        return await job.fail(f"{exc}; nothing was fetched")
     reason = ref.provider.not_configured_reason(settings_of_provider)
     if reason is None and not replaying:
         reason = ref.provider.missing_credentials(settings_of_provider)

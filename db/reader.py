@@ -252,11 +252,17 @@ def open_reader(url: str) -> Iterator[Reader]:
         finally:
             connection.close()  # a read-only transaction: closing rolls it back
         return
-    from db.engine import make_engine, redacted_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.engine import database_error, make_engine, redacted_url
 
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
+        try:
+            opened = engine.connect()
+        except SQLAlchemyError as exc:  # the server is down, the URL or password is wrong
+            raise database_error(engine, "connecting", exc) from None
+        with opened as conn:
             if conn.dialect.name == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             yield ConnectionReader(conn, redacted_url(engine), owner=engine)

@@ -249,3 +249,30 @@ def test_a_data_dir_that_cannot_be_made_is_exit_2_naming_the_setting(run: Any) -
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: cannot create the store's directory /proc/")
     assert "GPUHOURS_DATA_DIR" in result.output and "unexpected" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("feed", "variable", "value"),
+    [("azure", "GPUHOURS_AZURE_MAX_PAGES", "-1"), ("gcp", "GPUHOURS_GCP_MAX_PAGES", "abc")],
+)
+def test_a_bad_plugin_setting_fails_that_sync_naming_it(
+    run: Any, feed: str, variable: str, value: str
+) -> None:
+    result = run("sync", feed, "--replay", "bundled", "--json", **{variable: value})
+    assert result.exit_code == 3, result.output
+    (sync_run,) = json.loads(result.stdout)["runs"]
+    assert sync_run["status"] == "failed" and sync_run["error"].startswith(f"{variable}={value!r}")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["offers"], ["cheapest", "--gpu", "H100", "-n", "10"], ["sync", "--replay", "bundled"]],
+)
+def test_an_unreachable_database_is_exit_4_saying_so(run: Any, command: list[str]) -> None:
+    url = "postgresql://gpuhours:hunter2@127.0.0.1:1/prices"  # nothing listens on port 1
+    result = run(*command, "--json", GPUHOURS_DATABASE_URL=url)
+    assert result.exit_code == 4, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error["type"] == "StoreError" and "unexpected" not in error["message"]
+    assert "127.0.0.1:1/prices" in error["message"] and "refused" in error["message"]
+    assert "hunter2" not in result.output
