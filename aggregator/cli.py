@@ -362,8 +362,9 @@ def _print_sync_summary(outcomes: Sequence[SyncOutcome]) -> None:
     rejected = sum(o.run.rejected for o in outcomes)
     unknown = sum(o.run.unknown for o in outcomes)
     if rejected or unknown:
+        rows = "row" if rejected == 1 else "rows"
         _say(
-            f"{rejected:,} rows rejected and {unknown:,} unknown to gpuhours' tables were "
+            f"{rejected:,} {rows} rejected and {unknown:,} unknown to gpuhours' tables were "
             "skipped; `gpuhours -v sync` lists each"
         )
     for outcome in outcomes:

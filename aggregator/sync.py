@@ -17,6 +17,8 @@ What is promised:
   withdrawn, not confirmed). So does that of any other rejected row that names its offer: a
   mapping whose key fields are sound, or a row the plugin rejected with ``offer=`` (a $0,
   negative or unreadable price), so that a broken price never withdraws a good one.
+* A spot or low-priority offer priced at or above the on-demand price of the same machine in
+  the same region (this feed's or, for a separate spot feed, the store's) is rejected.
 * A feed moving more than ``sync_price_jump_share`` of its live offers' prices by more than
   ``sync_price_jump_factor`` at once fails as suspicious and changes nothing (``force`` lifts
   this guard too).
@@ -57,7 +59,14 @@ from aggregator.errors import (
 )
 from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.http import make_client, translate_error
-from aggregator.models import Offer, SyncRun, SyncStatus, natural_key_id_of, utcnow
+from aggregator.models import (
+    Offer,
+    PurchaseOption,
+    SyncRun,
+    SyncStatus,
+    natural_key_id_of,
+    utcnow,
+)
 from aggregator.plugins import FeedRef, Registry
 from aggregator.price_sanity import price_problem
 from aggregator.providers import FetchContext, Progress, Provider
@@ -158,9 +167,37 @@ class _Collector:
             if offer_id is not None:
                 self.held.append(offer_id)
 
-    def _reject(self, reason: str, item: object) -> None:
+    def refuse_dear_interruptible(self, on_demand: Mapping[tuple[str, str, str], float]) -> None:
+        """Reject spot and low-priority offers priced at or above the on-demand price of the
+        same machine in the same region: not a discount anyone can buy, most likely a size not
+        sold as spot there. ``on_demand`` adds stored prices to this feed's own."""
+        own = {
+            _machine(o): o.price_per_hour
+            for o in self.offers.values()
+            if o.purchase_option is PurchaseOption.ON_DEMAND
+        }
+        prices = {**on_demand, **own}
+        for offer_id, offer in list(self.offers.items()):
+            if not offer.interruptible:
+                continue
+            ceiling = prices.get(_machine(offer))
+            if ceiling is not None and offer.price_per_hour >= ceiling:
+                del self.offers[offer_id]
+                reason = (
+                    f"{offer.purchase_option.value} price {offer.price_per_hour:g} "
+                    f"{offer.currency} is not below the on-demand price {ceiling:g} of "
+                    f"{offer.instance_type} in {offer.region}"
+                )
+                # A seller's own odd row, not a broken feed: counted, logged as unknowns are.
+                self._reject(reason, offer.source, level=logging.INFO)
+
+    def _reject(self, reason: str, item: object, *, level: int = logging.WARNING) -> None:
         self.rejected += 1
-        log.warning("%s: rejected offer: %s: %.300r", self.ref.id, reason, item)
+        log.log(level, "%s: rejected offer: %s: %.300r", self.ref.id, reason, item)
+
+
+def _machine(offer: Offer) -> tuple[str, str, str]:
+    return (offer.region, offer.instance_type, offer.currency)
 
 
 def validate_offer(item: object) -> Offer:
@@ -365,6 +402,14 @@ class _FeedSync:
 
         for fields in ctx.held:
             collector.hold(fields)
+        if any(o.interruptible for o in collector.offers.values()):
+            try:
+                stored = await asyncio.to_thread(
+                    store.on_demand_prices, self.engine, ref.provider.name
+                )
+            except Exception as exc:
+                return await self.fail(f"could not read on-demand prices: {exc}")
+            collector.refuse_dear_interruptible(stored)
         counts = _counts(collector, ctx)
         seen, rejected = counts["seen"], counts["rejected"]
         rows = seen + rejected

@@ -53,6 +53,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregator.errors import StoreError, SyncRejected
 from aggregator.models import (
     Offer,
+    PurchaseOption,
     SyncRun,
     SyncStatus,
     natural_key_id,
@@ -96,6 +97,7 @@ __all__ = [
     "live_offer_count",
     "live_offer_counts",
     "load_feed_state",
+    "on_demand_prices",
     "price_history",
     "query_offer_records",
     "query_offers",
@@ -479,6 +481,23 @@ def load_feed_state(engine: Engine, feed: str) -> dict[str, str]:
     stmt = select(feed_state.c.key, feed_state.c.value).where(feed_state.c.feed == feed)
     with _store_errors(engine, "reading feed state"), engine.connect() as conn:
         return {key: value for key, value in conn.execute(stmt)}
+
+
+def on_demand_prices(engine: Engine, provider: str) -> dict[tuple[str, str, str], float]:
+    """The live on-demand price of each (region, instance type, currency) of ``provider``
+    (the lowest, where zones differ)."""
+    query = (
+        select(offers.c.region, offers.c.instance_type, offers.c.currency, offers.c.price_per_hour)
+        .where(offers.c.provider == provider)
+        .where(offers.c.purchase_option == PurchaseOption.ON_DEMAND.value)
+        .where(offers.c.withdrawn_at.is_(None))
+    )
+    prices: dict[tuple[str, str, str], float] = {}
+    with _store_errors(engine, "reading on-demand prices"), engine.connect() as conn:
+        for region, instance_type, currency, price in conn.execute(query):
+            key = (region, instance_type, currency)
+            prices[key] = min(price, prices.get(key, price))
+    return prices
 
 
 def live_offer_count(engine: Engine, feed: str | None = None) -> int:

@@ -210,8 +210,10 @@ def test_the_bundled_sync_prints_no_warning(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if line.startswith("WARNING")] == []
     runs = {r["feed"]: r for r in json.loads(done.stdout)["runs"]}
-    # Nothing in the snapshot is rejected; real rows the tables do not know are counted.
-    assert {feed: run["rejected"] for feed, run in runs.items()} == dict.fromkeys(runs, 0)
+    # One real row is rejected (an Azure spot price equal to on demand, logged at INFO); real
+    # rows the tables do not know are counted.
+    rejected = {**dict.fromkeys(runs, 0), "azure/retail": 1}
+    assert {feed: run["rejected"] for feed, run in runs.items()} == rejected
     assert runs["aws/on-demand"]["unknown"] == 1  # g2.2xlarge, a real previous-gen size
     assert runs["azure/retail"]["unknown"] == 4  # real sizes without documented GPU facts
 
@@ -221,7 +223,7 @@ def test_the_sync_summary_counts_skipped_rows_in_one_hint_line(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     hints = [line for line in done.stderr.splitlines() if "`gpuhours -v sync` lists each" in line]
     assert hints == [
-        "0 rows rejected and 7 unknown to gpuhours' tables were skipped; "
+        "1 row rejected and 7 unknown to gpuhours' tables were skipped; "
         "`gpuhours -v sync` lists each"
     ]
     assert "skipped unknown" not in done.stderr  # the rows themselves only with -v
@@ -306,3 +308,28 @@ def test_gcp_h100_machines_come_from_every_recorded_region(cli: Any) -> None:
     gpu_hour = int(rate["units"]) + rate["nanos"] / 1e9
     assert tokyo["price_per_hour"] > 8 * gpu_hour > 0  # 8 GPUs plus the A3 host
     assert {tokyo["source"]["core_sku"], tokyo["source"]["ram_sku"]} <= set(skus)
+
+
+def test_a_recorded_spot_price_equal_to_on_demand_is_not_offered(cli: Any) -> None:
+    # The recorded mexicocentral page lists Standard_ND96isr_H200_v5 spot at 93.28 USD/h, the
+    # on-demand price: not a discount anyone can buy, so no spot offer is made of it.
+    result = cli("sync", "azure", "--replay", "bundled", "--json")
+    (run,) = json.loads(result.stdout)["runs"]
+    offers = json.loads(cli("offers", "--provider", "azure", "--limit", "10000", "--json").stdout)
+    h200 = {
+        o["purchase_option"]: o["price_per_hour"]
+        for o in offers["offers"]
+        if o["instance_type"] == "Standard_ND96isr_H200_v5" and o["region"] == "mexicocentral"
+    }
+    assert h200["on_demand"] == pytest.approx(93.28) and "spot" not in h200
+    assert run["rejected"] >= 1
+    interruptible = [o for o in offers["offers"] if o["interruptible"]]
+    on_demand = {
+        (o["region"], o["instance_type"]): o["price_per_hour"]
+        for o in offers["offers"]
+        if o["purchase_option"] == "on_demand"
+    }
+    assert interruptible and all(
+        o["price_per_hour"] < on_demand.get((o["region"], o["instance_type"]), float("inf"))
+        for o in interruptible
+    )

@@ -620,3 +620,37 @@ def test_a_sync_still_running_elsewhere_is_left_running(engine: Any, fake_catalo
     assert store.sync_run_counts(engine)[("fakecloud/static", "running")] == 1
     assert store.consecutive_failures(engine) == {}
     assert other.id != run.id
+
+
+@pytest.mark.parametrize(("spot", "kept"), [(98.32, False), (120.0, False), (98.31, True)])
+def test_an_interruptible_price_not_below_on_demand_is_rejected(
+    engine: Any, fake_catalog: Catalog, spot: float, kept: bool
+) -> None:
+    rows = [offer_row(instance_type=f"fk.{i}", price_per_hour=10 + i) for i in range(9)]
+    fake_catalog([*rows, offer_row(), offer_row(purchase_option="spot", price_per_hour=spot)])
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.rejected == (0 if kept else 1)
+    options = {
+        o.purchase_option.value
+        for o in store.query_offers(engine, store.OfferQuery())
+        if o.instance_type == "fk.8xh100"
+    }
+    assert options == ({"on_demand", "spot"} if kept else {"on_demand"})
+
+
+def test_a_spot_feed_is_judged_against_the_on_demand_prices_another_feed_stored(
+    engine: Any, fake_catalog: Catalog
+) -> None:
+    from datetime import UTC, datetime
+
+    from conftest import build_offer, save_offers
+
+    # the on-demand price comes from another feed of the same provider (as AWS's spot feed)
+    on_demand = build_offer(provider="fakecloud", instance_type="fk.8xh100", price_per_hour=98.32)
+    save_offers(engine, [on_demand], now=datetime(2025, 6, 1, tzinfo=UTC))
+    assert store.on_demand_prices(engine, "fakecloud") == {("us-east-1", "fk.8xh100", "USD"): 98.32}
+    rows = [offer_row(instance_type=f"fk.{i}", price_per_hour=10 + i) for i in range(9)]
+    fake_catalog([*rows, offer_row(purchase_option="spot", price_per_hour=98.32)])
+    run = only(run_sync(engine))
+    assert run.status is SyncStatus.OK and run.rejected == 1
+    assert store.on_demand_prices(engine, "aws") == {}
