@@ -265,6 +265,7 @@ def test_mixed_services_and_items_without_arm_sku_name_are_skipped_silently() ->
         ("eastus2", "Standard_NC48ads_A100_v4", "reserved", 8760),
         ("eastus2", "Standard_NC48ads_A100_v4", "reserved", 26280),
         ("germanywestcentral", "Standard_NC80adis_H100_v5", "low_priority", 0),
+        ("switzerlandwest", "Standard_ND96ams_A100_v4", "spot", 0),
         ("usgovarizona", "Standard_NV4as_v4", "spot", 0),
         ("usgovvirginia", "Standard_ND96isr_H200_v5", "on_demand", 0),
         ("usgovvirginia", "Standard_ND96isr_H200_v5", "reserved", 8760),
@@ -276,7 +277,6 @@ def test_gpu_sizes_the_table_does_not_know_are_unknown_not_guessed() -> None:
     unknown = {v.unknown for name in ALL for v in map(classify, items(name)) if v.unknown}
     assert unknown == {
         "Standard_ND96is_MI300X_v5",
-        "Standard_ND96ams_A100_v4",
         "Standard_ND128isr_GB300_v6",
         "Standard_NC320lds_xl_RTXPRO6000BSE_v6",
     }
@@ -292,6 +292,7 @@ def test_the_real_eastus2_page_yields_exactly_these_offers() -> None:
         ("Standard_NC48ads_A100_v4", "savings_plan", 26280, 4.531747),
         ("Standard_NC64as_T4_v3", "low_priority", 0, 0.87),
         ("Standard_NC6s_v3", "spot", 0, 0.565488),
+        ("Standard_ND96ams_A100_v4", "spot", 0, 8.5202),  # the row the issue names
         ("Standard_NG32ads_V620_v1", "low_priority", 0, 0.508),
         ("Standard_NV12_Promo", "on_demand", 0, 1.442),
         ("Standard_NV12ads_A10_v5", "low_priority", 0, 0.182),

@@ -28,6 +28,7 @@ REQUIRED = [
     ("Standard_NC96ads_A100_v4", "A100", 4, 80, 96, 880),
     ("Standard_ND96asr_v4", "A100", 8, 40, 96, 900),
     ("Standard_ND96amsr_A100_v4", "A100", 8, 80, 96, 1900),
+    ("Standard_ND96ams_A100_v4", "A100", 8, 80, 96, 1900),  # amsr without RDMA
     # ND H100 v5, NC H100 v5 (H100 NVL), ND H200 v5, ND MI300X v5
     ("Standard_ND96isr_H100_v5", "H100", 8, 80, 96, 1900),
     ("Standard_NC40ads_H100_v5", "H100NVL", 1, 94, 40, 320),
@@ -90,7 +91,6 @@ def test_lookup_reads_the_feeds_spellings_of_one_size() -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "Standard_ND96ams_A100_v4",  # only the amsr size is documented
         "Standard_ND96isrf_H100_v5",
         "Standard_ND96is_flex_H100_v5",
         "Standard_ND96is_MI300X_v5",  # its resource SKU declares no GPUs

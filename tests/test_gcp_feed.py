@@ -74,7 +74,7 @@ def test_pages_are_followed_until_the_token_is_empty() -> None:
     assert run.has("a2-highgpu-1g", "us-central1")
     assert run.has("a3-highgpu-8g", "us-east4")
     assert run.has("g2-standard-4", "us-central1")
-    assert len(run.offers) == len(fixture_run().offers) == 664
+    assert len(run.offers) == len(fixture_run().offers) == 598
 
 
 def test_the_query_string_is_exactly_what_the_api_expects() -> None:
@@ -345,7 +345,7 @@ def test_with_a_key_the_fixture_pages_sync_into_the_store(
     monkeypatch.delenv("GPUHOURS_GCP_BILLING_URL", raising=False)
     run = _sync(tmp_path, CatalogServer())["gcp/catalog"]
     assert run.status is SyncStatus.OK, run.error
-    assert (run.seen, run.rejected, run.unknown) == (664, 1, 1)
+    assert (run.seen, run.rejected, run.unknown) == (598, 1, 1)
 
 
 def _fetch_with_a_mega_twin() -> Any:

@@ -19,6 +19,29 @@ from typer.testing import CliRunner
 from aggregator.cli import app
 from plugins.snapshot import SNAPSHOT_DIR
 
+# Where a3-highgpu-8g is sold: Compute Engine's machine-types list (Cyclenerd's daily copy,
+# tools/machinetyperegion.csv, 2026-08-17); see plugins/gcp/locations.py.
+A3_HIGHGPU_REGIONS = [
+    "asia-east1",
+    "asia-northeast1",
+    "asia-northeast3",
+    "asia-south1",
+    "asia-south2",
+    "asia-southeast1",
+    "australia-southeast1",
+    "australia-southeast2",
+    "europe-north1",
+    "europe-west1",
+    "europe-west3",
+    "europe-west4",
+    "europe-west9",
+    "us-central1",
+    "us-east4",
+    "us-east5",
+    "us-west1",
+    "us-west4",
+]
+
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
@@ -215,7 +238,7 @@ def test_the_bundled_sync_prints_no_warning(tmp_path: Path) -> None:
     rejected = {**dict.fromkeys(runs, 0), "azure/retail": 1}
     assert {feed: run["rejected"] for feed, run in runs.items()} == rejected
     assert runs["aws/on-demand"]["unknown"] == 1  # g2.2xlarge, a real previous-gen size
-    assert runs["azure/retail"]["unknown"] == 4  # real sizes without documented GPU facts
+    assert runs["azure/retail"]["unknown"] == 3  # real sizes without documented GPU facts
 
 
 def test_the_sync_summary_counts_skipped_rows_in_one_hint_line(tmp_path: Path) -> None:
@@ -223,7 +246,7 @@ def test_the_sync_summary_counts_skipped_rows_in_one_hint_line(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     hints = [line for line in done.stderr.splitlines() if "`gpuhours -v sync` lists each" in line]
     assert hints == [
-        "1 row rejected and 7 unknown to gpuhours' tables were skipped; "
+        "1 row rejected and 6 unknown to gpuhours' tables were skipped; "
         "`gpuhours -v sync` lists each"
     ]
     assert "skipped unknown" not in done.stderr  # the rows themselves only with -v
@@ -234,7 +257,7 @@ def test_rows_skipped_as_unknown_are_logged_at_info(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert not any(line.startswith("WARNING") for line in done.stderr.splitlines())
     unknown = [line for line in done.stderr.splitlines() if "skipped unknown" in line]
-    assert len(unknown) == 4 and all(line.startswith("INFO ") for line in unknown)
+    assert len(unknown) == 3 and all(line.startswith("INFO ") for line in unknown)
 
 
 def test_every_feed_yields_offers_from_the_snapshot(cli: Any) -> None:
@@ -289,7 +312,9 @@ def test_gcp_h100_machines_come_from_every_recorded_region(cli: Any) -> None:
     offers = json.loads(cli("offers", "--gpu", "H100", "--limit", "10000", "--json").stdout)
     gcp = [o for o in offers["offers"] if o["provider"] == "gcp"]
     regions = {o["region"] for o in gcp}
-    assert len(regions) == 42 and {"asia-northeast1", "europe-west1", "us-west4"} <= regions
+    # H100 SKUs are recorded for 42 regions; A3 machines are sold in 18 of them (all priced)
+    assert regions == set(A3_HIGHGPU_REGIONS)
+    assert {"asia-northeast1", "europe-west1", "us-west4"} <= regions
     recorded = json.loads(
         (FIXTURES / "gcp" / "services_pricelist_h100_regions.json").read_text(encoding="utf-8")
     )

@@ -16,8 +16,8 @@ What the numbers mean:
 
 Sizes whose GPU facts Microsoft does not publish, or publishes ambiguously, are deliberately
 *absent* so that their rows are reported as unknown instead of guessed:
-``Standard_ND96ams_A100_v4`` (only the ``amsr`` size is documented), ``Standard_ND96isrf_H100_v5``
-and ``Standard_ND96is_flex_H100_v5`` (undocumented H100 variants), ``Standard_ND96is_MI300X_v5``
+``Standard_ND96isrf_H100_v5`` and ``Standard_ND96is_flex_H100_v5`` (undocumented H100
+variants), ``Standard_ND96is_MI300X_v5``
 (its resource SKU declares no GPUs), ``Standard_ND128isr_GB300_v6`` and the GB200 v6 sizes (no
 GPU count in the resource SKU), ``Standard_NC*ads_A10_v4`` (the partition sizes are not
 documented) and ``Standard_NC*_RTXPRO6000BSE_v6``.
@@ -119,7 +119,16 @@ _TABLE: Final[list[GpuSku]] = [
         ],
     ),
     *_family("ND A100 v4", "A100", 40, [("Standard_ND96asr_v4", 8, 96, 900)]),
-    *_family("NDm A100 v4", "A100", 80, [("Standard_ND96amsr_A100_v4", 8, 96, 1900)]),
+    # ND96ams_A100_v4 is the NDm A100 v4 size without the "r" (RDMA): Microsoft's size page
+    # lists only amsr, but Microsoft's AKS node code (Azure/AgentBaker, FabricManagerGPUSizes)
+    # treats it as the same 8-GPU NVSwitch A100 machine, and convox's billing table (metadata
+    # cross-checked against learn.microsoft.com, 2026-07-16) gives 96 vCPUs, 1900 GiB, 8 A100.
+    *_family(
+        "NDm A100 v4",
+        "A100",
+        80,
+        [("Standard_ND96amsr_A100_v4", 8, 96, 1900), ("Standard_ND96ams_A100_v4", 8, 96, 1900)],
+    ),
     *_family("ND H100 v5", "H100", 80, [("Standard_ND96isr_H100_v5", 8, 96, 1900)]),
     # The NC H100 v5 GPU is the 94 GB PCIe H100 NVL, not the 80 GB SXM H100.
     *_family(

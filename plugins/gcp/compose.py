@@ -16,6 +16,9 @@ purchase option and term. What is promised:
   (lowest sku id kept); ties at *different* prices are ambiguous: that part counts as
   missing there, and :meth:`PriceIndex.resolve` returns the conflict so the feed can reject
   it visibly instead of picking a price.
+* **Only where it is sold.** A SKU's regions say where a price applies, often a whole
+  multi-region; an offer is made only in the regions :mod:`plugins.gcp.locations` lists for
+  the machine type (for N1, for the attached GPU).
 * **Traceable.** ``source`` names the machine type and the sku id of every part used.
 
 Local SSD under a commitment: a resource-based commitment covers vCPUs, memory and GPUs;
@@ -33,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from aggregator.models import Billing, Offer, PurchaseOption
+from plugins.gcp.locations import regions_of
 from plugins.gcp.machines import MACHINE_TYPES, MachineType
 from plugins.gcp.skus import LOCAL_SSD_KEY, Component, PricedSku, Resource
 
@@ -118,6 +122,7 @@ class ComposeStats:
     """How many (machine, region, option, term) candidates lacked which part."""
 
     offers: int = 0
+    not_sold: int = 0  # candidates in a region the machine type is not offered in
     missing: Counter[str] = field(default_factory=Counter)
     held: list[dict[str, object]] = field(default_factory=list)
     """Natural keys of offers whose parts are all listed but one has no usable price."""
@@ -139,6 +144,9 @@ def compose(
 
     for (_, accelerator, region, option, term), _gpu_sku in index.gpus():
         for machine in by_gpu.get(accelerator, ()):
+            if region not in regions_of(machine):  # priced there, but not sold there
+                stats.not_sold += 1
+                continue
             slots = _part_slots(index, machine, accelerator, region, option, term)
             found = [(name, index.get(slot), quantity) for name, slot, quantity in slots]
             lacking = [

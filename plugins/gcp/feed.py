@@ -177,11 +177,13 @@ class CatalogFeed(Feed):
         for key in stats.held:
             ctx.hold(key)
         ctx.log.info(
-            "%s: %d SKUs used, skipped %s; %d offers; candidates without a part: %s",
+            "%s: %d SKUs used, skipped %s; %d offers; %d candidates priced where the machine "
+            "is not sold; candidates without a part: %s",
             ctx.feed_id,
             used,
             dict(skipped),
             stats.offers,
+            stats.not_sold,
             dict(stats.missing),
         )
 

@@ -16,6 +16,7 @@ a2-highgpu-*, a2-mega...  A100 40GB (nvidia-tesla-a100)   "A2 Instance Core/Ram"
 a2-ultragpu-*             A100 80GB (nvidia-a100-80gb)    "A2 Instance Core/Ram"
 a3-highgpu-*              H100 80GB (nvidia-h100-80gb)    "A3 Instance Core/Ram"
 a3-megagpu-8g             H100 80GB Mega                  "A3Plus Instance Core/Ram"
+a3-edgegpu-8g             H100 80GB Mega                  "A3Plus Instance Core/Ram"
 a3-ultragpu-8g            H200 141GB                      "A3Ultra Instance Core/Ram"
 a4-highgpu-8g             B200                            none: the "A4 Nvidia B200 (1 gpu
                                                           slice)" SKU includes its vCPUs and RAM
@@ -29,12 +30,19 @@ in the recorded catalog (2024-09) "Nvidia H100 80GB Mega GPU" SKUs cover nine re
 us-west1), while "A3Plus Instance Core/Ram" SKUs cover the union of both, twelve regions. The
 two GPU names are the same product sold under two names; no H100 Plus machine type exists.
 
-Bundled local SSD (``local_ssd_gib``): Compute Engine bills accelerator-optimized machine
-types "for their attached GPUs, predefined vCPU, memory, and bundled Local SSD (if
-applicable)". A2 Ultra, A3 and A4 machine types come with local SSD attached (375 GiB disks);
-A2 Standard, G2 and N1 do not. A4's GPU-slice SKU covers vCPUs and memory; its 12,000 GiB of
-local SSD is added like everywhere else, which is the docs' general rule (the catalog does not
-say otherwise).
+A3 Edge (a3-edgegpu-8g) has A3 Mega's shape (208 vCPUs, 1,872 GiB, 8 H100 on the
+``nvidia-h100-mega-80gb`` accelerator, 16 x 375 GiB local SSD; the API also lists an
+``-nolssd`` variant without the SSD) and is billed with the same A3Plus host and H100 Mega GPU
+SKUs. In the recorded catalog those cover it in four of its regions.
+
+Bundled local SSD (``local_ssd_gib``, billed): Compute Engine bills accelerator-optimized
+machine types "for their attached GPUs, predefined vCPU, memory, and bundled Local SSD (if
+applicable)" (accelerator-optimized machine family page). A2 Ultra and A3 come with local SSD
+attached (375 GiB disks) billed at the local SSD rate; A2 Standard, G2 and N1 have none. A4
+has 12,000 GiB too, but its SKU model differs: one "A4 Nvidia B200 (1 gpu slice)" SKU per GPU
+prices an eighth of the whole machine, host included, and the two catalogs that read the same
+Billing API (gpuhunt, SkyPilot) price a4-highgpu-8g as 8 slices with nothing added. Adding the
+SSD on top overpriced A4 by about 1.33 USD/h on demand, so it is not added (``0`` here).
 
 N1 with attached GPUs: an instance type such as ``n1-standard-8+2xnvidia-tesla-t4`` is
 priced for each GPU model and count GCE allows on N1 (T4 1/2/4, V100 1/2/4/8, P100 1/2/4,
@@ -120,8 +128,9 @@ def _accelerator_optimized() -> list[MachineType]:
         ("a3-highgpu-4g", "A3", 104, 936, "nvidia-h100-80gb", 4, 3000),
         ("a3-highgpu-8g", "A3", 208, 1872, "nvidia-h100-80gb", 8, 6000),
         ("a3-megagpu-8g", "A3Plus", 208, 1872, "nvidia-h100-mega-80gb", 8, 6000),
+        ("a3-edgegpu-8g", "A3Plus", 208, 1872, "nvidia-h100-mega-80gb", 8, 6000),
         ("a3-ultragpu-8g", "A3Ultra", 224, 2952, "nvidia-h200-141gb", 8, 12000),
-        ("a4-highgpu-8g", None, 224, 3968, "nvidia-b200", 8, 12000),
+        ("a4-highgpu-8g", None, 224, 3968, "nvidia-b200", 8, 0),  # SSD in the slice SKU
         ("g2-standard-4", "G2", 4, 16, "nvidia-l4", 1, 0),
         ("g2-standard-8", "G2", 8, 32, "nvidia-l4", 1, 0),
         ("g2-standard-12", "G2", 12, 48, "nvidia-l4", 1, 0),
