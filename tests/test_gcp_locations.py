@@ -22,6 +22,26 @@ P4 = {
     "us-east4",
     "us-west2",
 }
+A3_HIGHGPU = {
+    "asia-east1",
+    "asia-northeast1",
+    "asia-northeast3",
+    "asia-south1",
+    "asia-south2",
+    "asia-southeast1",
+    "australia-southeast1",
+    "australia-southeast2",
+    "europe-north1",
+    "europe-west1",
+    "europe-west3",
+    "europe-west4",
+    "europe-west9",
+    "us-central1",
+    "us-east4",
+    "us-east5",
+    "us-west1",
+    "us-west4",
+}
 A2_MEGAGPU = {"asia-southeast1", "europe-west4", "us-central1"}
 A4 = {
     "asia-northeast1",
@@ -64,6 +84,7 @@ def _machine(instance_type: str) -> object:
         ("a2-megagpu-16g", A2_MEGAGPU),
         ("a4-highgpu-8g", A4),
         ("a3-megagpu-8g", A3_MEGAGPU),
+        ("a3-highgpu-8g", A3_HIGHGPU),
     ],
 )
 def test_the_table_holds_googles_lists(instance_type: str, regions: set[str]) -> None:

@@ -14,33 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_gcp_locations import A3_HIGHGPU
 from typer.testing import CliRunner
 
 from aggregator.cli import app
 from plugins.snapshot import SNAPSHOT_DIR
-
-# Where a3-highgpu-8g is sold: Compute Engine's machine-types list (Cyclenerd's daily copy,
-# tools/machinetyperegion.csv, 2026-08-17); see plugins/gcp/locations.py.
-A3_HIGHGPU_REGIONS = [
-    "asia-east1",
-    "asia-northeast1",
-    "asia-northeast3",
-    "asia-south1",
-    "asia-south2",
-    "asia-southeast1",
-    "australia-southeast1",
-    "australia-southeast2",
-    "europe-north1",
-    "europe-west1",
-    "europe-west3",
-    "europe-west4",
-    "europe-west9",
-    "us-central1",
-    "us-east4",
-    "us-east5",
-    "us-west1",
-    "us-west4",
-]
 
 
 @pytest.fixture
@@ -313,7 +291,7 @@ def test_gcp_h100_machines_come_from_every_recorded_region(cli: Any) -> None:
     gcp = [o for o in offers["offers"] if o["provider"] == "gcp"]
     regions = {o["region"] for o in gcp}
     # H100 SKUs are recorded for 42 regions; A3 machines are sold in 18 of them (all priced)
-    assert regions == set(A3_HIGHGPU_REGIONS)
+    assert regions == A3_HIGHGPU
     assert {"asia-northeast1", "europe-west1", "us-west4"} <= regions
     recorded = json.loads(
         (FIXTURES / "gcp" / "services_pricelist_h100_regions.json").read_text(encoding="utf-8")
