@@ -159,6 +159,11 @@ class FeedStatus(BaseModel):
     live_offers: int
     last_run: SyncRun | None
     last_success_at: datetime | None
+    unknown_names: list[str] = Field(
+        default_factory=list,
+        description="what the plugin's tables did not know in the last good sync (sizes, "
+        "SKUs): rows skipped, never guessed",
+    )
     now: datetime
 
     @computed_field  # type: ignore[prop-decorator]
@@ -236,6 +241,7 @@ def providers_report(
                 live_offers=live.get(feed_id, 0),
                 last_run=latest.get(feed_id),
                 last_success_at=good.finished_at if good else None,
+                unknown_names=good.unknown_names if good else [],
                 now=now,
             )
         )

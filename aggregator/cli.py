@@ -643,6 +643,12 @@ def providers(as_json: JsonOpt = False) -> None:
                 note,
             )
         consoles.out.print(feeds_table)
+        for f in report.feeds:
+            if f.unknown_names:
+                names = ", ".join(f.unknown_names)
+                consoles.out.print(
+                    f"{f.id}: not in gpuhours' tables, skipped (last good sync): {escape(names)}"
+                )
         terms = report.price_terms
         if terms.error:
             consoles.err.print(f"[red]price terms not usable:[/] {escape(terms.error)}")

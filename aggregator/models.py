@@ -356,6 +356,11 @@ class SyncRun(BaseModel):
     withdrawn: int = 0
     rejected: int = 0
     unknown: int = 0
+    unknown_names: list[str] = Field(
+        default_factory=list,
+        description="what the plugin's tables did not know in this sync (sizes, SKUs), "
+        "so a missing table row is seen the day a seller adds it",
+    )
     error: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]

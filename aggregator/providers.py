@@ -74,6 +74,7 @@ class FetchContext:
     rejects: list[tuple[str, str]] = field(default_factory=list)
     held: list[Mapping[str, Any]] = field(default_factory=list)
     unknowns: list[tuple[str, str]] = field(default_factory=list)
+    unknown_names: list[str] = field(default_factory=list)
     _reported_once: set[Hashable] = field(default_factory=set, repr=False)
 
     def mark_unchanged(self, reason: str = "not modified", **match: str) -> None:
@@ -114,6 +115,7 @@ class FetchContext:
                 return
             self._reported_once.add(once)
         self.unknowns.append((what, _short(raw)))
+        self.unknown_names.append(_unknown_name(what, once))
         self.log.info("%s: skipped unknown %s: %s", self.feed_id, what, _short(raw))
 
     async def conditional_get(
@@ -141,6 +143,13 @@ class FetchContext:
         if modified := response.headers.get("last-modified"):
             self.state[f"{state_key}:last-modified"] = modified
         return response
+
+
+def _unknown_name(what: str, once: Hashable | None) -> str:
+    """A short name for an unknown thing: ``what``, with the ``once`` key if it adds to it."""
+    parts = once if isinstance(once, tuple) else (once,)
+    extra = [str(p) for p in parts if p is not None and str(p) not in what]
+    return _short(" ".join([what, *extra]), 120)
 
 
 def _short(raw: object, limit: int = 300) -> str:

@@ -439,6 +439,7 @@ class _FeedSync:
             started_at=self.started,
             rejected=rejected,
             unknown=len(ctx.unknowns),
+            unknown_names=ctx.unknown_names,
             held=collector.held,
         )
         return await self._apply(snapshot, counts, force=force, may_shrink=may_shrink)

@@ -108,6 +108,9 @@ __all__ = [
     "sync_run_counts",
 ]
 
+MAX_UNKNOWN_NAMES = 50
+"""Most unknown names a run keeps (sorted): enough to see what to add to a table."""
+
 # Ids per IN (...) list: well under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 _CHUNK = 5000
 _GOOD_STATUSES = (SyncStatus.OK.value, SyncStatus.UNCHANGED.value)
@@ -142,6 +145,7 @@ class FeedSnapshot:
     rejected: int = 0
     unknown: int = 0
     held: list[str] = field(default_factory=list)
+    unknown_names: list[str] = field(default_factory=list)
 
 
 class _Stored(NamedTuple):
@@ -321,6 +325,7 @@ def apply_snapshot(
             withdrawn=len(plan.withdraw_ids),
             rejected=snap.rejected,
             unknown=snap.unknown,
+            unknown_names=sorted(set(snap.unknown_names))[:MAX_UNKNOWN_NAMES],
         )
         run = _save_run(conn, run.model_copy(update={"id": run_id}))
         _bump_version(conn)  # last: the row lock it takes is held only until the commit
@@ -865,6 +870,7 @@ def _bump_version(conn: Connection) -> None:
 def _run_values(run: SyncRun) -> dict[str, Any]:
     values = run.model_dump(exclude={"id", "duration_seconds"})
     values["status"] = run.status.value
+    values["unknown_names"] = json.dumps(run.unknown_names) if run.unknown_names else None
     return values
 
 
@@ -881,7 +887,10 @@ def _save_run(conn: Connection, run: SyncRun) -> SyncRun:
 
 
 def _sync_run(row: Row[Any]) -> SyncRun:
-    return SyncRun.model_validate(row._asdict())
+    values = row._asdict()
+    names = values.get("unknown_names")
+    values["unknown_names"] = json.loads(names) if names else []
+    return SyncRun.model_validate(values)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:

@@ -209,6 +209,7 @@ class SyncRunRow(SQLModel, table=True):
     withdrawn: int = Field(sa_column=Column(Integer, nullable=False))
     rejected: int = Field(sa_column=Column(Integer, nullable=False))
     unknown: int = Field(sa_column=Column(Integer, nullable=False))
+    unknown_names: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     error: str | None = Field(sa_column=Column(Text, nullable=True))
 
 

@@ -336,3 +336,18 @@ def test_a_recorded_spot_price_equal_to_on_demand_is_not_offered(cli: Any) -> No
         o["price_per_hour"] < on_demand.get((o["region"], o["instance_type"]), float("inf"))
         for o in interruptible
     )
+
+
+def test_providers_lists_what_the_tables_did_not_know_in_the_last_sync(cli: Any) -> None:
+    cli("sync", "--replay", "bundled")
+    feeds = {f["id"]: f for f in json.loads(cli("providers", "--json").stdout)["feeds"]}
+    assert feeds["azure/retail"]["unknown_names"] == [
+        "Azure VM size Standard_NC320lds_xl_RTXPRO6000BSE_v6",
+        "Azure VM size Standard_ND128isr_GB300_v6",
+        "Azure VM size Standard_ND96is_MI300X_v5",
+    ]
+    assert feeds["aws/on-demand"]["unknown_names"] == ["instance family g2.2xlarge"]
+    assert feeds["gcp/catalog"]["unknown_names"] == []
+    assert feeds["azure/retail"]["last_run"]["unknown"] == 3
+    text = cli("providers").stdout
+    assert "azure/retail: not in gpuhours' tables" in text and "ND96is_MI300X_v5" in text

@@ -870,3 +870,23 @@ def test_price_history_is_ordered_by_offer_then_valid_from(
         key=lambda t: (t[0], t[1]),
     )
     assert price_history(engine, []) == []
+
+
+def test_a_runs_unknown_names_are_stored_sorted_unique_and_bounded(engine: Any) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    names = [f"size {i:03d}" for i in range(80)] + ["size 000"]
+    snapshot = store.FeedSnapshot(
+        feed="aws/test",
+        provider="aws",
+        offers=[],
+        unchanged=[],
+        state={},
+        started_at=now,
+        unknown=81,
+        unknown_names=list(reversed(names)),
+    )
+    run = store.apply_snapshot(engine, snapshot, now=now)
+    assert run.unknown_names == [f"size {i:03d}" for i in range(store.MAX_UNKNOWN_NAMES)]
+    assert store.latest_runs(engine)["aws/test"].unknown_names == run.unknown_names
