@@ -284,7 +284,8 @@ async def sync_feed(
 
     ``replaying`` says the client answers from a recording, so missing credentials do not
     stop the feed. ``observed_at`` is when a recording's prices were seen at the source: it
-    becomes the offers' ``observed_at`` and the run's time, so replayed prices show their
+    becomes the run's time and the ``observed_at`` of offers the feed did not date itself
+    (plugins date each offer by the response it came from), so replayed prices show their
     real age; a recording older than the prices already stored is refused.
     """
     job = _FeedSync(ref, registry, engine, settings, observed_at)

@@ -244,7 +244,8 @@ def apply_snapshot(
 
     In one write transaction:
 
-    - every offer in ``snap.offers`` is upserted with ``observed_at = now`` and ``withdrawn_at``
+    - every offer in ``snap.offers`` is upserted with its own ``observed_at`` (when the
+      response it came from was received; ``now`` if it has none) and ``withdrawn_at``
       cleared; ``first_seen`` is set only when the offer is inserted. The upsert also sets
       ``feed``: the last feed to see an offer owns it (an id stored under another feed moves,
       its history continuing).
@@ -280,7 +281,17 @@ def apply_snapshot(
     _require_aware(now, "now")
     _require_aware(snap.started_at, "snap.started_at")
     now_param = _timestamp_param(engine.dialect, now)
-    rows = [_offer_row(offer, snap.feed, now_param) for offer in snap.offers]
+    seen_params: dict[datetime, Any] = {}  # offers share a few dates (one per response)
+
+    def seen(offer: Offer) -> Any:
+        when = offer.observed_at
+        if when is None:
+            return now_param
+        if when not in seen_params:
+            seen_params[when] = _timestamp_param(engine.dialect, when)
+        return seen_params[when]
+
+    rows = [_offer_row(offer, snap.feed, now_param, seen(offer)) for offer in snap.offers]
     match_columns = _validate_snapshot(snap, rows)
 
     with _store_errors(engine, f"storing feed {snap.feed}"), write_transaction(engine) as conn:
@@ -583,9 +594,9 @@ def _encode_source(source: Mapping[str, str]) -> str:
     )
 
 
-def _offer_row(offer: Offer, feed: str, now: Any) -> _Row:
+def _offer_row(offer: Offer, feed: str, now: Any, seen: Any) -> _Row:
     """The ``offers`` row of an offer in :data:`_OFFER_LAYOUT` order, as a sync at ``now``
-    stores it. ``now`` is already in the form :func:`_bulk_insert` needs
+    stores it, seen at ``seen``. Both are already in the form :func:`_bulk_insert` needs
     (:func:`_timestamp_param`). This is the hot path of a sync: no ORM, no dicts.
     """
     # The natural key (with absent parts as "") is computed once, for the id and the columns.
@@ -619,7 +630,7 @@ def _offer_row(offer: Offer, feed: str, now: Any) -> _Row:
         billing.minimum_seconds if billing else None,
         _encode_source(offer.source),
         now,
-        now,
+        seen,
         None,
     )
 

@@ -255,7 +255,16 @@ def test_commitments_are_committed_offers_of_one_or_three_years() -> None:
     assert {o.term_hours for o in committed} == {8760, 26280}
     assert {o.instance_type.split("-")[0] for o in committed} == {"a3", "n1"}
     one_year = fixture_run().get("a3-highgpu-8g", "us-central1", "committed", 8760)
-    assert one_year.source == {
+    seen = {k: v for k, v in one_year.source.items() if k.endswith("_observed_at")}
+    assert set(seen) == {
+        "gpu_sku_observed_at",
+        "core_sku_observed_at",
+        "ram_sku_observed_at",
+        "ssd_sku_observed_at",
+    }
+    assert one_year.observed_at is not None
+    assert one_year.observed_at.isoformat() == min(seen.values())  # its oldest part
+    assert {k: v for k, v in one_year.source.items() if k not in seen} == {
         "machine_type": "a3-highgpu-8g",
         "ssd_usage_type": "on_demand",  # no local SSD commitment SKU recorded for Americas
         "gpu_sku": "302A-B1A1-06DD",
@@ -328,3 +337,19 @@ def test_a_part_not_listed_at_all_is_missing_even_beside_an_unpriced_one() -> No
     stats = ComposeStats()
     assert list(compose(index, [A3_8G], stats)) == []
     assert stats.held == [] and stats.missing == {"ram": 1}
+
+
+def test_a_composed_price_is_as_old_as_its_oldest_part() -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    dates = [datetime(2024, 9, 16, tzinfo=UTC), datetime(2023, 3, 24, tzinfo=UTC)]
+    parts = [replace(p, observed_at=dates[i % 2]) for i, p in enumerate(a3_parts())]
+    [offer] = composed(parts)
+    assert offer.observed_at == datetime(2023, 3, 24, tzinfo=UTC)
+    assert offer.source["core_sku_observed_at"] == "2024-09-16T00:00:00+00:00"
+    assert offer.source["ram_sku_observed_at"] == "2023-03-24T00:00:00+00:00"
+    [undated] = composed(a3_parts())  # parts of a recording made before stamps: no date
+    assert undated.observed_at is None and not any(
+        k.endswith("_observed_at") for k in undated.source
+    )

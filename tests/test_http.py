@@ -34,6 +34,7 @@ from aggregator.errors import (
     ReplayMiss,
 )
 from aggregator.http import (
+    RECEIVED_AT_HEADER,
     USER_AGENT,
     RecordTransport,
     ReplayTransport,
@@ -478,12 +479,14 @@ def test_recording_layout(tmp_path: Path) -> None:
         tmp_path / "api.example.com" / f"{stem}.json",
     ]
     meta = json.loads((tmp_path / "api.example.com" / f"{stem}.json").read_text())
+    [[name, stamp]] = meta.pop("headers")  # the one header is when it was received
+    assert name == RECEIVED_AT_HEADER
+    assert abs((datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds()) < 60
     assert meta == {
         "method": "GET",
         "url": "https://api.example.com/p?b=2&key=REDACTED&a=1",
         "key": key,
         "status": 201,
-        "headers": [],
         "body": f"{stem}.body",
     }
     assert (tmp_path / "api.example.com" / f"{stem}.body").read_bytes() == b"hi"
@@ -676,3 +679,25 @@ def test_transports_are_usable_on_their_own(tmp_path: Path) -> None:
             return (await client.get(URL)).content
 
     assert run(go()) == b"ok"
+
+
+def test_a_replayed_response_keeps_the_time_it_was_first_received(tmp_path: Path) -> None:
+    from aggregator.http import received_at
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"hi")
+
+    async def get(client: httpx.AsyncClient) -> datetime | None:
+        async with client:
+            return received_at(await client.get("https://api.example.com/p"))
+
+    first = run(get(recording_client(tmp_path, answer)))
+    assert first is not None and abs((datetime.now(UTC) - first).total_seconds()) < 60
+    meta_path = next(tmp_path.glob("api.example.com/*.json"))
+    meta = json.loads(meta_path.read_text())
+    meta["headers"] = [[RECEIVED_AT_HEADER, "2024-09-12T08:00:00+00:00"]]
+    meta_path.write_text(json.dumps(meta))
+    assert run(get(replaying_client(tmp_path))) == datetime(2024, 9, 12, 8, tzinfo=UTC)
+    del meta["headers"]  # a recording made before stamps existed: no time known
+    meta_path.write_text(json.dumps(meta))
+    assert run(get(replaying_client(tmp_path))) is None

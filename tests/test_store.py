@@ -890,3 +890,27 @@ def test_a_runs_unknown_names_are_stored_sorted_unique_and_bounded(engine: Any) 
     run = store.apply_snapshot(engine, snapshot, now=now)
     assert run.unknown_names == [f"size {i:03d}" for i in range(store.MAX_UNKNOWN_NAMES)]
     assert store.latest_runs(engine)["aws/test"].unknown_names == run.unknown_names
+
+
+def test_an_offer_is_stored_with_the_time_its_response_was_received(engine: Any) -> None:
+    from datetime import UTC, datetime
+
+    from conftest import build_offer
+
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    seen = datetime(2025, 5, 30, 8, 15, tzinfo=UTC)
+    dated = build_offer(observed_at=seen)
+    undated = build_offer(instance_type="p4d.24xlarge")
+    snapshot = store.FeedSnapshot(
+        feed="aws/test",
+        provider="aws",
+        offers=[dated, undated],
+        unchanged=[],
+        state={},
+        started_at=now,
+    )
+    store.apply_snapshot(engine, snapshot, now=now)
+    stored = {o.instance_type: o for o in store.query_offers(engine, store.OfferQuery())}
+    assert stored["p5.48xlarge"].observed_at == seen
+    assert stored["p4d.24xlarge"].observed_at == now  # no date of its own: the sync's
+    assert stored["p5.48xlarge"].first_seen == now

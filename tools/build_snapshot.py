@@ -33,6 +33,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from a checkout
+
+from aggregator.http.received import RECEIVED_AT_HEADER  # noqa: E402
+
 FIXTURES = ROOT / "tests" / "fixtures"
 OUT = ROOT / "plugins" / "snapshot" / "responses"
 
@@ -250,7 +254,49 @@ def gcp_page(request: httpx.Request) -> httpx.Response:
     return _json(400, b'{"error": {"message": "bad page token"}}')
 
 
+# When each recorded body was received at its source (see the fixtures' PROVENANCE.md): the
+# commit that recorded it, or the publication / effective time the body itself states. Each
+# response carries it as its received-at stamp, which the recording keeps, so offers made from
+# it carry their own date. GCP page 4 is constructed from a catalog of unknown date: it is
+# dated like the oldest GCP recording, so its prices never pass for fresher than they are.
+RECEIVED_AT = {
+    "aws/ec2": "2025-05-23T23:27:44+00:00",  # region index publicationDate (the file's version)
+    "aws/savings-plan": "2025-09-11T18:44:47+00:00",  # Savings Plans index publicationDate
+    "aws/spot": "2021-04-06T00:00:00+00:00",  # spotinfo recording commit
+    "azure/eastus2": "2026-01-11T00:00:00+00:00",  # page 1, recording commit
+    "azure/mexicocentral": "2026-08-14T00:00:00+00:00",  # page 2
+    "azure/francecentral": "2021-12-07T00:00:00+00:00",  # page 3
+    "azure/unfiltered": "2026-08-22T00:00:00+00:00",  # page 4
+    "gcp/opencost": "2023-03-24T00:00:00+00:00",  # page 1 effectiveTime
+    "gcp/2024-09": "2024-09-16T12:03:12+00:00",  # pages 2 and 3 effectiveTime
+    "gcp/constructed": "2023-03-24T00:00:00+00:00",  # page 4, see above
+}
+
+
+def _recorded_as(request: httpx.Request) -> str:
+    """Which recording answers ``request`` (a key of :data:`RECEIVED_AT`)."""
+    host, path = request.url.host, request.url.path
+    if host.startswith("website.spot."):
+        return "aws/spot"
+    if host.startswith("pricing."):
+        return "aws/savings-plan" if "SavingsPlan" in path else "aws/ec2"
+    if host == "prices.azure.com":
+        pages = {"": "eastus2", "1000": "mexicocentral", "2000": "francecentral"}
+        return "azure/" + pages.get(request.url.params.get("$skip", ""), "unfiltered")
+    token = request.url.params.get("pageToken", "")
+    if token == GCP_PAGE_FOUR:
+        return "gcp/constructed"
+    return "gcp/opencost" if not token else "gcp/2024-09"
+
+
 def handler(request: httpx.Request) -> httpx.Response:
+    response = _answer(request)
+    if response.status_code == 200:
+        response.headers[RECEIVED_AT_HEADER] = RECEIVED_AT[_recorded_as(request)]
+    return response
+
+
+def _answer(request: httpx.Request) -> httpx.Response:
     host, path = request.url.host, request.url.path
     if host.startswith("pricing.") or host.startswith("website.spot."):
         routes = aws_routes()

@@ -39,11 +39,12 @@ Layers, outermost first::
     _RetryingTransport     retries, waits, typed errors; bounds attempts, waits and the
                            body stream by the deadline
       RecordTransport      only with --record DIR: tees every response into DIR
-        network            the ``transport`` given, or httpx.AsyncHTTPTransport through the
+        ReceivedAtTransport stamps each live response with the time it was received
+          network          the ``transport`` given, or httpx.AsyncHTTPTransport through the
                            proxy that HTTP(S)_PROXY / ALL_PROXY / NO_PROXY name;
-                           with --replay DIR: ReplayTransport answers from DIR instead
+        with --replay DIR: ReplayTransport answers from DIR instead (with the recorded stamp)
 
-Why not httpx-retries (already a dependency; its source was read first): its
+Why not httpx-retries: its
 ``total_timeout`` shortens the last wait to fit the budget and retries anyway, and
 ``max_backoff_wait`` cuts a server's ``Retry-After`` short, so a server asking for 1000 s is
 asked again after 120 s and answers with another 429. Its sleep is always
@@ -80,6 +81,8 @@ Modules, one job each:
   headers may be stored.
 * :mod:`~aggregator.http.replay`: :class:`ReplayTransport`.
 * :mod:`~aggregator.http.network`: the network transport with the environment's proxy.
+* :mod:`~aggregator.http.received`: the received-at stamp and :func:`received_at`, which
+  plugins use for their offers' ``observed_at``.
 * this package: :func:`make_client`, which stacks them, and :data:`USER_AGENT`.
 """
 
@@ -96,6 +99,7 @@ from aggregator.errors import ConfigurationError
 from aggregator.http.deadline import DeadlineClient
 from aggregator.http.failures import translate_error
 from aggregator.http.network import _NetworkTransport
+from aggregator.http.received import RECEIVED_AT_HEADER, ReceivedAtTransport, received_at
 from aggregator.http.recording import RecordTransport
 from aggregator.http.redaction import _redact_httpx_logs, redact_url
 from aggregator.http.replay import ReplayTransport
@@ -103,10 +107,12 @@ from aggregator.http.retry import Sleep, _RetryingTransport
 from aggregator.settings import Settings
 
 __all__ = [
+    "RECEIVED_AT_HEADER",
     "USER_AGENT",
     "RecordTransport",
     "ReplayTransport",
     "make_client",
+    "received_at",
     "redact_url",
     "translate_error",
 ]
@@ -152,7 +158,7 @@ def make_client(
             raise ConfigurationError(f"replay directory {replay_dir} does not exist")
         network = ReplayTransport(replay_dir)
     else:
-        network = transport if transport is not None else _NetworkTransport()
+        network = ReceivedAtTransport(transport if transport is not None else _NetworkTransport())
         if record_dir is not None:
             try:
                 Path(record_dir).mkdir(parents=True, exist_ok=True)

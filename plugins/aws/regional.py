@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from aggregator.errors import ProviderResponseError
+from aggregator.http.received import received_at
 from aggregator.models import Offer
 from aggregator.providers import FetchContext
 from plugins.aws.csv_stream import PushParser, adrive
@@ -143,14 +144,20 @@ async def changed_region_files(
 
 
 async def stream_csv(
-    ctx: FetchContext, url: str, make_parser: Callable[[str], PushParser[T]]
+    ctx: FetchContext,
+    url: str,
+    make_parser: Callable[[str], PushParser[T]],
+    outcomes: Outcomes | None = None,
 ) -> AsyncIterator[T]:
     """Stream ``url`` through a parser made by ``make_parser(url)``; yields what it yields.
 
     The body is consumed chunk by chunk as it arrives; a connection that breaks off raises
     (the core's client turns it into a ProviderError), and so does a body that ends mid-row.
+    ``outcomes`` learns when the response was received, for its offers' ``observed_at``.
     """
     async with ctx.client.stream("GET", url) as response:
+        if outcomes is not None:
+            outcomes.seen = received_at(response)
         async for item in adrive(make_parser(url), response.aiter_bytes()):
             yield item
 
@@ -180,7 +187,7 @@ async def regional_offers(
         ctx, files, state_prefix=state_prefix, allowlist=settings.region_allowlist
     ):
         elsewhere = 0
-        async for result in stream_csv(ctx, base + file.csv_path, make_parser):
+        async for result in stream_csv(ctx, base + file.csv_path, make_parser, outcomes):
             if isinstance(result, point_type):
                 point: Any = result
                 if not point.region:

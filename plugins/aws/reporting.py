@@ -12,6 +12,7 @@ what an operator needs to extend the table).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from aggregator.models import Offer
 from aggregator.providers import FetchContext
@@ -26,11 +27,17 @@ class Outcomes:
     """Reports non-offer outcomes on ``ctx`` and passes offers through."""
 
     ctx: FetchContext
+    seen: datetime | None = None  # when the response the outcomes come from was received
 
     def offer(self, outcome: Offer | RowProblem | Unknown | None) -> Offer | None:
-        """``outcome`` if it is an offer; otherwise report it (if there is anything to say)."""
-        if isinstance(outcome, Offer) or outcome is None:
-            return outcome
+        """``outcome`` if it is an offer (seen when its response was received); otherwise
+        report it (if there is anything to say)."""
+        if outcome is None:
+            return None
+        if isinstance(outcome, Offer):
+            if self.seen is None:
+                return outcome
+            return outcome.model_copy(update={"observed_at": self.seen})
         if isinstance(outcome, RowProblem):
             self.ctx.reject(outcome.reason, outcome.raw, offer=outcome.offer)
         else:

@@ -35,6 +35,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from aggregator.errors import ProviderResponseError
+from aggregator.http.received import received_at
 from aggregator.models import Offer, PurchaseOption
 from aggregator.providers import Feed, FetchContext
 from plugins.aws.families import NOT_GPU_FAMILIES, family_of
@@ -203,7 +204,7 @@ class SpotFeed(Feed):
         finally:
             await response.aclose()
         data = parse_jsonp(body.decode("utf-8", errors="replace"))
-        outcomes = Outcomes(ctx)
+        outcomes = Outcomes(ctx, seen=received_at(response))
         for outcome in spot_offers(data):
             offer = outcomes.offer(outcome)
             if offer is not None:

@@ -82,6 +82,8 @@ class RetailFeed(Feed):
                     for priced in verdict.offers:
                         if regions and priced.key[0] not in regions:
                             continue  # the server's region filter is not trusted either
+                        if page.received_at is not None:
+                            priced.offer["observed_at"] = page.received_at
                         for dropped in offers.add(priced):
                             ctx.reject(
                                 "two prices for the same offer",

@@ -46,18 +46,21 @@ distinguished"), and the exact whole-term figure stays in ``source["term_price"]
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 import httpx
 
 from aggregator.errors import ProviderResponseError
 from aggregator.http.paging import PageChain
+from aggregator.http.received import received_at
 from aggregator.models import HOURS_PER_YEAR, PurchaseOption
 from plugins.azure.skus import looks_like_gpu, lookup
 
@@ -126,6 +129,7 @@ class Page:
 
     items: list[Any]
     next_link: str | None
+    received_at: datetime | None = None  # when the response was received (its stamp)
 
 
 def parse_page(body: bytes, *, url: str = "") -> Page:
@@ -184,6 +188,7 @@ async def iter_pages(
         chain.before_page(next_url, next_url)
         response = await client.get(next_url)
         page = parse_page(response.content, url=str(response.request.url))
+        page = dataclasses.replace(page, received_at=received_at(response))
         yield page
         chain.after_page(len(page.items), links_onward=page.next_link is not None, url=next_url)
         remaining = remaining_requests(response.headers)

@@ -19,7 +19,9 @@ purchase option and term. What is promised:
 * **Only where it is sold.** A SKU's regions say where a price applies, often a whole
   multi-region; an offer is made only in the regions :mod:`plugins.gcp.locations` lists for
   the machine type (for N1, for the attached GPU).
-* **Traceable.** ``source`` names the machine type and the sku id of every part used.
+* **Traceable.** ``source`` names the machine type and the sku id of every part used, with
+  the time each part's page was received (``gpu_sku_observed_at`` ...); the offer's
+  ``observed_at`` is the oldest of them.
 
 Local SSD under a commitment: a resource-based commitment covers vCPUs, memory and GPUs;
 local SSD is committed separately ("Commitment v1: Local SSD in <region> for <n> Year"), and
@@ -178,6 +180,12 @@ def compose(
                 source["accelerator_type"] = accelerator
                 source["accelerator_count"] = str(machine.gpu_count)
             source.update((name, sku.sku_id) for name, sku, _ in parts)
+            seen = [sku.observed_at for _, sku, _ in parts if sku.observed_at is not None]
+            source.update(
+                (f"{name}_observed_at", sku.observed_at.isoformat())
+                for name, sku, _ in parts
+                if sku.observed_at is not None
+            )
             price = sum(sku.price_per_hour * quantity for _, sku, quantity in parts)
             stats.offers += 1
             yield Offer(
@@ -195,6 +203,7 @@ def compose(
                 currency=parts[0][1].currency,
                 billing=BILLING,
                 source=source,
+                observed_at=min(seen) if seen else None,  # a price is as old as its oldest part
             )
 
 

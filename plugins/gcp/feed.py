@@ -18,10 +18,11 @@ custom shapes, DWS, ...) is only tallied in the log line at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ import httpx
 from aggregator.errors import ProviderAuthError, ProviderError, ProviderResponseError
 from aggregator.http import redact_url
 from aggregator.http.paging import PageChain
+from aggregator.http.received import received_at
 from aggregator.models import Offer
 from aggregator.providers import Feed, FetchContext
 from plugins.gcp.compose import ComposeStats, PriceIndex, compose
@@ -71,8 +73,11 @@ def _is_bad_key(exc: ProviderResponseError) -> bool:
     )
 
 
-async def iter_pages(ctx: FetchContext, settings: GcpSettings) -> AsyncIterator[list[Any]]:
-    """The ``skus`` list of every page, following ``nextPageToken`` until it is empty.
+async def iter_pages(
+    ctx: FetchContext, settings: GcpSettings
+) -> AsyncIterator[tuple[list[Any], datetime | None]]:
+    """The ``skus`` list of every page, and when it was received, following
+    ``nextPageToken`` until it is empty.
 
     The chain is guarded by :class:`aggregator.http.paging.PageChain`: a token that comes back,
     20 empty pages in a row that still link onward, far more pages than any good sync saw (kept
@@ -112,7 +117,7 @@ async def iter_pages(ctx: FetchContext, settings: GcpSettings) -> AsyncIterator[
         if not isinstance(skus, list) or not isinstance(token, str):
             raise _bad_body(response, "'skus' is not a list or 'nextPageToken' not a string")
         ctx.progress(advance=len(skus), note=f"page {chain.pages}")
-        yield skus
+        yield skus, received_at(response)
         chain.after_page(len(skus), links_onward=bool(token), url=url)
         if not token:
             chain.finished()
@@ -148,11 +153,11 @@ class CatalogFeed(Feed):
         index = PriceIndex()
         skipped: Counter[SkipKind] = Counter()
         used = 0
-        async for skus in iter_pages(ctx, settings):
+        async for skus, seen in iter_pages(ctx, settings):
             for raw in skus:
                 result = parse_sku(raw, currency=CURRENCY) if isinstance(raw, dict) else None
                 if isinstance(result, PricedSku):
-                    index.add(result)
+                    index.add(dataclasses.replace(result, observed_at=seen))
                     used += 1
                     continue
                 if result is None:

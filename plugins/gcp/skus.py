@@ -42,6 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -129,6 +130,7 @@ class PricedSku:
     regions: tuple[str, ...]
     price_per_hour: float
     currency: str
+    observed_at: datetime | None = None  # when the page it came on was received
 
 
 # --- names ---------------------------------------------------------------------------------
