@@ -25,17 +25,17 @@ from sqlalchemy import Engine
 
 from aggregator import Feed, FetchContext, Provider, hookimpl
 from aggregator.errors import ConfigurationError
-from aggregator.locks import FileLock, LocalLock, leader_lock
 from aggregator.models import SyncStatus
 from aggregator.plugins import Registry, load_registry
 from aggregator.scheduler import (
     SchedulerService,
     SchedulerSettings,
-    _FeedJobs,
     feed_interval,
     parse_duration,
     retry_delay,
 )
+from aggregator.scheduler.jobs import FeedJobs
+from aggregator.scheduler.locks import FileLock, LocalLock, leader_lock
 from aggregator.settings import Settings
 from aggregator.sync import sync_feeds
 from db import store
@@ -110,13 +110,15 @@ def sync_once(engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("90", 90), ("90s", 90), ("15m", 900), ("6h", 21600), ("1d", 86400), ("1.5h", 5400),
-     (30, 30), ("off", None), ("never", None), ("0", None), (0, None)],
+     (30, 30), ("off", None), ("never", None), ("0", None), (0, None),
+     # the syntax of --deadline (aggregator.durations), a bare number aside
+     ("1w", 604800), ("5 weeks", 3024000), ("2 days", 172800)],
 )  # fmt: skip
 def test_durations(text: str | float, seconds: float | None) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["soon", "-5", "5 weeks", "", -1])
+@pytest.mark.parametrize("text", ["soon", "-5", "5 fortnights", "", -1])
 def test_bad_durations_are_refused(text: str | float) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
@@ -224,7 +226,7 @@ def test_one_job_per_scheduled_feed_with_explicit_misfire_and_overlap_rules(
         schedule_misfire_grace_seconds=120,
         startup_sync=False,
     )
-    jobs = _FeedJobs(load_registry(settings), engine, settings, sched, "test")
+    jobs = FeedJobs(load_registry(settings), engine, settings, sched, "test")
     jobs.start()
     try:
         (job,) = jobs._scheduler.get_jobs()
@@ -278,14 +280,14 @@ def test_failed_syncs_retry_with_growing_delays_then_stop_on_success(
         asked.append(AskedDelay(failures, base, cap, interval, jitter, seconds))
         return seconds
 
-    original_run = _FeedJobs._run
+    original_run = FeedJobs._run
 
-    def recording_run(self: _FeedJobs, feed_id: str, reason: str) -> None:
+    def recording_run(self: FeedJobs, feed_id: str, reason: str) -> None:
         reasons.append(reason)
         original_run(self, feed_id, reason)
 
-    monkeypatch.setattr("aggregator.scheduler.retry_delay", recording_delay)
-    monkeypatch.setattr(_FeedJobs, "_run", recording_run)
+    monkeypatch.setattr("aggregator.scheduler.jobs.retry_delay", recording_delay)
+    monkeypatch.setattr(FeedJobs, "_run", recording_run)
     with running(make_service(engine, sched)):
         wait_for(lambda: store.consecutive_failures(engine).get(FEED, 0) >= 4, timeout=15)
         fake_catalog([offer_row()])
