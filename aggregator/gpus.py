@@ -31,7 +31,7 @@ written once in any style:
 The key is then looked up *exactly*. Nothing is matched by prefix or by similarity, which is
 what keeps ``A10``/``A10G``/``A100``, ``L4``/``L40``/``L40S``, ``H100``/``H100NVL`` and
 ``B200``/``GB200`` apart. Similarity (:mod:`difflib`) is only used to *suggest* names in the
-:class:`~aggregator.errors.UnknownGpu` error; an unknown string is never guessed (DESIGN §3).
+:class:`~aggregator.errors.UnknownGpu` error; an unknown string is never guessed.
 
 What is deliberately not here
 -----------------------------
@@ -39,8 +39,8 @@ What is deliberately not here
   same workloads, so pricing them as "GPU-hours" would mislead. A plugin may still register
   them if it wants to.
 * Licensing variants such as GCP's ``nvidia-tesla-t4-vws`` (virtual workstation, GRID licence
-  included in the price) do not resolve: their price includes software, and DESIGN §2 keeps
-  those out of the offers. Provider plugins filter them before resolving.
+  included in the price) do not resolve: their price includes software, which offers never
+  include. Provider plugins filter them before resolving.
 * Instance-type parsing (``Standard_NC64as_T4_v3``, ``p5.48xlarge``) and SKU sentences
   ("... running in Americas") belong to the provider plugins; they pass the GPU part here.
 

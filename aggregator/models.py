@@ -377,7 +377,7 @@ def utcnow() -> datetime:
 
 
 # --------------------------------------------------------------------------------------------
-# The planner's request and answer (DESIGN section 7). The solver is aggregator/planner/.
+# The planner's request and answer. The solver is aggregator/planner/.
 
 __all__ += ["DEFAULT_PLAN_PURCHASE_OPTIONS", "Plan", "PlanLine", "PlanRequest"]
 

@@ -1,7 +1,7 @@
 """Benchmark: streaming an EC2 offer file (CSV) through the AWS plugin's parser.
 
 Prints throughput (MB/s) and peak memory at two file sizes; memory must not grow with the size.
-Targets (issue 3): >= 150 MB/s on one core, peak RSS < 200 MB.
+Targets: >= 150 MB/s on one core, peak RSS < 200 MB.
 
 What is measured
 ----------------

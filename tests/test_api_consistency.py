@@ -1,5 +1,5 @@
 """A sync running while readers query: every read sees a feed's old prices or its new ones,
-never a mix (DESIGN section 6), on SQLite and PostgreSQL, through the HTTP API.
+never a mix, on SQLite and PostgreSQL, through the HTTP API.
 """
 
 from __future__ import annotations

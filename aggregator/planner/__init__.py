@@ -1,4 +1,4 @@
-"""The planner: the cheapest way to buy N GPU-hours (DESIGN section 7).
+"""The planner: the cheapest way to buy N GPU-hours.
 
 Public surface:
 

@@ -1,6 +1,6 @@
 """Offers as the optimizer sees them, and the pruning of offers that can never help.
 
-A :class:`Candidate` reduces an offer to the numbers of DESIGN section 7's cost model:
+A :class:`Candidate` reduces an offer to the numbers of the planner's cost model:
 
 - pay-as-you-go (on-demand, spot, low priority): one instance-hour costs ``price`` and
   delivers ``rate`` GPU-hours (``gpu_count``, divided by ``1 + spot_overhead`` when

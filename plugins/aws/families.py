@@ -113,7 +113,8 @@ GPU_FAMILIES: Mapping[str, GpuFamily] = MappingProxyType(
     }
 )
 
-#: Accelerator families that are not GPUs (DESIGN §3): skipped without a report.
+#: Accelerator families that are not GPUs (Inferentia, Trainium, Gaudi, FPGAs, video
+#: transcoders): skipped without a report.
 NOT_GPU_FAMILIES: frozenset[str] = frozenset(
     {"inf1", "inf2", "trn1", "trn1n", "trn2", "dl1", "dl2q", "f1", "f2", "vt1"}
 )

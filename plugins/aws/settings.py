@@ -1,7 +1,7 @@
 """Settings of the AWS plugin, read from ``GPUHOURS_AWS_*`` environment variables.
 
 The endpoint bases are settings so that a mirror, a caching proxy or a test server can stand in
-for AWS (DESIGN §5). ``GPUHOURS_AWS_REGIONS`` limits which regions the offer-file feeds download:
+for AWS. ``GPUHOURS_AWS_REGIONS`` limits which regions the offer-file feeds download:
 a first full sync of every region fetches several GB of CSV.
 """
 
