@@ -1,36 +1,4 @@
-"""Running feeds: fetch -> validate -> guard -> store, atomically, one failure never spreading.
-
-What is promised:
-
-* A feed's offers are validated one by one; a row that fails is counted as rejected and logged
-  with the reason, never stored. GPU names are mapped onto the canonical vocabulary; an unknown
-  GPU is a rejected row (logged with the raw text), never a guess.
-* The store changes only when the whole fetch succeeded and looks sane: a fetch that raises or
-  breaks off, a feed that rejects more than ``sync_max_reject_share`` of its rows, one that
-  returns nothing, or one that returns far fewer offers than are live now
-  (``sync_min_share_of_last``; ``force`` lifts this guard, and so does a feed whose
-  ``shrink_guard`` is False) leaves every stored row as it was and is recorded as a failed run
-  with the reason.
-* Every row's prices must also be plausible (:mod:`aggregator.price_sanity`: finite, within
-  per GPU-hour and per instance-hour bounds in its currency); a row outside them is rejected
-  with the reason like any bad row, and the offer's stored price stays as it was (not
-  withdrawn, not confirmed). So does that of any other rejected row that names its offer: a
-  mapping whose key fields are sound, or a row the plugin rejected with ``offer=`` (a $0,
-  negative or unreadable price), so that a broken price never withdraws a good one.
-* A spot or low-priority offer priced at or above the on-demand price of the same machine in
-  the same region (this feed's or, for a separate spot feed, the store's) is rejected.
-* A feed moving more than ``sync_price_jump_share`` of its live offers' prices by more than
-  ``sync_price_jump_factor`` at once fails as suspicious and changes nothing (``force`` lifts
-  this guard too).
-* A feed's whole fetch has a deadline, ``sync_feed_timeout``: past it the feed fails with the
-  seconds spent, and the last good prices stay.
-* A run is recorded as ``running`` before anything is fetched and that row is finished when
-  the sync ends, so a sync whose process died leaves a trace: a ``running`` row older than
-  :func:`db.store.running_lifetime` is shown (and, by the feed's next sync, recorded) as
-  ``interrupted``. A sync cancelled in this process (Ctrl-C, shutdown) records ``interrupted``.
-* Feeds run concurrently; each catches its own failures, so one broken feed does not stop the
-  others. No raw ``httpx`` exception escapes: they become :mod:`aggregator.errors` types.
-"""
+"""Running feeds: configure, collect, guard, store; one run record per sync, whatever happens."""
 
 from __future__ import annotations
 
@@ -55,22 +23,15 @@ from aggregator.errors import (
     ProviderError,
     StoreError,
     SyncRejected,
-    UnknownGpu,
 )
 from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.http import make_client, translate_error
-from aggregator.models import (
-    Offer,
-    PurchaseOption,
-    SyncRun,
-    SyncStatus,
-    natural_key_id_of,
-    utcnow,
-)
+from aggregator.models import SyncRun, SyncStatus, utcnow
 from aggregator.plugins import FeedRef, Registry
-from aggregator.price_sanity import price_problem
 from aggregator.providers import FetchContext, Progress, Provider
 from aggregator.settings import Settings
+from aggregator.sync.collect import Collector, first_error
+from aggregator.sync.guards import empty_feed, older_than_stored, too_many_rejects
 from db import store
 
 __all__ = [
@@ -82,12 +43,11 @@ __all__ = [
     "provider_settings",
     "sync_feed",
     "sync_feeds",
-    "validate_offer",
 ]
 
 OBSERVED_AT_FILE = "OBSERVED_AT.json"
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("aggregator.sync")
 
 ProgressFactory = Callable[[FeedRef], Progress]
 
@@ -121,108 +81,6 @@ def load_observed_at(directory: Path) -> dict[str, datetime]:
         raise ConfigurationError(f"{path} is not a valid observed-at map: {exc}") from None
 
 
-class _Collector:
-    """Validates and de-duplicates what a feed yields."""
-
-    def __init__(self, ref: FeedRef, registry: Registry) -> None:
-        self.ref = ref
-        self.registry = registry
-        self.offers: dict[str, Offer] = {}
-        self.held: list[str] = []  # ids of stored offers whose new rows were rejected
-        self.rejected = 0
-
-    def add(self, item: Offer | Mapping[str, Any]) -> None:
-        try:
-            offer = validate_offer(item)
-        except ValueError as exc:
-            self._reject(str(exc), item)
-            self.hold(item)
-            return
-        if offer.provider != self.ref.provider.name:
-            self._reject(
-                f"provider {offer.provider!r} does not match {self.ref.provider.name!r}", item
-            )
-            return
-        try:
-            canonical = self.registry.gpus.canonical(offer.gpu)
-        except UnknownGpu:
-            self._reject(f"unknown GPU {offer.gpu!r}", item)
-            return
-        if canonical != offer.gpu:
-            offer = offer.model_copy(update={"gpu": canonical})
-        implausible = price_problem(offer)
-        if implausible is not None:
-            self.held.append(offer.id)
-            self._reject(implausible, item)
-            return
-        if offer.id in self.offers:
-            self._reject(f"duplicate offer {offer.natural_key()}", item)
-            return
-        self.offers[offer.id] = offer
-
-    def hold(self, fields: object) -> None:
-        """Keep the stored offer a rejected row names (if it names one) at its last price."""
-        if isinstance(fields, Mapping):
-            offer_id = natural_key_id_of(fields, self.ref.provider.name)
-            if offer_id is not None:
-                self.held.append(offer_id)
-
-    def refuse_dear_interruptible(self, on_demand: Mapping[tuple[str, str, str], float]) -> None:
-        """Reject spot and low-priority offers priced at or above the on-demand price of the
-        same machine in the same region: not a discount anyone can buy, most likely a size not
-        sold as spot there. ``on_demand`` adds stored prices to this feed's own."""
-        own = {
-            _machine(o): o.price_per_hour
-            for o in self.offers.values()
-            if o.purchase_option is PurchaseOption.ON_DEMAND
-        }
-        prices = {**on_demand, **own}
-        for offer_id, offer in list(self.offers.items()):
-            if not offer.interruptible:
-                continue
-            ceiling = prices.get(_machine(offer))
-            if ceiling is not None and offer.price_per_hour >= ceiling:
-                del self.offers[offer_id]
-                reason = (
-                    f"{offer.purchase_option.value} price {offer.price_per_hour:g} "
-                    f"{offer.currency} is not below the on-demand price {ceiling:g} of "
-                    f"{offer.instance_type} in {offer.region}"
-                )
-                # A seller's own odd row, not a broken feed: counted, logged as unknowns are.
-                self._reject(reason, offer.source, level=logging.INFO)
-
-    def _reject(self, reason: str, item: object, *, level: int = logging.WARNING) -> None:
-        self.rejected += 1
-        log.log(level, "%s: rejected offer: %s: %.300r", self.ref.id, reason, item)
-
-
-def _machine(offer: Offer) -> tuple[str, str, str]:
-    return (offer.region, offer.instance_type, offer.currency)
-
-
-def validate_offer(item: object) -> Offer:
-    """``item`` as an :class:`Offer`: an ``Offer`` as it is, a mapping validated into one.
-
-    Raises :class:`ValueError` whose text is the reject reason the sync engine logs. Shared
-    with :mod:`aggregator.testing` so the plugin test kit judges rows exactly as a sync does.
-    """
-    if isinstance(item, Offer):
-        return item
-    try:
-        return Offer.model_validate(dict(item))  # type: ignore[call-overload]
-    except pydantic.ValidationError as exc:
-        raise ValueError(_first_error(exc)) from None
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"not an offer: {exc}") from None
-
-
-def _first_error(exc: pydantic.ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "offer"
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {err['msg']}{more}"
-
-
 def provider_settings(provider: Provider) -> BaseSettings | None:
     """The provider's settings read from the environment, or ``None`` if it declares none.
 
@@ -235,7 +93,7 @@ def provider_settings(provider: Provider) -> BaseSettings | None:
         return cls()
     except pydantic.ValidationError as exc:
         raise ConfigurationError(
-            f"settings of provider {provider.name!r} are invalid: {_first_error(exc)}"
+            f"settings of provider {provider.name!r} are invalid: {first_error(exc)}"
         ) from None
 
 
@@ -376,31 +234,38 @@ class _FeedSync:
             log.error("%s: could not record the interrupted run: %s", self.ref.id, exc)
 
     async def fetch_and_store(self, ctx: FetchContext, *, force: bool) -> SyncOutcome:
-        """Fetch within the feed's deadline, check the result and apply it."""
-        ref, settings = self.ref, self.settings
+        """The steps of a sync after configuration: collect, guard, store. A step that finds
+        the result unusable raises :class:`_Refused`; this is the one place that records it."""
+        collector = Collector(self.ref, self.registry)
+        try:
+            await self._collect(ctx, collector)
+            may_shrink = force or not self.ref.feed.shrink_guard
+            snapshot = await self._guard(ctx, collector, may_shrink=may_shrink)
+            return await self._store(snapshot, force=force, may_shrink=may_shrink)
+        except _Refused as refused:
+            counts = None if refused.bare else _counts(collector, ctx)
+            return await self.fail(refused.message, counts=counts)
+
+    async def _collect(self, ctx: FetchContext, collector: Collector) -> None:
+        """Run the feed's fetch within its deadline, every row through ``collector``."""
+        ref, deadline = self.ref, self.settings.sync_feed_timeout
         try:
             ctx.state = await asyncio.to_thread(store.load_feed_state, self.engine, ref.id)
         except Exception as exc:
-            return await self.fail(f"could not read the feed's saved state: {exc}")
-        collector = _Collector(ref, self.registry)
-        deadline = settings.sync_feed_timeout
+            raise _Refused(f"could not read the feed's saved state: {exc}", bare=True) from exc
         fetching = time.monotonic()
         try:
             async with asyncio.timeout(deadline):
                 async for item in ref.feed.fetch(ctx):
                     collector.add(item)
         except TimeoutError:
-            return await self.fail(
+            raise _Refused(
                 f"feed {ref.id} did not finish fetching within {deadline:g} s "
                 f"(GPUHOURS_SYNC_FEED_TIMEOUT; {time.monotonic() - fetching:.1f} s spent); "
-                "nothing was changed",
-                counts=_counts(collector, ctx),
-            )
+                "nothing was changed"
+            ) from None
         except Exception as exc:
-            return await self.fail(
-                f"{describe_fetch_error(exc)}; nothing was changed", counts=_counts(collector, ctx)
-            )
-
+            raise _Refused(f"{describe_fetch_error(exc)}; nothing was changed") from exc
         for fields in ctx.held:
             collector.hold(fields)
         if any(o.interruptible for o in collector.offers.values()):
@@ -409,31 +274,26 @@ class _FeedSync:
                     store.on_demand_prices, self.engine, ref.provider.name
                 )
             except Exception as exc:
-                return await self.fail(f"could not read on-demand prices: {exc}")
+                raise _Refused(f"could not read on-demand prices: {exc}", bare=True) from exc
             collector.refuse_dear_interruptible(stored)
+
+    async def _guard(
+        self, ctx: FetchContext, collector: Collector, *, may_shrink: bool
+    ) -> store.FeedSnapshot:
+        """The checks of :mod:`aggregator.sync.guards`; the snapshot to store if all pass."""
         counts = _counts(collector, ctx)
         seen, rejected = counts["seen"], counts["rejected"]
-        rows = seen + rejected
-        if rows and rejected / rows > settings.sync_max_reject_share:
-            return await self.fail(
-                f"{rejected} of {rows} rows were rejected (more than "
-                f"{settings.sync_max_reject_share:.0%}); the source's format may have changed; "
-                "nothing was changed",
-                counts=counts,
-            )
-        may_shrink = force or not ref.feed.shrink_guard
-        if not seen and not ctx.unchanged and not may_shrink:
-            return await self.fail(
-                "the feed returned no offers; nothing was changed "
-                "(use --force to accept an empty feed)",
-                counts=counts,
-            )
-        refused = await self._older_than_stored()
-        if refused is not None:
-            return await self.fail(refused, counts=counts)
-        snapshot = store.FeedSnapshot(
-            feed=ref.id,
-            provider=ref.provider.name,
+        last_good = await self._last_good() if self.observed_at is not None else None
+        problem = (
+            too_many_rejects(seen, rejected, self.settings.sync_max_reject_share)
+            or empty_feed(seen, has_unchanged=bool(ctx.unchanged), may_shrink=may_shrink)
+            or older_than_stored(self.observed_at, last_good)
+        )
+        if problem is not None:
+            raise _Refused(problem)
+        return store.FeedSnapshot(
+            feed=self.ref.id,
+            provider=self.ref.provider.name,
             offers=list(collector.offers.values()),
             unchanged=[dict(u.match) for u in ctx.unchanged],
             state=ctx.state,
@@ -443,32 +303,19 @@ class _FeedSync:
             unknown_names=ctx.unknown_names,
             held=collector.held,
         )
-        return await self._apply(snapshot, counts, force=force, may_shrink=may_shrink)
 
-    async def _older_than_stored(self) -> str | None:
-        """Why a replayed recording must not be applied, or ``None``."""
-        observed_at = self.observed_at
-        if observed_at is None:
-            return None
+    async def _last_good(self) -> datetime | None:
         try:
             last = await asyncio.to_thread(store.last_good_run, self.engine, self.ref.id)
         except Exception as exc:
-            return f"could not read the last sync: {exc}"
-        if last is not None and last.finished_at is not None and last.finished_at > observed_at:
-            return (
-                f"the recording's prices (seen {observed_at:%Y-%m-%d}) are older than the "
-                f"stored ones (synced {last.finished_at:%Y-%m-%d %H:%M}); nothing was changed"
-            )
-        return None
+            raise _Refused(f"could not read the last sync: {exc}") from exc
+        return last.finished_at if last is not None else None
 
-    async def _apply(
-        self,
-        snapshot: store.FeedSnapshot,
-        counts: Mapping[str, int],
-        *,
-        force: bool,
-        may_shrink: bool,
+    async def _store(
+        self, snapshot: store.FeedSnapshot, *, force: bool, may_shrink: bool
     ) -> SyncOutcome:
+        """Apply the snapshot in one transaction; the store's own guards (shrink, price jumps)
+        refuse it there."""
         settings = self.settings
         try:
             run = await asyncio.to_thread(
@@ -482,11 +329,11 @@ class _FeedSync:
                 run_id=self.run_id,
             )
         except SyncRejected as exc:
-            return await self.fail(str(exc), counts=counts)
+            raise _Refused(str(exc)) from exc
         except Exception as exc:
-            return await self.fail(
-                f"storing failed: {type(exc).__name__}: {exc}; nothing was changed"
-            )
+            raise _Refused(
+                f"storing failed: {type(exc).__name__}: {exc}; nothing was changed", bare=True
+            ) from exc
         log.info(
             "%s: sync %s: %d seen, %d new, %d changed, %d withdrawn, %d rejected in %.1fs",
             self.ref.id,
@@ -501,7 +348,17 @@ class _FeedSync:
         return self.finish(run)
 
 
-def _counts(collector: _Collector, ctx: FetchContext) -> dict[str, int]:
+class _Refused(Exception):
+    """A step found the feed's result unusable: ``message`` is what the failed run records;
+    ``bare`` runs record no row counts (the failure came before or outside the rows)."""
+
+    def __init__(self, message: str, *, bare: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.bare = bare
+
+
+def _counts(collector: Collector, ctx: FetchContext) -> dict[str, int]:
     """What a run records of its rows: offers seen, rows rejected, unknown names skipped."""
     return {
         "seen": len(collector.offers),
