@@ -213,7 +213,7 @@ def load_registry(
         )
     if not price_terms:
         return registry
-    from aggregator.terms_file import load_terms_file
+    from aggregator.terms.file import load_terms_file
 
     _collect_terms(pm, infos, registry)
     if settings is not None and settings.terms_file is not None:

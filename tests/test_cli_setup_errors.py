@@ -19,7 +19,7 @@ from aggregator.gpus import default_vocabulary
 from aggregator.json_text import NonFiniteNumber, dumps
 from aggregator.limits import MAX_OFFER_LIMIT, MAX_TERMS_FILE_BYTES
 from aggregator.settings import Settings
-from aggregator.terms_file import load_terms_file
+from aggregator.terms.file import load_terms_file
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from aggregator.models import Offer, PurchaseOption
 from aggregator.plugins import load_registry
 from aggregator.settings import Settings
 from aggregator.terms import ActiveTerm, TermedOffer, apply_terms, list_price
-from aggregator.terms_file import load_terms_file
+from aggregator.terms.file import load_terms_file
 
 # The three terms of the requirement, written out as docs/plugins.md shows them.
 DOCS_EXAMPLE = """\

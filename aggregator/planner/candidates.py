@@ -65,7 +65,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aggregator.models import PlanRequest
-from aggregator.planner.types import PlannableOffer
+from aggregator.offer_view import PlannableOffer
 
 __all__ = [
     "Candidate",

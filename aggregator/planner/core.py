@@ -19,6 +19,7 @@ from datetime import datetime
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.models import Plan, PlanRequest, utcnow
+from aggregator.offer_view import PlannableOffer
 from aggregator.planner.allocate import allocate, plan_lines
 from aggregator.planner.candidates import (
     Candidate,
@@ -30,7 +31,6 @@ from aggregator.planner.candidates import (
 from aggregator.planner.filters import apply_steps, filter_steps, resolve_gpus
 from aggregator.planner.milp import Counts, SolverOptions, choose_counts, max_deliverable
 from aggregator.planner.notes import plan_notes
-from aggregator.planner.types import PlannableOffer
 
 __all__ = ["plan_matching", "solve"]
 

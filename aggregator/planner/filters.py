@@ -22,7 +22,7 @@ from aggregator.errors import NoFeasiblePlan
 from aggregator.globs import glob_regex
 from aggregator.gpus import GpuVocabulary, ResolvedGpu
 from aggregator.models import PlanRequest, PurchaseOption
-from aggregator.planner.types import PlannableOffer
+from aggregator.offer_view import PlannableOffer
 from db.offer_sql import GPU_COUNT_TOLERANCE
 
 __all__ = [

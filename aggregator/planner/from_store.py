@@ -11,7 +11,7 @@ terms every matching offer is read and the planner reduces after pricing.
 
 Offers are read as :class:`db.read.OfferRecord` s (:func:`db.read.query_offer_records`: the
 same rows as :func:`db.read.query_offers`, without building a pydantic model per row), and the
-planner reads them through :class:`~aggregator.planner.types.PlannableOffer`. The read goes
+planner reads them through :class:`~aggregator.offer_view.PlannableOffer`. The read goes
 through :mod:`db.offer_cache`: a service answering many plans reads the same offers from
 memory until a sync changes the store. The store is a :class:`db.reader.Reader` (a one-shot
 command on SQLite needs no SQLAlchemy) or an SQLAlchemy ``Engine``; nothing here imports

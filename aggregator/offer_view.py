@@ -1,11 +1,11 @@
-"""What the planner needs of an offer, as a structural type.
+"""What planning and price terms read of an offer, as a structural type.
 
-The planner reads a handful of an offer's attributes and never builds, copies or validates
-one, so it accepts anything that has them: the pydantic :class:`~aggregator.models.Offer`
-(and :class:`~aggregator.models.StoredOffer`) that :func:`~aggregator.planner.solve` is given
-in memory, and the lean :class:`db.store.OfferRecord` that
-:func:`~aggregator.planner.plan_from_store` reads (building pydantic models for every
-matching row cost more than the rest of a plan).
+The planner, and the price terms it applies, read a handful of an offer's attributes and never
+build, copy or validate one, so they accept anything that has them: the pydantic
+:class:`~aggregator.models.Offer` (and :class:`~aggregator.models.StoredOffer`) that
+:func:`~aggregator.planner.solve` is given in memory, and the lean
+:class:`db.store.OfferRecord` that :func:`~aggregator.planner.plan_from_store` reads (building
+pydantic models for every matching row cost more than the rest of a plan).
 """
 
 from __future__ import annotations

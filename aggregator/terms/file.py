@@ -28,7 +28,8 @@ from pydantic import ValidationError
 from aggregator.errors import InvalidInput, UnknownGpu
 from aggregator.gpus import GpuVocabulary
 from aggregator.limits import MAX_TERMS_FILE_BYTES, validation_message
-from aggregator.terms import ActiveTerm, PriceTerm
+from aggregator.terms.apply import ActiveTerm
+from aggregator.terms.model import PriceTerm
 
 __all__ = ["TABLE", "load_terms_file", "parse_terms"]
 
