@@ -2,9 +2,12 @@
 
 The offer file has a ``GPU`` column (a count) and a ``GPU Memory`` column (the instance's total,
 often ``NA``) but no GPU *model*, and the spot feed has neither. The model therefore comes from
-this table, one entry per family, written from AWS's instance-type documentation. Only families
-whose GPU is known for certain are listed: a row of any other family with a GPU count is
-reported as unknown by the feeds (``ctx.report_unknown``), never guessed. Notably absent:
+this table, one entry per family, written from AWS's instance-type documentation
+("Accelerated computing" instance types). Checked 2026-12-03: the GPU model and count of
+the 10 p-family sizes in SkyPilot's AWS catalog (v8, built from DescribeInstanceTypes) agree.
+Only families whose GPU is known for certain are listed: a row of any other family with a GPU
+count is reported as unknown by the feeds (``ctx.report_unknown``), never guessed. Notably
+absent:
 
 * ``g6f`` / ``gr6f`` (fractions of an L4): the way the offer file states fractional GPU counts
   has not been seen in a recorded file, so they are reported rather than priced on a guess;

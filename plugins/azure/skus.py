@@ -5,6 +5,10 @@ this table is the only place an Azure GPU fact comes from. Every row is taken fr
 own size pages (learn.microsoft.com, "GPU accelerated" sizes, MicrosoftDocs/azure-docs
 ``articles/virtual-machines/sizes/gpu-accelerated``), cross-read with the resource-SKU figures
 SkyPilot's Azure catalog and the Azure SDKs publish. Nothing here is inferred from a name.
+Checked 2026-12-03 against SkyPilot's Azure catalog (v6, US regions; 46 of the 61 sizes): the
+same GPU count, vCPUs and memory, except where it departs from Microsoft's pages, which win
+here: ND96amsr_A100_v4 1,800 GiB there (1,900 documented), ND96isr_H100_v5 12 GPUs there (8),
+whole GPUs for the fractional NVv4 sizes, and no GPU count for NCC H100 v5 and NGads V620.
 
 What the numbers mean:
 

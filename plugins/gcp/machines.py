@@ -5,7 +5,9 @@ GiB-hour of each machine *family*, a GPU-hour of each GPU model and a GiB-month 
 This table says how many of each a machine type has, so :mod:`plugins.gcp.compose` can add
 them up. The sizes are Compute Engine's documented shapes ("Accelerator-optimized machine
 family" and "GPU machine types" pages); they change rarely, and a machine type that is not in
-this table is never priced.
+this table is never priced. Checked 2026-12-03: the vCPUs and memory of all 78 rows equal
+Compute Engine's machine-types list (``gcloud compute machine-types list``, as saved by
+Cyclenerd/google-cloud-pricing-cost-calculator, ``tools/machinetyperegion.csv`` of 2026-08-17).
 
 Families and the SKUs their hosts are billed with (``host_family``):
 
