@@ -29,6 +29,8 @@ from aggregator.settings import Settings
 from db.engine import make_engine
 from db.migrate import upgrade
 
+pytestmark = pytest.mark.slow
+
 Catalog = Callable[[list[dict[str, Any]]], Path]
 TOKEN = "fuzz-admin-token-7c1d"
 

@@ -24,6 +24,8 @@ from fake_plugins import FAKES_DIR, offer_row
 from db.engine import make_engine
 from db.migrate import upgrade
 
+pytestmark = pytest.mark.slow
+
 Catalog = Callable[[list[dict[str, Any]]], Path]
 FEED = "fakecloud/static"
 REPO = Path(__file__).resolve().parents[1]
