@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SORT_KEYS",
+    "STALE_AFTER_INTERVALS",
     "FeedStatus",
     "GpuInfo",
     "GpusResponse",

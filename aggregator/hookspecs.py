@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from aggregator.providers import Provider
     from aggregator.terms import PriceTerm
 
+__all__ = ["hookimpl", "hookspec", "register_gpus", "register_price_terms", "register_providers"]
+
 hookspec = HookspecMarker("gpuhours")
 hookimpl = HookimplMarker("gpuhours")
 

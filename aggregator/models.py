@@ -45,7 +45,12 @@ __all__ = [
     "COMMITMENT_OPTIONS",
     "HOURS_PER_YEAR",
     "INTERRUPTIBLE_OPTIONS",
+    "ISO_4217",
+    "WHOLE_NUMBER",
     "Billing",
+    "Finite",
+    "FiniteInput",
+    "Glob",
     "Offer",
     "OfferingClass",
     "Payment",
@@ -54,8 +59,12 @@ __all__ = [
     "StoredOffer",
     "SyncRun",
     "SyncStatus",
+    "Text",
+    "UtcDatetime",
     "natural_key_id",
     "natural_key_id_of",
+    "option_spelling",
+    "utcnow",
 ]
 
 HOURS_PER_YEAR = 8760

@@ -30,6 +30,7 @@ __all__ = [
     "MAX_USD_PER_INSTANCE_HOUR",
     "MIN_USD_PER_GPU_HOUR",
     "UNITS_PER_USD",
+    "PricedOffer",
     "price_problem",
 ]
 

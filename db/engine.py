@@ -35,7 +35,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregator.errors import ConfigurationError, StoreError
 from aggregator.settings import Settings, get_settings
 
-__all__ = ["database_error", "make_engine", "normalize_url", "redacted_url", "write_transaction"]
+__all__ = [
+    "check_writable",
+    "database_error",
+    "make_engine",
+    "normalize_url",
+    "redacted_url",
+    "write_transaction",
+]
 
 _IMMEDIATE = "gpuhours_begin_immediate"
 _SECRET_QUERY_KEYS = ("password", "secret", "token", "key")

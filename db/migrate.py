@@ -29,7 +29,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregator.errors import SchemaOutdated, StoreError
 from db.engine import database_error, redacted_url, write_transaction
 
-__all__ = ["alembic_config", "check_schema", "current_revision", "head_revision", "upgrade"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "check_schema",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

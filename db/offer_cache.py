@@ -31,7 +31,13 @@ from db.reader import Reader, as_reader
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["OfferRecordCache", "cached_offer_records"]
+__all__ = [
+    "DEFAULT_MAX_RECORDS",
+    "OfferRecordCache",
+    "cache_for",
+    "cached_offer_records",
+    "query_key",
+]
 
 DEFAULT_MAX_RECORDS = 400_000  # about 100 MB of records at worst
 

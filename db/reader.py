@@ -37,8 +37,11 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
 __all__ = [
+    "ConnectionReader",
+    "EngineReader",
     "Reader",
     "Rows",
+    "SqliteReader",
     "as_reader",
     "connect_sqlite_file",
     "open_reader",

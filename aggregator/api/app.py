@@ -50,7 +50,7 @@ from aggregator.scheduler import SchedulerSettings
 from aggregator.settings import Settings
 from db.migrate import head_revision
 
-__all__ = ["RequestBookkeeping", "create_app"]
+__all__ = ["SLOW_REQUEST_SECONDS", "RequestBookkeeping", "create_app"]
 
 log = logging.getLogger("aggregator.api")
 

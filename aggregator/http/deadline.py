@@ -24,6 +24,8 @@ from aggregator.errors import ProviderUnavailable
 from aggregator.http.failures import _annotate, _attempts_text
 from aggregator.http.redaction import redact_url
 
+__all__ = ["SETTING", "Deadline", "DeadlineClient", "DeadlineStream"]
+
 T = TypeVar("T")
 
 SETTING: Final = "GPUHOURS_HTTP_TOTAL_TIMEOUT"

@@ -26,6 +26,8 @@ from aggregator.errors import (
 )
 from aggregator.http.redaction import _scrub, _secrets_in, redact_url
 
+__all__ = ["translate_error"]
+
 _ERROR_BODY_LIMIT: Final = 64 * 1024
 
 

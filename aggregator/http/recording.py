@@ -20,6 +20,8 @@ import httpx
 
 from aggregator.http.redaction import _is_secret, _redacted, _scrub, _secrets_in, redact_url
 
+__all__ = ["RecordTransport"]
+
 _FRAMING_HEADERS: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _CREDENTIAL_HEADERS: Final = frozenset(
     {"set-cookie", "set-cookie2", "cookie", "authorization", "proxy-authorization"}

@@ -13,6 +13,8 @@ from typing import Final
 
 import httpx
 
+__all__ = ["REDACTED", "redact_url"]
+
 REDACTED: Final = "REDACTED"
 # Exact names only, compared case-insensitively. Not "anything containing token": pagination
 # cursors such as GCP's pageToken must stay, or every page would share one recording.

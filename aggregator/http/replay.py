@@ -19,6 +19,8 @@ from aggregator.http.recording import _FRAMING_HEADERS, _recording_key
 from aggregator.http.redaction import redact_url
 from aggregator.http.retry import _RETRY_METHODS
 
+__all__ = ["ReplayTransport"]
+
 _CHUNK: Final = 64 * 1024
 
 

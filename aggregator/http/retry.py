@@ -23,6 +23,8 @@ from aggregator.http.failures import (
 )
 from aggregator.http.redaction import redact_url
 
+__all__ = ["Sleep"]
+
 # The name the retry log lines had before the module became a package.
 log = logging.getLogger("aggregator.http")
 

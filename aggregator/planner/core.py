@@ -32,7 +32,7 @@ from aggregator.planner.filters import apply_steps, filter_steps, resolve_gpus
 from aggregator.planner.milp import Counts, SolverOptions, choose_counts, max_deliverable
 from aggregator.planner.notes import plan_notes
 
-__all__ = ["plan_matching", "solve"]
+__all__ = ["MAIN_CURRENCY", "plan_matching", "solve"]
 
 MAIN_CURRENCY = "USD"
 

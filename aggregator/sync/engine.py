@@ -36,6 +36,7 @@ from db import store
 
 __all__ = [
     "OBSERVED_AT_FILE",
+    "ProgressFactory",
     "SyncOutcome",
     "describe_fetch_error",
     "fetch_context",

@@ -31,7 +31,7 @@ from aggregator.limits import MAX_TERMS_FILE_BYTES, validation_message
 from aggregator.terms.apply import ActiveTerm
 from aggregator.terms.model import PriceTerm
 
-__all__ = ["TABLE", "load_terms_file", "parse_terms"]
+__all__ = ["FIELD", "TABLE", "load_terms_file", "parse_terms"]
 
 TABLE = "term"
 """The name of the TOML array of tables that holds the terms: ``[[term]]``."""

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-__all__ = ["CHECKS", "CheckFailure", "FeedReport", "ProviderCheckFailed", "ProviderReport"]
+__all__ = [
+    "CHECKS",
+    "MESSAGE_LINES_PER_CHECK",
+    "CheckFailure",
+    "FeedReport",
+    "ProviderCheckFailed",
+    "ProviderReport",
+]
 
 #: Every check the kit runs, by its stable short name, with what passing it means. The names
 #: appear in failures and in the docs ("Testing your plugin"); they do not change.

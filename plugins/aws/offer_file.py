@@ -43,10 +43,13 @@ __all__ = [
     "TERM_HOURS",
     "OfferFileParser",
     "PricePoint",
+    "Result",
+    "Row",
     "RowProblem",
     "RowSelector",
     "gpu_count",
     "linux_gpu_selector",
+    "named_rows",
     "parse_price",
 ]
 

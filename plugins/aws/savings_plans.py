@@ -47,6 +47,8 @@ from plugins.aws.regional import regional_offers
 __all__ = [
     "SP_COLUMNS",
     "SP_REGION_INDEX_PATH",
+    "Result",
+    "Row",
     "SavingsPlanFeed",
     "SavingsPlanParser",
     "SavingsPlanRate",

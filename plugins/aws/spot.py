@@ -46,6 +46,7 @@ from plugins.aws.settings import settings_of
 
 __all__ = [
     "LEGACY_REGIONS",
+    "VALUE_COLUMN",
     "SpotFeed",
     "parse_jsonp",
     "region_code",

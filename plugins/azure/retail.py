@@ -66,17 +66,21 @@ from plugins.azure.skus import looks_like_gpu, lookup
 
 __all__ = [
     "API_VERSION",
+    "BASE_FILTER",
+    "PROVIDER",
     "RATELIMIT_HEADER",
     "TERM_HOURS",
     "OfferSet",
     "Page",
     "PricedOffer",
+    "Sleep",
     "Verdict",
     "classify",
     "first_urls",
     "iter_pages",
     "page_chain",
     "parse_page",
+    "remaining_requests",
 ]
 
 API_VERSION: Final = "2023-01-01-preview"

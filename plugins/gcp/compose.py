@@ -42,7 +42,7 @@ from plugins.gcp.locations import regions_of
 from plugins.gcp.machines import MACHINE_TYPES, MachineType
 from plugins.gcp.skus import LOCAL_SSD_KEY, Component, PricedSku, Resource
 
-__all__ = ["BILLING", "PROVIDER", "ComposeStats", "Conflict", "PriceIndex", "compose"]
+__all__ = ["BILLING", "PROVIDER", "ComposeStats", "Conflict", "PriceIndex", "Slot", "compose"]
 
 PROVIDER = "gcp"
 #: Compute Engine bills vCPUs, memory and GPUs per second after a one-minute minimum.

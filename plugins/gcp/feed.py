@@ -37,7 +37,7 @@ from plugins.gcp.compose import ComposeStats, PriceIndex, compose
 from plugins.gcp.settings import GcpSettings
 from plugins.gcp.skus import SERVICE_ID, PricedSku, SkipKind, parse_sku
 
-__all__ = ["CURRENCY", "PAGE_SIZE", "CatalogFeed", "iter_pages", "skus_url"]
+__all__ = ["CURRENCY", "KEY_HINT", "PAGE_SIZE", "CatalogFeed", "iter_pages", "skus_url"]
 
 CURRENCY = "USD"
 PAGE_SIZE = 5000

@@ -51,6 +51,7 @@ from aggregator.models import HOURS_PER_YEAR, PurchaseOption
 __all__ = [
     "COMMITMENT_NAMES",
     "GPU_SKU_NAMES",
+    "LOCAL_SSD_KEY",
     "PAYG_NAMES",
     "SERVICE_ID",
     "VARIANT_MARKERS",

@@ -25,7 +25,7 @@ from aggregator.models import SyncRun
 from aggregator.plugins import FeedRef
 from aggregator.sync import sync_feeds
 
-__all__ = ["router"]
+__all__ = ["router", "sync_now"]
 
 log = logging.getLogger("aggregator.api")
 

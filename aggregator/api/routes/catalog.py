@@ -22,7 +22,7 @@ from aggregator.api.state import ServiceDep
 from aggregator.scheduler import intervals
 from db.store import consecutive_failures
 
-__all__ = ["router"]
+__all__ = ["list_gpus", "list_providers", "router"]
 
 router = family_router("catalog")
 

@@ -41,7 +41,7 @@ from aggregator.models import (
     option_spelling,
 )
 
-__all__ = ["MAX_PAGE", "MEMO_MAX_PAGE", "router"]
+__all__ = ["MAX_PAGE", "MEMO_MAX_PAGE", "list_offers", "offer_history", "router"]
 
 router = family_router("offers")
 

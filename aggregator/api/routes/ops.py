@@ -18,7 +18,7 @@ from aggregator.scheduler import intervals
 from db.migrate import check_schema, current_revision
 from db.store import consecutive_failures, sync_run_counts
 
-__all__ = ["router"]
+__all__ = ["healthz", "metrics", "readyz", "router"]
 
 log = logging.getLogger("aggregator.api")
 

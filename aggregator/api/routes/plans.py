@@ -30,7 +30,7 @@ from aggregator.api.state import Service, ServiceDep
 from aggregator.errors import InvalidInput
 from aggregator.models import Plan, PlanRequest
 
-__all__ = ["router"]
+__all__ = ["get_plan", "post_plan", "router"]
 
 router = family_router("plans")
 
