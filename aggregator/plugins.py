@@ -31,6 +31,7 @@ import pluggy
 from aggregator import hookspecs
 from aggregator.errors import InvalidInput
 from aggregator.gpus import GpuSpec, GpuVocabulary, default_vocabulary
+from aggregator.plugin_names import PLUGINS_ENV, parse_allowlist
 from aggregator.providers import Feed, Provider
 
 if TYPE_CHECKING:
@@ -39,26 +40,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "PLUGINS_ENV",
     "FeedRef",
     "PluginInfo",
     "Registry",
     "get_plugin_manager",
     "load_registry",
-    "parse_allowlist",
 ]
 
 ENTRY_POINT_GROUP = "gpuhours.providers"
-PLUGINS_ENV = "GPUHOURS_PLUGINS"
-"""The allow-list variable; :class:`~aggregator.settings.Settings` reads it as ``plugins``."""
 log = logging.getLogger(__name__)
-
-
-def parse_allowlist(text: str | None) -> set[str] | None:
-    """Plugin names from a comma-separated list; ``None`` (load all) when unset."""
-    if text is None:
-        return None
-    return {name.strip() for name in text.split(",") if name.strip()}
 
 
 @dataclass
@@ -161,7 +151,7 @@ def load_registry(
     of plugin names) restricts which entry points load. ``providers=False`` and
     ``price_terms=False`` skip those hooks for commands that need only the GPU vocabulary
     (and terms): providers import their feeds and parsers when registered. With neither, the
-    settings are not read either, only :data:`PLUGINS_ENV` (pydantic-settings alone takes
+    settings are not read either, only ``GPUHOURS_PLUGINS`` (pydantic-settings alone takes
     longer to import than the rest of ``gpuhours gpus``).
     """
     if settings is None and not (providers or price_terms):

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from aggregator.errors import ConfigurationError
 from aggregator.limits import validation_message
-from aggregator.plugins import parse_allowlist
+from aggregator.plugin_names import parse_allowlist
 
 __all__ = [
     "DATABASE_SCHEMES",

@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.errors import ConfigurationError, StoreError
 from aggregator.settings import Settings, get_settings
+from db.sqlite_file import BUSY_TIMEOUT_MS
 
 __all__ = [
     "check_writable",
@@ -89,7 +90,7 @@ def _sqlite_engine(url: URL) -> Engine:
         def _do_connect(_dialect: Any, _record: Any, _cargs: Any, cparams: Any) -> Any:
             # A read-only fallback connection takes the pragmas below too: on a WAL file
             # journal_mode=WAL writes nothing, and an immutable one ignores it.
-            from db.reader import connect_sqlite_file
+            from db.sqlite_file import connect_sqlite_file
 
             args = {k: v for k, v in cparams.items() if k not in ("database", "uri")}
             return connect_sqlite_file(path, create=True, **args)
@@ -102,7 +103,7 @@ def _sqlite_engine(url: URL) -> Engine:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA cache_size=-65536")
         finally:
@@ -191,7 +192,7 @@ def check_writable(engine: Engine) -> None:
     journal files cannot be created), before a command that must write starts its work."""
     if engine.dialect.name != "sqlite" or not engine.url.database:
         return
-    from db.reader import read_only_reason
+    from db.sqlite_file import read_only_reason
 
     with engine.connect():  # opening is what finds out
         pass
@@ -209,7 +210,7 @@ def _read_only_note(engine: Engine, orig: object) -> str:
         return ""
     if getattr(orig, "sqlite_errorname", "") != "SQLITE_READONLY":
         return ""
-    from db.reader import read_only_reason
+    from db.sqlite_file import read_only_reason
 
     why = read_only_reason(str(Path(engine.url.database).expanduser()))
     if why is None:

@@ -27,7 +27,8 @@ from aggregator.errors import StoreError
 from db import migrate, read
 from db.engine import database_error, make_engine, write_transaction
 from db.offer_sql import OfferQuery
-from db.reader import connect_sqlite_file, open_reader, read_only_reason
+from db.reader import open_reader
+from db.sqlite_file import connect_sqlite_file, read_only_reason
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 _WARNING = "opened read-only"

@@ -57,7 +57,7 @@ def test_the_package_exports_each_public_name_from_where_it_lives() -> None:
 
 
 def test_the_allow_list_variable_is_the_one_settings_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aggregator.plugins import PLUGINS_ENV, parse_allowlist
+    from aggregator.plugin_names import PLUGINS_ENV, parse_allowlist
     from aggregator.settings import Settings
 
     monkeypatch.setenv(PLUGINS_ENV, " aws, gcp ,")

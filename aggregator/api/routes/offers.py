@@ -14,8 +14,8 @@ from fastapi import Path, Query, Response
 from pydantic import BeforeValidator
 
 from aggregator import catalog
-from aggregator.api import paging
 from aggregator.api.errors import error_response
+from aggregator.api.paging import decode_cursor, encode_cursor, fingerprint
 from aggregator.api.routes.shared import (
     BAD_INPUT,
     DATA_AGE,
@@ -128,8 +128,8 @@ async def list_offers(
         "sort": catalog.SORT_KEYS[sort],
         "include_withdrawn": include_withdrawn,
     }
-    digest = paging.fingerprint(filters)
-    offset = paging.decode_cursor(cursor, digest) if cursor else 0
+    digest = fingerprint(filters)
+    offset = decode_cursor(cursor, digest) if cursor else 0
     key = ("offers", digest, offset, limit)
     version = service.version.current()
     cached = service.answers.get(key, version)
@@ -163,7 +163,7 @@ def _offers_page(
     body = OffersPage.model_construct(  # the offers came validated from the store
         offers=page,
         count=len(page),
-        next_cursor=paging.encode_cursor(offset + limit, digest) if more else None,
+        next_cursor=encode_cursor(offset + limit, digest) if more else None,
         data_age_seconds=age,
     )
     return json_with_age(body, age)
