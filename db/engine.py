@@ -35,7 +35,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregator.errors import ConfigurationError, StoreError
 from aggregator.settings import Settings, get_settings
 
-__all__ = ["database_error", "make_engine", "normalize_url", "redacted_url", "write_transaction"]
+__all__ = [
+    "database_error",
+    "make_engine",
+    "normalize_url",
+    "redacted_url",
+    "store_errors",
+    "write_transaction",
+]
 
 _IMMEDIATE = "gpuhours_begin_immediate"
 _SECRET_QUERY_KEYS = ("password", "secret", "token", "key")
@@ -177,6 +184,15 @@ def database_error(engine: Engine, doing: str, exc: SQLAlchemyError) -> StoreErr
     return StoreError(
         f"{doing} failed on the database at {redacted_url(engine)}: {reason}{read_only}"
     )
+
+
+@contextmanager
+def store_errors(engine: Engine, doing: str) -> Iterator[None]:
+    """Turn any :class:`SQLAlchemyError` raised in the body into :func:`database_error`'s."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise database_error(engine, doing, exc) from exc
 
 
 def check_writable(engine: Engine) -> None:

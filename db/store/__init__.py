@@ -8,7 +8,7 @@ The write path, :func:`apply_snapshot`, is one transaction per feed sync (DESIGN
 readers see the feed entirely before or entirely after a sync, never half of one, and a
 rejected or failing sync changes nothing. Bulk writes use plain tuple rows handed to the driver
 (``INSERT .. ON CONFLICT DO UPDATE`` executemany on SQLite, ``COPY`` on PostgreSQL, see
-:func:`_bulk_insert`); ORM objects and ``session.merge()`` are avoided on purpose (about 30x
+:mod:`db.store.bulk`); ORM objects and ``session.merge()`` are avoided on purpose (about 30x
 slower at 100k offers). ``bench/bench_upsert.py`` prints what that achieves.
 
 The offer reads (``data_version``, ``query_offers``, ``query_offer_records``, ``get_offer``,
@@ -23,20 +23,15 @@ sees each feed wholly before or wholly after any sync.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Dialect,
     Engine,
-    Row,
-    Table,
     delete,
     exists,
     func,
@@ -45,22 +40,17 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy import column as sa_column
-from sqlalchemy import table as sa_table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.errors import StoreError, SyncRejected
+from aggregator.errors import SyncRejected
 from aggregator.models import (
     Offer,
     PurchaseOption,
     SyncRun,
     SyncStatus,
-    natural_key_id,
     utcnow,
 )
 from aggregator.price_sanity import price_problem
-from db.engine import database_error, write_transaction
+from db.engine import store_errors, write_transaction
 from db.offer_sql import OfferQuery, glob_to_like
 from db.read import (
     OfferRecord,
@@ -70,18 +60,34 @@ from db.read import (
     query_offer_records,
     query_offers,
 )
+from db.store.bulk import bulk_insert
+from db.store.rows import (
+    CURRENCY,
+    GPU_COUNT,
+    HISTORY_LAYOUT,
+    ID,
+    INSTANCE_TYPE,
+    OFFER_LAYOUT,
+    OPTION,
+    PRICE,
+    PROVIDER,
+    REGION,
+    SOURCE,
+    UPFRONT,
+    TupleRow,
+    offer_row,
+    run_values,
+    sync_run,
+    timestamp_param,
+)
 from db.tables import (
     OFFER_MATCH_COLUMNS,
-    UtcDateTime,
     feed_state,
     offers,
     store_version,
     sync_runs,
 )
 from db.tables import price_history as _history
-
-if TYPE_CHECKING:
-    import psycopg
 
 __all__ = [
     "FeedSnapshot",
@@ -118,8 +124,6 @@ _FAILED_STATUSES = (SyncStatus.FAILED.value, SyncStatus.INTERRUPTED.value)
 _ENDED_STATUSES = (SyncStatus.FAILED, SyncStatus.NOT_CONFIGURED, SyncStatus.INTERRUPTED)
 # How long a sync may go on storing after its fetch deadline (a 100k-offer apply takes seconds).
 _STORE_GRACE = timedelta(minutes=10)
-_TIMESTAMP = UtcDateTime()
-_encode_string = json.encoder.encode_basestring_ascii  # what json.dumps uses for str
 
 
 @dataclass
@@ -156,64 +160,14 @@ class _Stored(NamedTuple):
     match_values: tuple[str, ...]  # values of the columns the unchanged matches name
 
 
-# Bulk rows are tuples in these column orders (tuples bind faster than dicts in sqlite3).
-_OFFER_LAYOUT = (
-    "id",
-    "feed",
-    "provider",
-    "region",
-    "zone",
-    "instance_type",
-    "gpu",
-    "gpu_count",
-    "gpu_memory_gb",
-    "vcpus",
-    "memory_gb",
-    "purchase_option",
-    "term_hours",
-    "payment",
-    "offering_class",
-    "price_per_hour",
-    "upfront",
-    "currency",
-    "price_per_gpu_hour",
-    "interruptible",
-    "billing_increment_seconds",
-    "billing_minimum_seconds",
-    "source",
-    "first_seen",
-    "observed_at",
-    "withdrawn_at",
-)
-_HISTORY_LAYOUT = (
-    "offer_id",
-    "price_per_hour",
-    "upfront",
-    "currency",
-    "source",
-    "valid_from",
-    "valid_to",
-)
-_ID = _OFFER_LAYOUT.index("id")
-_PRICE = _OFFER_LAYOUT.index("price_per_hour")
-_UPFRONT = _OFFER_LAYOUT.index("upfront")
-_CURRENCY = _OFFER_LAYOUT.index("currency")
-_SOURCE = _OFFER_LAYOUT.index("source")
-_PROVIDER = _OFFER_LAYOUT.index("provider")
-_REGION = _OFFER_LAYOUT.index("region")
-_INSTANCE_TYPE = _OFFER_LAYOUT.index("instance_type")
-_GPU_COUNT = _OFFER_LAYOUT.index("gpu_count")
-_OPTION = _OFFER_LAYOUT.index("purchase_option")
 _JUMP_EXAMPLES = 3
-
-_Row = tuple[Any, ...]
 
 
 @dataclass
 class _Plan:
     """The diff of a snapshot against the store, computed before anything is written."""
 
-    history_rows: list[_Row] = field(default_factory=list)
+    history_rows: list[TupleRow] = field(default_factory=list)
     close_ids: list[str] = field(default_factory=list)  # open intervals to end at `now`
     withdraw_ids: list[str] = field(default_factory=list)
     keep_ids: list[str] = field(default_factory=list)
@@ -223,7 +177,7 @@ class _Plan:
     unchanged_seen: int = 0
     live_before: int = 0
     # (row, stored price per hour) of live offers seen at another price in the same currency
-    repriced: list[tuple[_Row, float]] = field(default_factory=list)
+    repriced: list[tuple[TupleRow, float]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,7 +234,7 @@ def apply_snapshot(
     """
     _require_aware(now, "now")
     _require_aware(snap.started_at, "snap.started_at")
-    now_param = _timestamp_param(engine.dialect, now)
+    now_param = timestamp_param(engine.dialect, now)
     seen_params: dict[datetime, Any] = {}  # offers share a few dates (one per response)
 
     def seen(offer: Offer) -> Any:
@@ -288,13 +242,13 @@ def apply_snapshot(
         if when is None:
             return now_param
         if when not in seen_params:
-            seen_params[when] = _timestamp_param(engine.dialect, when)
+            seen_params[when] = timestamp_param(engine.dialect, when)
         return seen_params[when]
 
-    rows = [_offer_row(offer, snap.feed, now_param, seen(offer)) for offer in snap.offers]
+    rows = [offer_row(offer, snap.feed, now_param, seen(offer)) for offer in snap.offers]
     match_columns = _validate_snapshot(snap, rows)
 
-    with _store_errors(engine, f"storing feed {snap.feed}"), write_transaction(engine) as conn:
+    with store_errors(engine, f"storing feed {snap.feed}"), write_transaction(engine) as conn:
         _lock_feed(conn, snap.feed)
         stored = _load_feed(conn, snap.feed, match_columns)
         moved = _load_other_feeds(conn, snap.feed, rows, stored)
@@ -315,7 +269,7 @@ def apply_snapshot(
 
         _upsert_offers(conn, rows)
         _close_intervals(conn, plan.close_ids, now)
-        _bulk_insert(conn, _history, _HISTORY_LAYOUT, plan.history_rows, upsert=False)
+        bulk_insert(conn, _history, HISTORY_LAYOUT, plan.history_rows, upsert=False)
         for chunk in _chunks(plan.withdraw_ids):
             conn.execute(update(offers).where(offers.c.id.in_(chunk)).values(withdrawn_at=now))
         for chunk in _chunks(plan.keep_ids):
@@ -357,7 +311,7 @@ def refresh_statistics(engine: Engine) -> None:
         return
     doing = "refreshing the offers table's statistics"
     autocommit = {"isolation_level": "AUTOCOMMIT"}  # VACUUM cannot run in a transaction
-    with _store_errors(engine, doing), engine.connect().execution_options(**autocommit) as conn:
+    with store_errors(engine, doing), engine.connect().execution_options(**autocommit) as conn:
         conn.exec_driver_sql("VACUUM (ANALYZE, SKIP_LOCKED) offers")
 
 
@@ -375,12 +329,12 @@ def record_failed_run(engine: Engine, run: SyncRun) -> SyncRun:
             "record_failed_run records failed, not_configured or interrupted runs, not "
             f"{run.status.value!r} (successful runs are written by apply_snapshot)"
         )
-    with _store_errors(engine, f"recording a run of {run.feed}"), write_transaction(engine) as conn:
+    with store_errors(engine, f"recording a run of {run.feed}"), write_transaction(engine) as conn:
         if run.status is SyncStatus.INTERRUPTED and run.id is not None:
             conn.execute(
                 update(sync_runs)
                 .where(sync_runs.c.id == run.id, sync_runs.c.status == SyncStatus.RUNNING.value)
-                .values(**_run_values(run))
+                .values(**run_values(run))
             )
             return run
         return _save_run(conn, run)
@@ -407,7 +361,7 @@ def start_run(engine: Engine, run: SyncRun, *, lifetime: timedelta) -> SyncRun:
         raise ValueError("start_run records a new run with status 'running'")
     cutoff = run.started_at - lifetime
     doing = f"recording the start of a sync of {run.feed}"
-    with _store_errors(engine, doing), write_transaction(engine) as conn:
+    with store_errors(engine, doing), write_transaction(engine) as conn:
         dead = conn.execute(
             select(sync_runs.c.id, sync_runs.c.started_at).where(
                 sync_runs.c.feed == run.feed,
@@ -453,9 +407,9 @@ def last_good_run(engine: Engine, feed: str) -> SyncRun | None:
         .order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc())
         .limit(1)
     )
-    with _store_errors(engine, "reading sync runs"), engine.connect() as conn:
+    with store_errors(engine, "reading sync runs"), engine.connect() as conn:
         row = conn.execute(stmt).first()
-    return _sync_run(row) if row is not None else None
+    return sync_run(row) if row is not None else None
 
 
 def latest_runs(
@@ -487,15 +441,15 @@ def latest_runs(
         .label("rank"),
     ).subquery()
     stmt = select(*(ranked.c[c.name] for c in sync_runs.columns)).where(ranked.c.rank == 1)
-    with _store_errors(engine, "reading sync runs"), engine.connect() as conn:
+    with store_errors(engine, "reading sync runs"), engine.connect() as conn:
         rows = conn.execute(stmt.order_by(ranked.c.feed)).all()
-    return {row.feed: _as_seen(_sync_run(row), cutoff) for row in rows}
+    return {row.feed: _as_seen(sync_run(row), cutoff) for row in rows}
 
 
 def load_feed_state(engine: Engine, feed: str) -> dict[str, str]:
     """The persisted state of ``feed`` as the last successful sync left it (empty if none)."""
     stmt = select(feed_state.c.key, feed_state.c.value).where(feed_state.c.feed == feed)
-    with _store_errors(engine, "reading feed state"), engine.connect() as conn:
+    with store_errors(engine, "reading feed state"), engine.connect() as conn:
         return {key: value for key, value in conn.execute(stmt)}
 
 
@@ -509,7 +463,7 @@ def on_demand_prices(engine: Engine, provider: str) -> dict[tuple[str, str, str]
         .where(offers.c.withdrawn_at.is_(None))
     )
     prices: dict[tuple[str, str, str], float] = {}
-    with _store_errors(engine, "reading on-demand prices"), engine.connect() as conn:
+    with store_errors(engine, "reading on-demand prices"), engine.connect() as conn:
         for region, instance_type, currency, price in conn.execute(query):
             key = (region, instance_type, currency)
             prices[key] = min(price, prices.get(key, price))
@@ -521,7 +475,7 @@ def live_offer_count(engine: Engine, feed: str | None = None) -> int:
     stmt = select(func.count()).select_from(offers).where(offers.c.withdrawn_at.is_(None))
     if feed is not None:
         stmt = stmt.where(offers.c.feed == feed)
-    with _store_errors(engine, "counting offers"), engine.connect() as conn:
+    with store_errors(engine, "counting offers"), engine.connect() as conn:
         return int(conn.execute(stmt).scalar_one())
 
 
@@ -532,7 +486,7 @@ def live_offer_counts(engine: Engine) -> dict[str, int]:
         .where(offers.c.withdrawn_at.is_(None))
         .group_by(offers.c.feed)
     )
-    with _store_errors(engine, "counting offers"), engine.connect() as conn:
+    with store_errors(engine, "counting offers"), engine.connect() as conn:
         return {feed: int(n) for feed, n in conn.execute(stmt)}
 
 
@@ -540,22 +494,14 @@ def live_offer_counts(engine: Engine) -> dict[str, int]:
 # Internals
 
 
-@contextmanager
-def _store_errors(engine: Engine, doing: str) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise database_error(engine, doing, exc) from exc
-
-
 def _require_aware(value: datetime, name: str) -> None:
     if value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime (UTC), got {value!r}")
 
 
-def _validate_snapshot(snap: FeedSnapshot, rows: list[_Row]) -> tuple[str, ...]:
+def _validate_snapshot(snap: FeedSnapshot, rows: list[TupleRow]) -> tuple[str, ...]:
     """Check what the store relies on; return the columns the unchanged matches name."""
-    ids = [row[_ID] for row in rows]
+    ids = [row[ID] for row in rows]
     if len(set(ids)) != len(ids):
         first: dict[str, int] = {}
         for index, offer_id in enumerate(ids):
@@ -576,63 +522,6 @@ def _validate_snapshot(snap: FeedSnapshot, rows: list[_Row]) -> tuple[str, ...]:
             )
         columns.update(match)
     return tuple(sorted(columns))
-
-
-def _encode_source(source: Mapping[str, str]) -> str:
-    """``json.dumps(source, sort_keys=True, separators=(",", ":"))``, several times faster.
-
-    ``Offer.source`` is a flat ``dict[str, str]``, so encoding each string with the C string
-    encoder skips building a JSON encoder per call (a measurable share of a 100k-offer sync).
-    """
-    return (
-        "{"
-        + ",".join(
-            _encode_string(key) + ":" + _encode_string(value)
-            for key, value in sorted(source.items())
-        )
-        + "}"
-    )
-
-
-def _offer_row(offer: Offer, feed: str, now: Any, seen: Any) -> _Row:
-    """The ``offers`` row of an offer in :data:`_OFFER_LAYOUT` order, as a sync at ``now``
-    stores it, seen at ``seen``. Both are already in the form :func:`_bulk_insert` needs
-    (:func:`_timestamp_param`). This is the hot path of a sync: no ORM, no dicts.
-    """
-    # The natural key (with absent parts as "") is computed once, for the id and the columns.
-    key = offer.natural_key()
-    provider, region, zone, instance_type, purchase_option, term_hours, payment, offering_class = (
-        key
-    )
-    billing = offer.billing
-    return (
-        natural_key_id(*key),
-        feed,
-        provider,
-        region,
-        zone,
-        instance_type,
-        offer.gpu,
-        offer.gpu_count,
-        offer.gpu_memory_gb,
-        offer.vcpus,
-        offer.memory_gb,
-        purchase_option,
-        term_hours,
-        payment,
-        offering_class,
-        offer.price_per_hour,
-        offer.upfront,
-        offer.currency,
-        offer.price_per_gpu_hour,
-        offer.interruptible,
-        billing.increment_seconds if billing else None,
-        billing.minimum_seconds if billing else None,
-        _encode_source(offer.source),
-        now,
-        seen,
-        None,
-    )
 
 
 def _lock_feed(conn: Connection, feed: str) -> None:
@@ -672,17 +561,17 @@ def _load_feed(conn: Connection, feed: str, match_columns: tuple[str, ...]) -> d
 
 
 def _load_other_feeds(
-    conn: Connection, feed: str, rows: list[_Row], stored: dict[str, _Stored]
+    conn: Connection, feed: str, rows: list[TupleRow], stored: dict[str, _Stored]
 ) -> dict[str, _Stored]:
     """Stored state of seen offers that currently belong to another feed (they move here).
 
     An id hashes the provider, so only other feeds of the same providers can hold one: their
     offers are read in one query (usually few or none) instead of probing every new id.
     """
-    providers = {row[_PROVIDER] for row in rows if row[_ID] not in stored}
+    providers = {row[PROVIDER] for row in rows if row[ID] not in stored}
     if not providers:
         return {}
-    seen = {row[_ID] for row in rows}
+    seen = {row[ID] for row in rows}
     stmt = select(*_stored_columns()).where(
         offers.c.provider.in_(sorted(providers)), offers.c.feed != feed
     )
@@ -691,7 +580,7 @@ def _load_other_feeds(
 
 def _diff(
     snap: FeedSnapshot,
-    rows: list[_Row],
+    rows: list[TupleRow],
     stored: dict[str, _Stored],
     moved: dict[str, _Stored],
     match_columns: tuple[str, ...],
@@ -700,9 +589,9 @@ def _diff(
     """Classify seen offers (``stored``: this feed's, ``moved``: other feeds') and unseen ones."""
     plan = _Plan(live_before=sum(1 for before in stored.values() if before.live))
     for row in rows:
-        offer_id = row[_ID]
+        offer_id = row[ID]
         before = stored.get(offer_id) or moved.get(offer_id)
-        price = (row[_PRICE], row[_UPFRONT], row[_CURRENCY])
+        price = (row[PRICE], row[UPFRONT], row[CURRENCY])
         if before is not None and before.live and before.price == price:
             plan.unchanged_seen += 1
             continue
@@ -715,12 +604,12 @@ def _diff(
         if before is not None:
             # A withdrawn offer's interval is already closed; closing again is a harmless guard.
             plan.close_ids.append(offer_id)
-        plan.history_rows.append((offer_id, *price, row[_SOURCE], now, None))
+        plan.history_rows.append((offer_id, *price, row[SOURCE], now, None))
 
     matches = [
         tuple((match_columns.index(col), value) for col, value in m.items()) for m in snap.unchanged
     ]
-    seen_ids = {row[_ID] for row in rows}
+    seen_ids = {row[ID] for row in rows}
     held = set(snap.held)
     for offer_id, before in stored.items():
         if offer_id in seen_ids or not before.live:
@@ -754,14 +643,14 @@ def _check_jumps(snap: FeedSnapshot, plan: _Plan, share: float, factor: float) -
     jumps = [
         (row, old)
         for row, old in plan.repriced
-        if max(row[_PRICE] / old, old / row[_PRICE]) > factor
-        and price_problem(_Price(old, row[_GPU_COUNT], row[_CURRENCY])) is None
+        if max(row[PRICE] / old, old / row[PRICE]) > factor
+        and price_problem(_Price(old, row[GPU_COUNT], row[CURRENCY])) is None
     ]
     if not plan.live_before or len(jumps) <= share * plan.live_before:
         return
     examples = "; ".join(
-        f"{row[_INSTANCE_TYPE]} {row[_REGION]} {row[_OPTION]}: "
-        f"{old:g} -> {row[_PRICE]:g} {row[_CURRENCY]}/h"
+        f"{row[INSTANCE_TYPE]} {row[REGION]} {row[OPTION]}: "
+        f"{old:g} -> {row[PRICE]:g} {row[CURRENCY]}/h"
         for row, old in jumps[:_JUMP_EXAMPLES]
     )
     raise SyncRejected(
@@ -772,84 +661,9 @@ def _check_jumps(snap: FeedSnapshot, plan: _Plan, share: float, factor: float) -
     )
 
 
-def _upsert_offers(conn: Connection, rows: list[_Row]) -> None:
+def _upsert_offers(conn: Connection, rows: list[TupleRow]) -> None:
     """Insert or update offers by id; ``first_seen`` is kept from the first insert."""
-    _bulk_insert(conn, offers, _OFFER_LAYOUT, rows, upsert=True)
-
-
-def _bulk_insert(
-    conn: Connection, table: Table, layout: tuple[str, ...], rows: list[_Row], *, upsert: bool
-) -> None:
-    """Insert tuple ``rows`` (columns in ``layout`` order) at the driver's bulk speed.
-
-    With ``upsert`` a row whose id exists updates every column but ``id`` and ``first_seen``.
-
-    SQLAlchemy's per-row parameter processing costs more than the database's own inserts (it
-    halved SQLite throughput at 100k offers, and PostgreSQL's batched VALUES ran at 18k rows/s),
-    so the statement is compiled once and rows go to the driver as they are:
-
-    - SQLite: ``sqlite3``'s ``executemany`` of ``INSERT .. ON CONFLICT (id) DO UPDATE``;
-    - PostgreSQL: ``COPY`` into the table, or for an upsert into a temporary staging table
-      (dropped at commit) followed by one ``INSERT .. SELECT .. ON CONFLICT (id) DO UPDATE``.
-
-    Rows must therefore hold driver-ready values; the only non-native one, the sync timestamp,
-    is converted once by :func:`_timestamp_param` with the column type's own bind processor, so
-    what is stored is identical to what an ordinary Core statement would write.
-    """
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        stmt: Any = sqlite.insert(table)
-        if upsert:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[table.c.id], set_=_update_set(table, stmt.excluded)
-            )
-        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(layout))
-        if tuple(compiled.positiontup or ()) != layout:  # pragma: no cover - a coding error
-            raise StoreError(f"bulk statement binds {compiled.positiontup}, rows hold {layout}")
-        conn.exec_driver_sql(str(compiled), rows)
-    elif dialect == "postgresql":
-        target = table.name
-        if upsert:
-            target = f"gpuhours_stage_{table.name}"
-            conn.exec_driver_sql(
-                f"CREATE TEMPORARY TABLE {target} "
-                f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP"
-            )
-        _pg_copy(conn, target, layout, rows)
-        if upsert:
-            stage = sa_table(target, *(sa_column(name) for name in layout))
-            insert_select = postgresql.insert(table).from_select(list(layout), select(stage))
-            conn.execute(
-                insert_select.on_conflict_do_update(
-                    index_elements=[table.c.id], set_=_update_set(table, insert_select.excluded)
-                )
-            )
-            conn.exec_driver_sql(f"DROP TABLE {target}")
-    else:
-        raise StoreError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
-
-
-def _update_set(table: Table, excluded: Any) -> dict[str, Any]:
-    return {c.name: excluded[c.name] for c in table.c if c.name not in ("id", "first_seen")}
-
-
-def _pg_copy(conn: Connection, table_name: str, layout: tuple[str, ...], rows: list[_Row]) -> None:
-    driver_connection = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
-    columns = ", ".join(layout)
-    with (
-        driver_connection.cursor() as cursor,
-        cursor.copy(f"COPY {table_name} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
-
-
-def _timestamp_param(dialect: Dialect, value: datetime) -> Any:
-    """``value`` as :func:`_bulk_insert` rows must hold it on ``dialect``."""
-    processor = _TIMESTAMP.dialect_impl(dialect).bind_processor(dialect)
-    return processor(value) if processor is not None else value
+    bulk_insert(conn, offers, OFFER_LAYOUT, rows, upsert=True)
 
 
 def _close_intervals(conn: Connection, offer_ids: list[str], now: datetime) -> None:
@@ -878,16 +692,9 @@ def _bump_version(conn: Connection) -> None:
     )
 
 
-def _run_values(run: SyncRun) -> dict[str, Any]:
-    values = run.model_dump(exclude={"id", "duration_seconds"})
-    values["status"] = run.status.value
-    values["unknown_names"] = json.dumps(run.unknown_names) if run.unknown_names else None
-    return values
-
-
 def _save_run(conn: Connection, run: SyncRun) -> SyncRun:
     """Write ``run``: over its row when it has an id (and the row exists), else as a new row."""
-    values = _run_values(run)
+    values = run_values(run)
     if run.id is not None:
         result = conn.execute(update(sync_runs).where(sync_runs.c.id == run.id).values(**values))
         if result.rowcount:
@@ -895,13 +702,6 @@ def _save_run(conn: Connection, run: SyncRun) -> SyncRun:
     result = conn.execute(insert(sync_runs).values(**values))
     (run_id,) = result.inserted_primary_key or (None,)
     return run.model_copy(update={"id": run_id})
-
-
-def _sync_run(row: Row[Any]) -> SyncRun:
-    values = row._asdict()
-    names = values.get("unknown_names")
-    values["unknown_names"] = json.loads(names) if names else []
-    return SyncRun.model_validate(values)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
@@ -925,7 +725,7 @@ def consecutive_failures(engine: Engine) -> dict[str, int]:
         .where(r.c.status.in_(_FAILED_STATUSES), ~later_good)
         .group_by(r.c.feed)
     )
-    with _store_errors(engine, "counting failed sync runs"), engine.connect() as conn:
+    with store_errors(engine, "counting failed sync runs"), engine.connect() as conn:
         return {feed: int(count) for feed, count in conn.execute(stmt)}
 
 
@@ -934,5 +734,5 @@ def sync_run_counts(engine: Engine) -> dict[tuple[str, str], int]:
     stmt = select(sync_runs.c.feed, sync_runs.c.status, func.count()).group_by(
         sync_runs.c.feed, sync_runs.c.status
     )
-    with _store_errors(engine, "counting sync runs"), engine.connect() as conn:
+    with store_errors(engine, "counting sync runs"), engine.connect() as conn:
         return {(feed, status): int(n) for feed, status, n in conn.execute(stmt)}
