@@ -1,8 +1,10 @@
-"""Shell-style globs as gpuhours matches them in Python: ``*`` any run, ``?`` one character.
+"""Shell-style globs as gpuhours matches them: ``*`` any run, ``?`` one character.
 
-The same semantics as the store's SQL (:func:`db.store.glob_to_like`): everything else stands
-for itself, the whole text must match, and case is ignored (patterns and texts are lowered).
-Plan filters and price terms both match regions and instance types this way.
+Everything else stands for itself, the whole text must match, and case is ignored (patterns
+and texts are lowered). A glob is matched in two places, in Python (:func:`glob_regex`: plan
+filters and price terms on regions and instance types) and in the store's SQL
+(:func:`glob_to_like`: the offer read's region filter); both translations live here because
+a query and a plan must select the same offers.
 
 :func:`check_pattern` bounds a user's glob before any query sees it: SQLite refuses some long
 ``LIKE`` patterns outright ("pattern too complex"), and matching cost grows with wildcards.
@@ -15,7 +17,15 @@ import re
 from aggregator.errors import InvalidInput
 from aggregator.limits import MAX_PATTERN_LENGTH, MAX_PATTERN_WILDCARDS, too_long
 
-__all__ = ["PATTERN_REGEX", "WHITESPACE", "check_pattern", "glob_regex", "strip_space"]
+__all__ = [
+    "LIKE_ESCAPE",
+    "PATTERN_REGEX",
+    "WHITESPACE",
+    "check_pattern",
+    "glob_regex",
+    "glob_to_like",
+    "strip_space",
+]
 
 WHITESPACE = (
     "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
@@ -64,3 +74,28 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     """``pattern`` as a regular expression to ``fullmatch`` against a lower-cased text."""
     parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower()]
     return re.compile("".join(parts), re.DOTALL)
+
+
+LIKE_ESCAPE = "\\"
+"""The escape character of the ``LIKE`` patterns :func:`glob_to_like` writes (the SQL names it
+in ``ESCAPE``)."""
+
+
+def glob_to_like(pattern: str) -> str:
+    """Translate a shell-style glob into a LIKE pattern using ``\\`` as the escape character.
+
+    ``*`` becomes ``%`` and ``?`` becomes ``_``; a literal ``%``, ``_`` or ``\\`` in the glob is
+    escaped, so ``us_east`` matches only ``us_east``, not ``us-east``. Character classes are not
+    supported: ``[`` is an ordinary character (region codes never contain one).
+    """
+    out: list[str] = []
+    for char in pattern:
+        if char == "*":
+            out.append("%")
+        elif char == "?":
+            out.append("_")
+        elif char in ("%", "_", LIKE_ESCAPE):
+            out.append(LIKE_ESCAPE + char)
+        else:
+            out.append(char)
+    return "".join(out)

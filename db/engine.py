@@ -42,6 +42,7 @@ __all__ = [
     "make_engine",
     "normalize_url",
     "redacted_url",
+    "store_errors",
     "write_transaction",
 ]
 
@@ -185,6 +186,15 @@ def database_error(engine: Engine, doing: str, exc: SQLAlchemyError) -> StoreErr
     return StoreError(
         f"{doing} failed on the database at {redacted_url(engine)}: {reason}{read_only}"
     )
+
+
+@contextmanager
+def store_errors(engine: Engine, doing: str) -> Iterator[None]:
+    """Turn any :class:`SQLAlchemyError` raised in the body into :func:`database_error`'s."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise database_error(engine, doing, exc) from exc
 
 
 def check_writable(engine: Engine) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from aggregator.globs import LIKE_ESCAPE, glob_to_like
 from aggregator.gpus import MEMORY_TOLERANCE_GB
 from aggregator.models import COMMITMENT_OPTIONS, PurchaseOption
 
@@ -34,7 +35,6 @@ OfferSort = Literal["price_per_gpu_hour", "price_per_hour"]
 GPU_COUNT_TOLERANCE = 1e-9
 """How far a GPU count may be from a size and still count as it (float GPU counts such as
 1/3 are stored as the nearest double)."""
-_LIKE_ESCAPE = "\\"
 _SORT_COLUMNS: dict[str, str] = {
     "price_per_gpu_hour": "price_per_gpu_hour",
     "price_per_hour": "price_per_hour",
@@ -98,26 +98,6 @@ class SqlParams(dict[str, Any]):
     def in_list(self, prefix: str, values: Iterable[Any]) -> str:
         """``(:p_0, :p_1 ...)`` binding each of ``values`` (at least one)."""
         return "(" + ", ".join(self.add(prefix, value) for value in values) + ")"
-
-
-def glob_to_like(pattern: str) -> str:
-    """Translate a shell-style glob into a LIKE pattern using ``\\`` as the escape character.
-
-    ``*`` becomes ``%`` and ``?`` becomes ``_``; a literal ``%``, ``_`` or ``\\`` in the glob is
-    escaped, so ``us_east`` matches only ``us_east``, not ``us-east``. Character classes are not
-    supported: ``[`` is an ordinary character (region codes never contain one).
-    """
-    out: list[str] = []
-    for char in pattern:
-        if char == "*":
-            out.append("%")
-        elif char == "?":
-            out.append("_")
-        elif char in ("%", "_", _LIKE_ESCAPE):
-            out.append(_LIKE_ESCAPE + char)
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def offer_select(
@@ -221,7 +201,7 @@ def _conditions(q: OfferQuery, params: SqlParams) -> list[str]:
     if q.providers:
         conditions.append("provider IN " + params.in_list("provider", q.providers))
     if q.regions:
-        escape = params.add("like_escape", _LIKE_ESCAPE)
+        escape = params.add("like_escape", LIKE_ESCAPE)
         likes = [
             f"lower(region) LIKE {params.add('region', glob_to_like(g).lower())} ESCAPE {escape}"
             for g in q.regions

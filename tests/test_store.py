@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Connection, Engine, event, select, text
 
 import db.store as store
+import db.store.write as store_write
 from aggregator.errors import StoreError, SyncRejected
 from aggregator.models import (
     Billing,
@@ -382,14 +383,14 @@ def test_a_failure_after_the_upsert_rolls_everything_back(
     apply(engine, offers, now=T0, state={"etag": "v1"})
     before = dump(engine)
     upserted: list[int] = []
-    real_upsert = store._upsert_offers
+    real_upsert = store_write._upsert_offers
 
     def upsert_then_count(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         real_upsert(conn, rows)
         upserted.append(len(rows))
 
-    monkeypatch.setattr(store, "_upsert_offers", upsert_then_count)
-    monkeypatch.setattr(store, "_replace_feed_state", replacement)
+    monkeypatch.setattr(store_write, "_upsert_offers", upsert_then_count)
+    monkeypatch.setattr(store_write, "_replace_feed_state", replacement)
     changed = [make_offer(region="us-east-1", price_per_hour=1.0), make_offer(region="x")]
 
     with pytest.raises(error):
