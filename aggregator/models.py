@@ -46,6 +46,7 @@ __all__ = [
     "HOURS_PER_YEAR",
     "INTERRUPTIBLE_OPTIONS",
     "ISO_4217",
+    "NATURAL_KEY_FIELDS",
     "WHOLE_NUMBER",
     "Billing",
     "Finite",
@@ -152,6 +153,20 @@ class Billing(BaseModel):
 
     increment_seconds: int = Field(gt=0, description="e.g. 1 for per-second, 60 per-minute")
     minimum_seconds: int = Field(default=0, ge=0, description="minimum charge per start")
+
+
+NATURAL_KEY_FIELDS: tuple[str, ...] = (
+    "provider",
+    "region",
+    "zone",
+    "instance_type",
+    "purchase_option",
+    "term_hours",
+    "payment",
+    "offering_class",
+)
+"""The fields that make an offer one offer (its *natural key*), in the order
+:func:`natural_key_id` hashes them and :meth:`Offer.natural_key` returns them."""
 
 
 def natural_key_id(

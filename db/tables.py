@@ -46,6 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from aggregator.models import NATURAL_KEY_FIELDS
+
 __all__ = [
     "NATURAL_KEY_COLUMNS",
     "OFFER_MATCH_COLUMNS",
@@ -95,17 +97,8 @@ def _ts(*, nullable: bool) -> Any:
     return Field(sa_column=Column(UtcDateTime(), nullable=nullable))
 
 
-NATURAL_KEY_COLUMNS = (
-    "provider",
-    "region",
-    "zone",
-    "instance_type",
-    "purchase_option",
-    "term_hours",
-    "payment",
-    "offering_class",
-)
-"""The columns of an offer's natural key, in the order :func:`natural_key_id` hashes them."""
+NATURAL_KEY_COLUMNS = NATURAL_KEY_FIELDS
+"""The columns of an offer's natural key: its fields, one column each, in the same order."""
 
 
 class OfferRow(SQLModel, table=True):

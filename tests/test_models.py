@@ -114,3 +114,19 @@ def test_public_api_is_sorted_and_complete() -> None:
     for name in aggregator.__all__:
         assert hasattr(aggregator, name), name
     assert {"hookimpl", "Provider", "Feed", "Offer", "GpuhoursError"} <= set(aggregator.__all__)
+
+
+def test_the_natural_key_is_defined_once() -> None:
+    import inspect
+
+    from conftest import build_offer
+
+    from aggregator.models import NATURAL_KEY_FIELDS, natural_key_id
+    from aggregator.testing import checks
+    from db.tables import NATURAL_KEY_COLUMNS
+
+    assert tuple(inspect.signature(natural_key_id).parameters) == NATURAL_KEY_FIELDS
+    assert NATURAL_KEY_COLUMNS is NATURAL_KEY_FIELDS
+    offer = build_offer(zone="us-east-1a")
+    assert tuple(map(str, offer.natural_key())) == checks.natural_key(offer)
+    assert len(offer.natural_key()) == len(NATURAL_KEY_FIELDS)

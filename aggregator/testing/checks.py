@@ -18,7 +18,7 @@ from typing import Final, TypeGuard
 
 from aggregator.errors import UnknownGpu
 from aggregator.gpus import GpuVocabulary
-from aggregator.models import Offer
+from aggregator.models import NATURAL_KEY_FIELDS, Offer
 from aggregator.sync import validate_offer
 from aggregator.testing.replay_run import FeedRun
 from aggregator.testing.report import CheckFailure
@@ -33,18 +33,9 @@ __all__ = [
     "natural_key",
 ]
 
-# The natural key, in Offer.natural_key() order; read with getattr so that an offer built with
-# model_construct (missing fields, plain strings for enums) cannot make the check itself crash.
-_KEY_FIELDS: Final = (
-    "provider",
-    "region",
-    "zone",
-    "instance_type",
-    "purchase_option",
-    "term_hours",
-    "payment",
-    "offering_class",
-)
+# Read with getattr so that an offer built with model_construct (missing fields, plain strings
+# for enums) cannot make the check itself crash.
+_KEY_FIELDS: Final = NATURAL_KEY_FIELDS
 _MISSING: Final = object()
 _DETAIL_LIMIT: Final = 300
 
