@@ -1,17 +1,13 @@
 """``gpuhours serve`` and ``gpuhours scheduler``: the long-running service commands.
 
-:func:`add_commands` adds both to the main CLI (``aggregator.cli`` calls it); this module
-imports the CLI's helpers lazily so the two modules can import each other in either order.
-``python -m aggregator.cli_service`` runs just these two commands.
-
 * ``gpuhours serve [--host 127.0.0.1] [--port 8000] [--workers N] [--scheduler]`` runs the HTTP
   API under uvicorn (``--workers`` processes, each its own app from
   :func:`aggregator.api.create_app`). With ``--scheduler`` the scheduler runs in this process
-  as well (once, in the supervising process, however many workers): the one-machine setup of
-  DESIGN section 9. The store is checked first: a new local SQLite file is created and
-  migrated; a store that is down or has an old schema is reported and the API still starts,
-  answering 503 on ``/readyz`` until it is fixed. A price terms file (``GPUHOURS_TERMS_FILE``)
-  with a mistake stops ``serve`` before it listens (exit 2, the message names the term).
+  as well (once, in the supervising process, however many workers): the one-machine setup.
+  The store is checked first: a new local SQLite file is created and migrated; a store that is
+  down or has an old schema is reported and the API still starts, answering 503 on ``/readyz``
+  until it is fixed. A price terms file (``GPUHOURS_TERMS_FILE``) with a mistake stops
+  ``serve`` before it listens (exit 2, the message names the term).
 * ``gpuhours scheduler`` runs only the scheduler (:class:`aggregator.scheduler.SchedulerService`);
   it refuses to start on a store with an old schema (exit 2) rather than write to it.
 
@@ -29,7 +25,10 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["add_commands", "main"]
+from aggregator.cli.core import EXIT_NOTHING, errors
+from aggregator.errors import GpuhoursError
+
+__all__ = ["register"]
 
 log = logging.getLogger("aggregator.service")
 
@@ -46,8 +45,8 @@ LogLevelOpt = Annotated[
 ]
 
 
-def add_commands(app: typer.Typer) -> None:
-    """Register ``serve`` and ``scheduler`` on ``app``."""
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``scheduler`` to ``app``."""
     app.command("serve")(serve)
     app.command("scheduler")(scheduler)
 
@@ -67,12 +66,11 @@ def serve(
     """Serve the HTTP API (OpenAPI at /docs), optionally with the scheduler."""
     import uvicorn
 
-    from aggregator.cli import _errors
     from aggregator.logs import configure_logging, logging_config
 
     level = _level(log_level)
     configure_logging(level)
-    with _errors(False):
+    with errors(False):
         service = _prepare_serve(with_scheduler)
     stop = _install_stop_handlers(service.request_stop if service is not None else None)
     try:
@@ -101,9 +99,12 @@ def serve(
 
 
 def _prepare_serve(with_scheduler: bool) -> Any:
+    """The scheduler to run beside the API, or ``None``.
+
+    Everything that would stop the API from working is read here, before any worker starts.
+    """
     from aggregator import catalog
     from aggregator.api.cache import ApiSettings
-    from aggregator.errors import GpuhoursError
     from aggregator.plugins import load_registry
     from aggregator.scheduler import SchedulerService
     from aggregator.settings import Settings
@@ -131,14 +132,13 @@ def _prepare_serve(with_scheduler: bool) -> Any:
 def scheduler(log_level: LogLevelOpt = LogLevel.INFO) -> None:
     """Run the sync scheduler: one job per feed, one leader among all schedulers on a store."""
     from aggregator import catalog
-    from aggregator.cli import EXIT_NOTHING, _errors
     from aggregator.logs import configure_logging
     from aggregator.plugins import load_registry
     from aggregator.scheduler import SchedulerService
     from aggregator.settings import Settings
 
     configure_logging(_level(log_level))
-    with _errors(False):
+    with errors(False):
         settings = Settings()
         sched = _scheduler_settings()
         registry = load_registry(settings)
@@ -188,20 +188,3 @@ def _install_stop_handlers(request_stop: Any) -> Any:
             signal.signal(sig, handler)
 
     return restore
-
-
-def main() -> None:
-    """``python -m aggregator.cli_service``: only the service commands."""
-    app = typer.Typer(
-        name="gpuhours-service",
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-        rich_markup_mode=None,
-    )
-    add_commands(app)
-    app()
-
-
-if __name__ == "__main__":
-    main()
