@@ -37,6 +37,7 @@ from aggregator.json_text import NonFiniteNumber, dumps
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from sqlalchemy.engine import Engine
 
     from aggregator.plugins import Registry
     from aggregator.settings import Settings
@@ -56,6 +57,7 @@ __all__ = [
     "errors",
     "nothing",
     "say",
+    "store_engine",
     "store_reader",
 ]
 
@@ -188,12 +190,26 @@ def context(*, providers: bool = True) -> tuple[Settings, Registry]:
 
 
 @contextmanager
+def store_engine(
+    settings: Settings, *, check: bool = True, writable: bool = False
+) -> Iterator[Engine]:
+    """An engine on the store (see :func:`aggregator.catalog.open_store`), disposed on exit."""
+    from aggregator import catalog
+
+    engine = catalog.open_store(settings, check=check, writable=writable)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
 def store_reader(settings: Settings) -> Iterator[Reader]:
     """A read-only view of the store for one command, on the stdlib driver for SQLite.
 
     A current store is read without SQLAlchemy or Alembic (0.4 s of imports here). Only a store
     that is not (a new SQLite file to create, an empty one, a schema to refuse) goes through
-    :func:`aggregator.catalog.open_store`, which creates it or raises what is wrong.
+    :func:`store_engine`, which creates it or raises what is wrong.
     """
     from db.read import check_schema_version
     from db.reader import open_reader, sqlite_path
@@ -210,8 +226,7 @@ def store_reader(settings: Settings) -> Iterator[Reader]:
                     raise
                 current = False
     if not current:
-        from aggregator import catalog
-
-        catalog.open_store(settings).dispose()
+        with store_engine(settings):
+            pass
     with open_reader(url) as reader:
         yield reader

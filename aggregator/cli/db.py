@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aggregator.cli.core import consoles, emit_json, errors
+from aggregator.cli.core import consoles, emit_json, errors, store_engine
 from aggregator.cli.options import JsonOpt
 
 __all__ = ["register"]
@@ -17,21 +17,17 @@ def register(db_app: typer.Typer) -> None:
 
 def db_upgrade(as_json: JsonOpt = False) -> None:
     """Create or migrate the store's schema to the version this gpuhours needs."""
-    from aggregator import catalog
     from aggregator.settings import Settings
     from db.engine import redacted_url
     from db.migrate import current_revision, upgrade
 
     with errors(as_json):
         settings = Settings()
-        engine = catalog.open_store(settings, check=False)
-        try:
+        with store_engine(settings, check=False) as engine:
             before = current_revision(engine)
             upgrade(engine)
             after = current_revision(engine)
             url = redacted_url(engine)
-        finally:
-            engine.dispose()
         if as_json:
             emit_json({"database": url, "from_revision": before, "revision": after})
         else:

@@ -4,11 +4,12 @@ store cannot be opened."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 import typer
 
-from aggregator.cli.core import consoles, context, emit_json, errors, say
+from aggregator.cli.core import consoles, context, emit_json, errors, say, store_engine
 from aggregator.cli.format import age, duration
 from aggregator.cli.options import JsonOpt
 from aggregator.errors import GpuhoursError
@@ -93,13 +94,11 @@ def _report(settings: Settings, registry: Registry) -> ProvidersReport:
     so plugins and feeds are still listed: this is the debugging view."""
     from aggregator import catalog
 
-    try:
-        engine = catalog.open_store(settings)
-    except GpuhoursError as exc:
-        return catalog.providers_report(
-            registry, None, store_error=str(exc), feed_timeout=settings.sync_feed_timeout
-        )
-    try:
+    with ExitStack() as store:
+        try:
+            engine = store.enter_context(store_engine(settings))
+        except GpuhoursError as exc:
+            return catalog.providers_report(
+                registry, None, store_error=str(exc), feed_timeout=settings.sync_feed_timeout
+            )
         return catalog.providers_report(registry, engine, feed_timeout=settings.sync_feed_timeout)
-    finally:
-        engine.dispose()

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import logging
 import signal
+from contextlib import ExitStack
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from aggregator.cli.core import EXIT_NOTHING, errors
+from aggregator.cli.core import EXIT_NOTHING, errors, store_engine
 from aggregator.errors import GpuhoursError
 
 __all__ = ["register"]
@@ -70,40 +71,39 @@ def serve(
 
     level = _level(log_level)
     configure_logging(level)
-    with errors(False):
-        service = _prepare_serve(with_scheduler)
-    stop = _install_stop_handlers(service.request_stop if service is not None else None)
-    try:
-        if service is not None:
-            service.start_in_thread()
-        log.info(
-            "serving the API",
-            extra={"host": host, "port": port, "workers": workers, "scheduler": with_scheduler},
-        )
-        uvicorn.run(
-            "aggregator.api:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=logging_config(level),
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=10,
-        )
-    finally:
-        stop()
-        if service is not None:
-            service.stop()
-            service.engine.dispose()
+    with ExitStack() as store:  # the scheduler's store, disposed once the scheduler stopped
+        with errors(False):
+            service = _prepare_serve(with_scheduler, store)
+        stop = _install_stop_handlers(service.request_stop if service is not None else None)
+        try:
+            if service is not None:
+                service.start_in_thread()
+            log.info(
+                "serving the API",
+                extra={"host": host, "port": port, "workers": workers, "scheduler": with_scheduler},
+            )
+            uvicorn.run(
+                "aggregator.api:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=logging_config(level),
+                access_log=False,
+                server_header=False,
+                timeout_graceful_shutdown=10,
+            )
+        finally:
+            stop()
+            if service is not None:
+                service.stop()
 
 
-def _prepare_serve(with_scheduler: bool) -> Any:
-    """The scheduler to run beside the API, or ``None``.
+def _prepare_serve(with_scheduler: bool, store: ExitStack) -> Any:
+    """The scheduler to run beside the API (its store entered on ``store``), or ``None``.
 
     Everything that would stop the API from working is read here, before any worker starts.
     """
-    from aggregator import catalog
     from aggregator.api.cache import ApiSettings
     from aggregator.plugins import load_registry
     from aggregator.scheduler import SchedulerService
@@ -117,7 +117,8 @@ def _prepare_serve(with_scheduler: bool) -> Any:
         registry = load_registry(settings)
         registry.active_terms()  # a bad GPUHOURS_TERMS_FILE stops start-up here (exit 2)
     try:  # creates and migrates a new local SQLite store, once, before any worker starts
-        catalog.open_store(settings).dispose()
+        with store_engine(settings):
+            pass
     except GpuhoursError as exc:
         if with_scheduler:
             raise
@@ -125,34 +126,33 @@ def _prepare_serve(with_scheduler: bool) -> Any:
     if not with_scheduler:
         return None
     assert registry is not None
-    engine = catalog.open_store(settings)
+    engine = store.enter_context(store_engine(settings))
     return SchedulerService(registry, engine, settings, sched)
 
 
 def scheduler(log_level: LogLevelOpt = LogLevel.INFO) -> None:
     """Run the sync scheduler: one job per feed, one leader among all schedulers on a store."""
-    from aggregator import catalog
     from aggregator.logs import configure_logging
     from aggregator.plugins import load_registry
     from aggregator.scheduler import SchedulerService
     from aggregator.settings import Settings
 
     configure_logging(_level(log_level))
-    with errors(False):
-        settings = Settings()
-        sched = _scheduler_settings()
-        registry = load_registry(settings)
-        if not registry.feeds:
-            log.error("no provider feeds are loaded; `gpuhours providers` lists load errors")
-            raise typer.Exit(EXIT_NOTHING)
-        engine = catalog.open_store(settings)
-    service = SchedulerService(registry, engine, settings, sched)
-    restore = _install_stop_handlers(service.request_stop)
-    try:
-        service.run()
-    finally:
-        restore()
-        engine.dispose()
+    with ExitStack() as store:
+        with errors(False):
+            settings = Settings()
+            sched = _scheduler_settings()
+            registry = load_registry(settings)
+            if not registry.feeds:
+                log.error("no provider feeds are loaded; `gpuhours providers` lists load errors")
+                raise typer.Exit(EXIT_NOTHING)
+            engine = store.enter_context(store_engine(settings))
+        service = SchedulerService(registry, engine, settings, sched)
+        restore = _install_stop_handlers(service.request_stop)
+        try:
+            service.run()
+        finally:
+            restore()
 
 
 def _scheduler_settings() -> Any:

@@ -17,6 +17,7 @@ from aggregator.cli.core import (
     errors,
     nothing,
     say,
+    store_engine,
 )
 from aggregator.cli.options import JsonOpt
 from aggregator.errors import InvalidInput
@@ -58,8 +59,6 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch current prices from the providers' price APIs into the store."""
-    from aggregator import catalog
-
     with errors(as_json):
         if record and replay:
             raise InvalidInput("--record and --replay cannot be used together", field="record")
@@ -78,13 +77,10 @@ def sync(
                 as_json,
                 {"runs": []},
             )
-        engine = catalog.open_store(settings, writable=True)
-        try:
+        with store_engine(settings, writable=True) as engine:
             outcomes = _run_sync(
                 refs, registry, engine, settings, force, record, replay, show=not as_json
             )
-        finally:
-            engine.dispose()
         if as_json:
             emit_json({"runs": [o.run for o in outcomes], "note": note})
         else:
