@@ -1,18 +1,5 @@
 """What every ``gpuhours`` command shares: the typer app and its sub-apps, output, the mapping
-of errors to messages and exit codes, and the settings, plugins and store a command works on.
-
-Conventions every command keeps:
-
-* ``--json`` prints exactly one JSON document on stdout and nothing else (progress, logs and
-  warnings go to stderr).
-* Exit codes: 0 ok, 1 nothing found, 2 bad input or setup (including a database whose schema
-  is older than this code), 3 a sync failed, 4 the store could not be used.
-* Errors are one clear line naming what failed and what to do; no traceback unless
-  ``GPUHOURS_DEBUG=1``.
-
-Commands import what they use inside their bodies: `gpuhours --help` and the light commands
-would otherwise pay for SQLAlchemy, pydantic, httpx, rich and highspy (about a second here).
-"""
+of errors to one message and an exit code, and the settings, plugins and store it works on."""
 
 from __future__ import annotations
 
@@ -60,6 +47,16 @@ __all__ = [
     "store_engine",
     "store_reader",
 ]
+
+# Conventions every command keeps:
+# * `--json` prints exactly one JSON document on stdout and nothing else (progress, logs and
+#   warnings go to stderr).
+# * Exit codes: 0 ok, 1 nothing found, 2 bad input or setup (including a database whose schema
+#   is older than this code), 3 a sync failed, 4 the store could not be used.
+# * Errors are one clear line naming what failed and what to do; no traceback unless
+#   GPUHOURS_DEBUG=1.
+# Commands import what they use inside their bodies: `gpuhours --help` and the light commands
+# would otherwise pay for SQLAlchemy, pydantic, httpx, rich and highspy (about a second here).
 
 EXIT_OK, EXIT_NOTHING, EXIT_INPUT, EXIT_SYNC_FAILED, EXIT_STORE = 0, 1, 2, 3, 4
 

@@ -1,20 +1,5 @@
-"""``gpuhours serve`` and ``gpuhours scheduler``: the long-running service commands.
-
-* ``gpuhours serve [--host 127.0.0.1] [--port 8000] [--workers N] [--scheduler]`` runs the HTTP
-  API under uvicorn (``--workers`` processes, each its own app from
-  :func:`aggregator.api.create_app`). With ``--scheduler`` the scheduler runs in this process
-  as well (once, in the supervising process, however many workers): the one-machine setup.
-  The store is checked first: a new local SQLite file is created and migrated; a store that is
-  down or has an old schema is reported and the API still starts, answering 503 on ``/readyz``
-  until it is fixed. A price terms file (``GPUHOURS_TERMS_FILE``) with a mistake stops
-  ``serve`` before it listens (exit 2, the message names the term).
-* ``gpuhours scheduler`` runs only the scheduler (:class:`aggregator.scheduler.SchedulerService`);
-  it refuses to start on a store with an old schema (exit 2) rather than write to it.
-
-Both log JSON lines on stderr (:mod:`aggregator.logs`) and stop cleanly on SIGTERM or SIGINT:
-no new syncs start, running ones get ``GPUHOURS_SHUTDOWN_GRACE_SECONDS`` to finish, the leader
-lock is released.
-"""
+"""``gpuhours serve`` and ``gpuhours scheduler``: the HTTP API under uvicorn, optionally with
+the sync scheduler in the same process, and the scheduler alone."""
 
 from __future__ import annotations
 
@@ -102,7 +87,12 @@ def serve(
 def _prepare_serve(with_scheduler: bool, store: ExitStack) -> Any:
     """The scheduler to run beside the API (its store entered on ``store``), or ``None``.
 
-    Everything that would stop the API from working is read here, before any worker starts.
+    Everything that would stop the API from working is read here, before any worker starts
+    (``--workers`` processes, each its own app from :func:`aggregator.api.create_app`). A new
+    local SQLite store is created and migrated; a store that is down or has an old schema is
+    logged and the API still starts, answering 503 on ``/readyz`` until it is fixed. With the
+    scheduler (which runs once, in the supervising process, however many workers) such a
+    store stops start-up instead, as for ``gpuhours scheduler``.
     """
     from aggregator.api.cache import ApiSettings
     from aggregator.plugins import load_registry
@@ -146,6 +136,7 @@ def scheduler(log_level: LogLevelOpt = LogLevel.INFO) -> None:
             if not registry.feeds:
                 log.error("no provider feeds are loaded; `gpuhours providers` lists load errors")
                 raise typer.Exit(EXIT_NOTHING)
+            # an old schema stops it here (exit 2) rather than be written to
             engine = store.enter_context(store_engine(settings))
         service = SchedulerService(registry, engine, settings, sched)
         restore = _install_stop_handlers(service.request_stop)
@@ -167,6 +158,9 @@ def _level(level: LogLevel) -> str:
 
 def _install_stop_handlers(request_stop: Any) -> Any:
     """SIGTERM/SIGINT call ``request_stop``; returns a function restoring the old handlers.
+
+    Stopping a scheduler starts no new syncs, gives running ones
+    ``GPUHOURS_SHUTDOWN_GRACE_SECONDS`` to finish and releases the leader lock.
 
     uvicorn installs its own handlers while it serves and re-raises a caught signal after it
     shut down, which then lands here and stops the scheduler too.
