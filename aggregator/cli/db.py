@@ -7,7 +7,7 @@ import typer
 from aggregator.cli.core import consoles, emit_json, errors, store_engine
 from aggregator.cli.options import JsonOpt
 
-__all__ = ["register"]
+__all__ = ["db_upgrade", "register"]
 
 
 def register(db_app: typer.Typer) -> None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from aggregator import catalog
     from aggregator.models import StoredOffer
 
-__all__ = ["register"]
+__all__ = ["OptionOpt", "gpus", "history", "offers", "register"]
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,13 @@ if TYPE_CHECKING:  # imported where used, so `gpuhours --help` does not load the
 
     from aggregator.models import Plan, PlanRequest
 
-__all__ = ["parse_duration_hours", "register", "request_from_options"]
+__all__ = [
+    "OptionOpt",
+    "cheapest",
+    "parse_duration_hours",
+    "register",
+    "request_from_options",
+]
 
 _DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)\s*$", re.IGNORECASE)
 _UNIT_HOURS = {

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from aggregator.plugins import Registry
     from aggregator.settings import Settings
 
-__all__ = ["register"]
+__all__ = ["providers", "register"]
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ import typer
 from aggregator.cli.core import EXIT_NOTHING, errors, store_engine
 from aggregator.errors import GpuhoursError
 
-__all__ = ["register"]
+__all__ = ["LogLevel", "LogLevelOpt", "log", "register", "scheduler", "serve"]
 
 log = logging.getLogger("aggregator.service")
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from aggregator.settings import Settings
     from aggregator.sync import SyncOutcome
 
-__all__ = ["register"]
+__all__ = ["BUNDLED", "register", "sync"]
 
 BUNDLED = "bundled"
 
