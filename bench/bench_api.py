@@ -146,7 +146,7 @@ def server(url: str, workers: int, data_dir: Path, cache_seconds: float = 60.0) 
         "PYTHONPATH": str(REPO),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "aggregator.cli_service", "serve", "--host", "127.0.0.1",
+        [sys.executable, "-m", "aggregator", "serve", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
         env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
     )  # fmt: skip

@@ -48,7 +48,7 @@ def test_serve_with_the_scheduler_on_a_new_local_store(
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "aggregator.cli_service", "serve", "--port", str(port),
+            [sys.executable, "-m", "aggregator", "serve", "--port", str(port),
              "--scheduler"],
             env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

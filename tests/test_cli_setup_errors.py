@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from aggregator import cli as cli_module
 from aggregator.cli import app
+from aggregator.cli import core as cli_module
 from aggregator.errors import ConfigurationError, InvalidInput
 from aggregator.gpus import default_vocabulary
 from aggregator.json_text import NonFiniteNumber, dumps

@@ -235,14 +235,10 @@ def compose() -> dict[str, Any]:
 
 @cache
 def cli_groups() -> tuple[Any, ...]:
-    """The real ``gpuhours`` command groups: the core CLI and the service commands (kept apart,
-    so the CLI object other tests use is not changed, whether or not cli.py adds them yet)."""
+    """The real ``gpuhours`` command group, every command registered."""
     from aggregator.cli import app
-    from aggregator.cli_service import add_commands
 
-    service = typer.Typer()
-    add_commands(service)
-    return typer.main.get_command(app), typer.main.get_command(service)
+    return (typer.main.get_command(app),)
 
 
 def gpuhours_command(args: list[str]) -> None:

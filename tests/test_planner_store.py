@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-import typer
 from conftest import build_offer, save_offers
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from aggregator.cli import app
 from aggregator.errors import InvalidInput, NoFeasiblePlan
 from aggregator.http import make_client
 from aggregator.models import Offer, PlanRequest, PurchaseOption
@@ -240,24 +240,6 @@ def test_real_prices_a_long_job_buys_a_commitment(engine: Engine, real_offers: l
 # -- the CLI ---------------------------------------------------------------------------------
 
 
-def _app() -> typer.Typer:
-    """``gpuhours`` with ``cheapest``: the real app once cli.py wires it, else a stand-in."""
-    from aggregator.cli import app
-
-    if any(command.name == "cheapest" for command in app.registered_commands):
-        return app
-    from aggregator.cli_plan import add_commands
-
-    standalone = typer.Typer()
-
-    @standalone.callback()
-    def _root() -> None:
-        """gpuhours (test stand-in)."""
-
-    add_commands(standalone)
-    return standalone
-
-
 @pytest.fixture
 def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """The default SQLite store of a CLI run, migrated and filled; no plugins loaded."""
@@ -274,7 +256,7 @@ def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engin
 
 
 def _invoke(*args: str) -> Any:
-    result = CliRunner().invoke(_app(), list(args))
+    result = CliRunner().invoke(app, list(args))
     assert "Traceback" not in result.output, result.output
     return result
 
@@ -364,7 +346,7 @@ def test_cli_bad_input_with_json_prints_one_error_document(cli_store: Engine) ->
     [("72h", 72), ("3d", 72), ("90m", 1.5), ("1.5d", 36), ("2w", 336), ("12", 12), (" 4 H ", 4)],
 )
 def test_deadline_spellings(text: str, hours: float) -> None:
-    from aggregator.cli_plan import parse_duration_hours
+    from aggregator.cli.plan import parse_duration_hours
 
     assert parse_duration_hours(text) == pytest.approx(hours)
 
@@ -374,17 +356,15 @@ def test_json_stdout_is_one_document_in_a_fresh_process(cli_store: Engine) -> No
     # which CliRunner cannot see: run the command in a new interpreter and parse all stdout.
     program = (
         "import sys\n"
-        "sys.path.insert(0, sys.argv[1])\n"
-        "from test_planner_store import _app\n"
-        "sys.argv = ['gpuhours', *sys.argv[2:]]\n"
-        "_app()()\n"
+        "from aggregator.cli import app\n"
+        "sys.argv = ['gpuhours', *sys.argv[1:]]\n"
+        "app()\n"
     )
     completed = subprocess.run(
         [
             sys.executable,
             "-c",
             program,
-            str(Path(__file__).parent),
             "cheapest",
             "--gpu",
             "H100",

@@ -1,7 +1,7 @@
 """Two ``gpuhours scheduler`` processes on one store: only the leader syncs; kill it and the
 standby takes over; SIGTERM stops a scheduler cleanly and hands the lock over at once.
 
-The schedulers are real subprocesses (``python -m aggregator.cli_service scheduler``) loading
+The schedulers are real subprocesses (``python -m aggregator scheduler``) loading
 the fake plugin through its entry point, with a one-second interval and fast lock polling.
 Every wait is bounded and every child is killed in ``finally``.
 """
@@ -39,7 +39,7 @@ class Scheduler:
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "aggregator.cli_service", "scheduler"],
+            [sys.executable, "-m", "aggregator", "scheduler"],
             env=env,
             cwd=REPO,
             stdin=subprocess.DEVNULL,

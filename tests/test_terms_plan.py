@@ -350,7 +350,7 @@ def test_serve_refuses_to_start_with_a_bad_terms_file(tmp_path: Path) -> None:
         "GPUHOURS_TERMS_FILE": str(path),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "aggregator.cli_service", "serve", "--port", str(port)],
+        [sys.executable, "-m", "aggregator", "serve", "--port", str(port)],
         env=env, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr

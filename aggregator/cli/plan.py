@@ -1,13 +1,7 @@
-"""``gpuhours cheapest``: the planner on the command line.
+"""``gpuhours cheapest``: the planner on the command line, and how a plan is printed.
 
-Kept out of :mod:`aggregator.cli` so the command and its table stay in one small module;
-``cli.py`` wires it with ``add_commands(app)`` at its end. The helpers of ``cli.py`` (error
-handling, JSON output, consoles) are imported inside the functions, because ``cli.py``
-imports this module while it is itself being imported.
-
-Same conventions as every command: ``--json`` prints exactly one JSON document (the
-:class:`~aggregator.models.Plan`, or ``{"error": ...}``) on stdout; exit 0 with a plan, 1 when
-no plan meets the request (the message names the constraint), 2 for bad input.
+``--json`` prints the :class:`~aggregator.models.Plan` (or ``{"error": ...}``); exit 0 with a
+plan, 1 when no plan meets the request (the message names the constraint), 2 for bad input.
 """
 
 from __future__ import annotations
@@ -17,7 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aggregator.cli_options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt, whole_number
+from aggregator.cli.core import consoles, context, emit_json, errors, store_reader
+from aggregator.cli.format import money, option_text
+from aggregator.cli.options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt, whole_number
 from aggregator.errors import InvalidInput
 
 if TYPE_CHECKING:  # imported where used, so `gpuhours --help` does not load them
@@ -25,7 +21,13 @@ if TYPE_CHECKING:  # imported where used, so `gpuhours --help` does not load the
 
     from aggregator.models import Plan, PlanRequest
 
-__all__ = ["add_commands", "parse_duration_hours", "request_from_options"]
+__all__ = [
+    "OptionOpt",
+    "cheapest",
+    "parse_duration_hours",
+    "register",
+    "request_from_options",
+]
 
 _DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)\s*$", re.IGNORECASE)
 _UNIT_HOURS = {
@@ -63,6 +65,11 @@ _FLAGS = {
     "top": "--top",
     "apply_terms": "--list-prices",
 }
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cheapest`` to ``app``."""
+    app.command("cheapest")(cheapest)
 
 
 def parse_duration_hours(text: str) -> float:
@@ -170,12 +177,11 @@ def cheapest(
     Prices are the providers' list prices after your negotiated terms, if any; the plan shows
     both.
     """
-    from aggregator.cli import _context, _emit_json, _errors, _store_reader, consoles
     from aggregator.models import DEFAULT_PLAN_PURCHASE_OPTIONS, PurchaseOption
     from aggregator.offer_query import parse_purchase_options
     from aggregator.planner import plan_from_store
 
-    with _errors(as_json):
+    with errors(as_json):
         options: list[str] = list(purchase_option or [])
         if not options:
             options = [p.value for p in DEFAULT_PLAN_PURCHASE_OPTIONS]
@@ -198,18 +204,13 @@ def cheapest(
             top=top,
             apply_terms=not list_prices,
         )
-        settings, registry = _context(providers=False)
-        with _store_reader(settings) as reader:
+        settings, registry = context(providers=False)
+        with store_reader(settings) as reader:
             plan = plan_from_store(reader, registry, request)
         if as_json:
-            _emit_json(plan)
+            emit_json(plan)
         else:
             _print_plan(plan, consoles.out)
-
-
-def add_commands(app: typer.Typer) -> None:
-    """Register ``cheapest`` on the ``gpuhours`` app."""
-    app.command("cheapest")(cheapest)
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -221,8 +222,6 @@ def _hours(value: float) -> str:
 
 def _total(plan: Plan) -> str:
     """The plan's total, with its list total beside it when the user's terms changed it."""
-    from aggregator.cli_format import money
-
     text = f"{money(plan.total_cost)} {plan.currency}"
     if any(line.terms for line in plan.lines):
         text += f" (list price {money(plan.list_total_cost)})"
@@ -230,8 +229,6 @@ def _total(plan: Plan) -> str:
 
 
 def _summary(plan: Plan) -> str:
-    from aggregator.cli_format import money
-
     gpus = sorted({line.gpu for line in plan.lines})
     return (
         f"{plan.label}: {_total(plan)} for "
@@ -243,8 +240,6 @@ def _summary(plan: Plan) -> str:
 
 def _print_plan(plan: Plan, console: Console) -> None:
     from rich.table import Table
-
-    from aggregator.cli_format import money, option_text
 
     console.print(_summary(plan), markup=False)
     termed = any(line.terms for line in plan.lines)
