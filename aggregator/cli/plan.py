@@ -6,7 +6,6 @@ plan, 1 when no plan meets the request (the message names the constraint), 2 for
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,6 +13,7 @@ import typer
 from aggregator.cli.core import consoles, context, emit_json, errors, store_reader
 from aggregator.cli.format import money, option_text
 from aggregator.cli.options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt, whole_number
+from aggregator.durations import parse_duration_seconds
 from aggregator.errors import InvalidInput
 
 if TYPE_CHECKING:  # imported where used, so `gpuhours --help` does not load them
@@ -29,25 +29,6 @@ __all__ = [
     "request_from_options",
 ]
 
-_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[a-z]*)\s*$", re.IGNORECASE)
-_UNIT_HOURS = {
-    "": 1.0,
-    "h": 1.0,
-    "hr": 1.0,
-    "hrs": 1.0,
-    "hour": 1.0,
-    "hours": 1.0,
-    "m": 1 / 60,
-    "min": 1 / 60,
-    "mins": 1 / 60,
-    "minutes": 1 / 60,
-    "d": 24.0,
-    "day": 24.0,
-    "days": 24.0,
-    "w": 168.0,
-    "week": 168.0,
-    "weeks": 168.0,
-}
 # Request fields as the CLI spells them, so a validation error names the flag to fix.
 _FLAGS = {
     "gpu_hours": "--gpu-hours",
@@ -73,15 +54,15 @@ def register(app: typer.Typer) -> None:
 
 
 def parse_duration_hours(text: str) -> float:
-    """``72h``, ``3d``, ``90m``, ``1.5d``, ``2w`` or a bare number of hours, in hours."""
-    match = _DURATION.match(text)
-    unit = match["unit"].lower() if match else ""
-    if match is None or unit not in _UNIT_HOURS:
+    """``72h``, ``3d``, ``90m``, ``1.5d``, ``2w`` or a bare number of hours, in hours
+    (the syntax of :mod:`aggregator.durations`)."""
+    try:
+        return parse_duration_seconds(text, bare_unit="h") / 3600
+    except ValueError:
         raise InvalidInput(
             f"--deadline: cannot read {text!r} as a duration (e.g. 72h, 3d, 90m)",
             field="deadline_hours",
-        )
-    return float(match["value"]) * _UNIT_HOURS[unit]
+        ) from None
 
 
 def request_from_options(**values: object) -> PlanRequest:
