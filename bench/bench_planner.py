@@ -59,9 +59,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from aggregator.models import Offer, OfferingClass, Payment, PlanRequest, PurchaseOption
+from aggregator.models import Offer, OfferingClass, Payment, PurchaseOption
 from aggregator.planner import from_store, plan_from_store, solve
 from aggregator.planner.filters import filter_steps, resolve_gpus
+from aggregator.plans import PlanRequest
 from aggregator.plugins import Registry
 from db import store
 from db.engine import make_engine, redacted_url

@@ -23,8 +23,8 @@ from aggregator.limits import (
     MAX_TEXT_LENGTH,
     MIN_DEADLINE_HOURS,
 )
-from aggregator.models import PlanRequest
 from aggregator.offer_query import build_offer_query
+from aggregator.plans import PlanRequest
 from aggregator.plugins import Registry, load_registry
 from aggregator.settings import Settings
 

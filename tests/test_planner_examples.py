@@ -12,9 +12,10 @@ import pytest
 from conftest import build_offer
 
 from aggregator.errors import InvalidInput, NoFeasiblePlan, UnknownGpu
-from aggregator.models import Offer, Plan, PlanRequest, PurchaseOption
+from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import SolverOptions, solve
 from aggregator.planner.candidates import dominates, make_candidates, prune
+from aggregator.plans import Plan, PlanRequest
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SPOT_TOO = ["on_demand", "spot", "low_priority", "reserved", "savings_plan", "committed"]

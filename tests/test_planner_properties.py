@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.errors import NoFeasiblePlan
-from aggregator.models import Offer, Plan, PlanRequest, PurchaseOption
+from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import solve
+from aggregator.plans import Plan, PlanRequest
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 REL = 1e-6

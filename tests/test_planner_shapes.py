@@ -16,9 +16,10 @@ from conftest import build_offer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.models import Offer, PlanRequest, PurchaseOption
+from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import solve
 from aggregator.planner.candidates import cheapest_per_shape, make_candidates, prune
+from aggregator.plans import PlanRequest
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 

@@ -27,8 +27,9 @@ from typer.testing import CliRunner
 from aggregator.cli import app
 from aggregator.errors import InvalidInput, NoFeasiblePlan
 from aggregator.http import make_client
-from aggregator.models import Offer, PlanRequest, PurchaseOption
+from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import plan_from_store, solve
+from aggregator.plans import PlanRequest
 from aggregator.plugins import Registry
 from aggregator.providers import FetchContext
 from aggregator.settings import Settings

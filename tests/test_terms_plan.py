@@ -30,8 +30,9 @@ from aggregator.api.cache import ApiSettings
 from aggregator.cli import app
 from aggregator.errors import InvalidInput
 from aggregator.gpus import default_vocabulary
-from aggregator.models import Plan, PlanRequest, PurchaseOption
+from aggregator.models import PurchaseOption
 from aggregator.planner import plan_from_store, solve
+from aggregator.plans import Plan, PlanRequest
 from aggregator.plugins import Registry, load_registry
 from aggregator.scheduler import SchedulerSettings
 from aggregator.settings import Settings

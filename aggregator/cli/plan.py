@@ -1,6 +1,6 @@
 """``gpuhours cheapest``: the planner on the command line, and how a plan is printed.
 
-``--json`` prints the :class:`~aggregator.models.Plan` (or ``{"error": ...}``); exit 0 with a
+``--json`` prints the :class:`~aggregator.plans.Plan` (or ``{"error": ...}``); exit 0 with a
 plan, 1 when no plan meets the request (the message names the constraint), 2 for bad input.
 """
 
@@ -19,7 +19,7 @@ from aggregator.errors import InvalidInput
 if TYPE_CHECKING:  # imported where used, so `gpuhours --help` does not load them
     from rich.console import Console
 
-    from aggregator.models import Plan, PlanRequest
+    from aggregator.plans import Plan, PlanRequest
 
 __all__ = [
     "OptionOpt",
@@ -70,7 +70,7 @@ def request_from_options(**values: object) -> PlanRequest:
     from pydantic import ValidationError
 
     from aggregator.limits import validation_message
-    from aggregator.models import PlanRequest
+    from aggregator.plans import PlanRequest
 
     try:
         return PlanRequest.model_validate(values)
@@ -158,9 +158,10 @@ def cheapest(
     Prices are the providers' list prices after your negotiated terms, if any; the plan shows
     both.
     """
-    from aggregator.models import DEFAULT_PLAN_PURCHASE_OPTIONS, PurchaseOption
+    from aggregator.models import PurchaseOption
     from aggregator.offer_query import parse_purchase_options
     from aggregator.planner import plan_from_store
+    from aggregator.plans import DEFAULT_PLAN_PURCHASE_OPTIONS
 
     with errors(as_json):
         options: list[str] = list(purchase_option or [])

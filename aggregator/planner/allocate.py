@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aggregator.errors import GpuhoursError
-from aggregator.models import PlanLine
 from aggregator.planner.candidates import Candidate
+from aggregator.plans import PlanLine
 from aggregator.terms import list_price
 
 __all__ = ["Allocation", "allocate", "plan_lines"]

@@ -64,8 +64,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aggregator.models import PlanRequest
 from aggregator.offer_view import PlannableOffer
+from aggregator.plans import PlanRequest
 
 __all__ = [
     "Candidate",

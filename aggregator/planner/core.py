@@ -18,7 +18,7 @@ from datetime import datetime
 
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary, default_vocabulary
-from aggregator.models import Plan, PlanRequest, utcnow
+from aggregator.models import utcnow
 from aggregator.offer_view import PlannableOffer
 from aggregator.planner.allocate import allocate, plan_lines
 from aggregator.planner.candidates import (
@@ -31,6 +31,7 @@ from aggregator.planner.candidates import (
 from aggregator.planner.filters import apply_steps, filter_steps, resolve_gpus
 from aggregator.planner.milp import Counts, SolverOptions, choose_counts, max_deliverable
 from aggregator.planner.notes import plan_notes
+from aggregator.plans import Plan, PlanRequest
 
 __all__ = ["MAIN_CURRENCY", "plan_matching", "solve"]
 

@@ -21,8 +21,9 @@ from typing import Any
 from aggregator.errors import NoFeasiblePlan
 from aggregator.globs import glob_regex
 from aggregator.gpus import GpuVocabulary, ResolvedGpu
-from aggregator.models import PlanRequest, PurchaseOption
+from aggregator.models import PurchaseOption
 from aggregator.offer_view import PlannableOffer
+from aggregator.plans import PlanRequest
 from db.offer_sql import GPU_COUNT_TOLERANCE
 
 __all__ = [

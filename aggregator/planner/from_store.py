@@ -29,7 +29,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import NoFeasiblePlan
-from aggregator.models import Plan, PlanRequest
 from aggregator.offer_query import build_offer_query
 from aggregator.planner.core import plan_matching
 from aggregator.planner.filters import (
@@ -40,6 +39,7 @@ from aggregator.planner.filters import (
     resolve_gpus,
 )
 from aggregator.planner.milp import SolverOptions
+from aggregator.plans import Plan, PlanRequest
 from aggregator.terms import apply_terms
 from db.offer_cache import cached_offer_records
 from db.offer_sql import OfferQuery

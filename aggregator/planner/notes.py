@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from aggregator.models import HOURS_PER_YEAR, PlanLine, PlanRequest, PurchaseOption
+from aggregator.models import HOURS_PER_YEAR, PurchaseOption
+from aggregator.plans import PlanLine, PlanRequest
 
 __all__ = ["age_text", "plan_notes"]
 

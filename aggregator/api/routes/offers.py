@@ -30,16 +30,9 @@ from aggregator.api.routes.shared import (
 )
 from aggregator.api.schemas import OffersPage
 from aggregator.api.state import ServiceDep
+from aggregator.inputs import WHOLE_NUMBER, FiniteInput, Glob, Text, option_spelling
 from aggregator.limits import MAX_LIST_ITEMS, MAX_PATTERN_WILDCARDS
-from aggregator.models import (
-    WHOLE_NUMBER,
-    FiniteInput,
-    Glob,
-    PurchaseOption,
-    StoredOffer,
-    Text,
-    option_spelling,
-)
+from aggregator.models import PurchaseOption, StoredOffer
 
 __all__ = ["MAX_PAGE", "MEMO_MAX_PAGE", "list_offers", "offer_history", "router"]
 

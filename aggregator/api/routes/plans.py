@@ -28,7 +28,7 @@ from aggregator.api.routes.shared import (
 )
 from aggregator.api.state import Service, ServiceDep
 from aggregator.errors import InvalidInput
-from aggregator.models import Plan, PlanRequest
+from aggregator.plans import Plan, PlanRequest
 
 __all__ = ["get_plan", "post_plan", "router"]
 

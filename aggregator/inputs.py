@@ -1,0 +1,89 @@
+"""Types for numbers and names users give (CLI options, API fields), checked the same way
+everywhere: finite numbers, whole numbers that may be written ``3.0``, bounded names and
+region globs, and the spellings of purchase options.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+)
+
+from aggregator.errors import InvalidInput
+from aggregator.globs import PATTERN_REGEX, check_pattern
+from aggregator.limits import (
+    MAX_PATTERN_LENGTH,
+    MAX_TEXT_LENGTH,
+)
+
+__all__ = ["WHOLE_NUMBER", "FiniteInput", "Glob", "Text", "option_spelling"]
+
+
+def option_spelling(value: Any) -> Any:
+    """Accept ``on-demand`` / ``Savings Plan`` as well as the enum values."""
+    if isinstance(value, str):
+        return value.strip().lower().replace("-", "_").replace(" ", "_")
+    if isinstance(value, list | tuple):
+        return [option_spelling(item) for item in value]
+    return value
+
+
+_WHOLE_TEXT = re.compile(r"\s*\d+(\.0*)?\s*")
+
+
+def _whole_number(value: Any, info: ValidationInfo) -> Any:
+    """``3.0`` as the integer 3, as JSON Schema counts it; ``3.5`` stays for the int check.
+
+    Query text ("3.0") is converted too, but not a JSON string (validated in ``json`` mode,
+    where a string is never a number).
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and info.mode == "python" and _WHOLE_TEXT.fullmatch(value):
+        return int(float(value))
+    return value
+
+
+FiniteInput = Annotated[float, AllowInfNan(False)]
+"""A number from a user: NaN and infinities are refused ("Input should be a finite number")
+before any bound is checked. Bounds go in an enclosing ``Annotated`` (``Gt(0)`` ...), where
+they apply to the number itself and render as standard JSON Schema keywords even when the
+field is optional (``Field(gt=0)`` on ``X | None`` renders a non-standard ``gt``)."""
+
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+"""Marks an integer input that takes a whole-number float (``3.0``), as JSON Schema counts it:
+``Annotated[int, Ge(0), WHOLE_NUMBER]``. It goes after the bounds, which then stay standard
+JSON Schema keywords (before them they would render as ``ge``/``le``)."""
+
+
+Text = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEXT_LENGTH, json_schema_extra={"pattern": r"\S"}),
+]
+"""One name in a list input (GPU, provider ...): not blank, at most ``MAX_TEXT_LENGTH``. Blank
+is refused by the validators (after ``strip``); the pattern only tells the schema's readers."""
+
+
+def _region_pattern(value: str) -> str:
+    try:
+        return check_pattern(value, "region")
+    except InvalidInput as exc:  # pydantic names the field itself (``regions.0``)
+        raise ValueError(str(exc).removeprefix("region: ")) from None
+
+
+Glob = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=MAX_PATTERN_LENGTH, json_schema_extra={"pattern": PATTERN_REGEX}
+    ),
+    AfterValidator(_region_pattern),
+]
+"""A region glob, stripped: :func:`aggregator.globs.check_pattern` is the rule, the pattern
+its schema."""

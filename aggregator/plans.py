@@ -1,0 +1,250 @@
+"""The planner's request and answer: what to plan, and the priced plan that comes back.
+
+Every request field is checked here, so the CLI (exit 2) and the API (HTTP 422 naming the
+field) refuse the same input. The solver is :mod:`aggregator.planner`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Self
+
+from annotated_types import Ge, Gt, Le
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
+
+from aggregator.globs import strip_space
+from aggregator.inputs import WHOLE_NUMBER, FiniteInput, Glob, Text, option_spelling
+from aggregator.limits import (
+    MAX_LIST_ITEMS,
+    MAX_PATTERN_LENGTH,
+    MAX_PATTERN_WILDCARDS,
+    MIN_DEADLINE_HOURS,
+)
+from aggregator.models import (
+    OfferingClass,
+    Payment,
+    PurchaseOption,
+)
+
+__all__ = ["DEFAULT_PLAN_PURCHASE_OPTIONS", "Plan", "PlanLine", "PlanRequest"]
+
+
+DEFAULT_PLAN_PURCHASE_OPTIONS: tuple[PurchaseOption, ...] = (
+    PurchaseOption.ON_DEMAND,
+    PurchaseOption.RESERVED,
+    PurchaseOption.SAVINGS_PLAN,
+    PurchaseOption.COMMITTED,
+)
+"""What a plan may buy unless told otherwise: never interruptible capacity by surprise."""
+
+# Bounds that keep the solver's numbers sane; far beyond any real request.
+_MIN_PLAN_GPU_HOURS = 1e-3  # 3.6 GPU-seconds: below it the solver's tolerances dominate
+_MAX_PLAN_GPU_HOURS = 1e9
+_MAX_PLAN_HOURS = 876_000.0  # 100 years
+_MAX_PLAN_GPUS = 10_000_000
+
+
+def _names(values: list[str], what: str) -> list[str]:
+    cleaned = [strip_space(value) for value in values]
+    if any(not value for value in cleaned):
+        raise ValueError(f"an empty {what} matches nothing")
+    return list(dict.fromkeys(cleaned))
+
+
+class PlanRequest(BaseModel):
+    """What to plan: N GPU-hours, which GPUs and offers may serve them, and the constraints.
+
+    Every field is checked here, so the CLI (exit 2) and the API (HTTP 422 naming the field)
+    reject the same bad input. GPU names are resolved (aliases, memory variants) by the
+    planner against the GPU vocabulary, which may include plugin GPUs.
+
+    Defaults promise a plan a cautious buyer would accept: on-demand and commitments only
+    (interruptible capacity only when ``purchase_options`` names spot or low priority), whole
+    GPUs only, no deadline and no cap on GPUs running at once.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gpu_hours: Annotated[FiniteInput, Ge(_MIN_PLAN_GPU_HOURS), Le(_MAX_PLAN_GPU_HOURS)] = Field(
+        description="GPU-hours to buy (delivered, after overhead); at least "
+        f"{_MIN_PLAN_GPU_HOURS:g}"
+    )
+    gpus: list[Text] = Field(
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description="accepted GPUs: names or aliases (a100:80); empty = any",
+    )
+    min_gpu_memory_gb: Annotated[FiniteInput, Ge(0)] | None = Field(
+        default=None, description="per GPU"
+    )
+    providers: list[Text] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="empty = every provider"
+    )
+    regions: list[Glob] = Field(
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description=f"region codes or globs (us-*, at most {MAX_PATTERN_LENGTH} characters "
+        f"and {MAX_PATTERN_WILDCARDS} wildcards); empty = every region",
+    )
+    purchase_options: list[PurchaseOption] = Field(
+        default_factory=lambda: list(DEFAULT_PLAN_PURCHASE_OPTIONS),
+        min_length=1,
+        max_length=len(PurchaseOption),
+        description="what may be bought; spot and low_priority only when listed",
+    )
+    gpus_per_node: Annotated[FiniteInput, Gt(0)] | None = Field(
+        default=None, description="exact GPUs per instance"
+    )
+    min_gpus_per_node: Annotated[FiniteInput, Gt(0)] | None = None
+    max_gpus_per_node: Annotated[FiniteInput, Gt(0)] | None = None
+    deadline_hours: Annotated[FiniteInput, Ge(MIN_DEADLINE_HOURS), Le(_MAX_PLAN_HOURS)] | None = (
+        Field(
+            default=None,
+            description="wall-clock hours in which every GPU-hour must be delivered; at least "
+            f"{MIN_DEADLINE_HOURS:g} (shorter deadlines would need absurd numbers of GPUs)",
+        )
+    )
+    max_gpus: Annotated[int, Gt(0), Le(_MAX_PLAN_GPUS), WHOLE_NUMBER] | None = Field(
+        default=None, description="GPUs that may run at once"
+    )
+    allow_fractional: bool = Field(
+        default=False, description="allow instances with a fraction of a GPU (1/6 A10)"
+    )
+    spot_overhead: Annotated[FiniteInput, Ge(0), Le(100)] = Field(
+        default=0.0,
+        description="share of interruptible GPU-hours lost to interruptions (0.1 = 10 %)",
+    )
+    top: Annotated[int, Ge(0), Le(20), WHOLE_NUMBER] = Field(
+        default=3, description="how many alternatives to show"
+    )
+    apply_terms: bool = Field(
+        default=True,
+        description="price offers by your negotiated terms (GPUHOURS_TERMS_FILE, plugins); "
+        "false plans at list prices",
+    )
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpu_names(cls, value: list[str]) -> list[str]:
+        return _names(value, "GPU name")
+
+    @field_validator("providers")
+    @classmethod
+    def _provider_names(cls, value: list[str]) -> list[str]:
+        return [name.lower() for name in _names(value, "provider name")]
+
+    @field_validator("regions")
+    @classmethod
+    def _region_globs(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("purchase_options", mode="before")
+    @classmethod
+    def _option_text(cls, value: Any) -> Any:
+        return option_spelling(value)
+
+    @field_validator("purchase_options")
+    @classmethod
+    def _unique_options(cls, value: list[PurchaseOption]) -> list[PurchaseOption]:
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _node_size_consistent(self) -> Self:
+        if self.gpus_per_node is not None and (
+            self.min_gpus_per_node is not None or self.max_gpus_per_node is not None
+        ):
+            raise ValueError("give gpus_per_node, or min/max_gpus_per_node, not both")
+        low, high = self.min_gpus_per_node, self.max_gpus_per_node
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_gpus_per_node ({low:g}) exceeds max_gpus_per_node ({high:g})")
+        return self
+
+    @property
+    def allows_interruptible(self) -> bool:
+        return any(option.interruptible for option in self.purchase_options)
+
+
+class PlanLine(BaseModel):
+    """One offer bought in a plan: how many instances, for how long, at what cost.
+
+    For pay-as-you-go offers ``instances`` run in parallel for ``hours_per_instance`` each and
+    ``cost`` is ``instance_hours x unit_price``. For commitments ``instances`` is the number
+    of units bought: ``cost`` is ``instances x term_hours x unit_price`` however little of the
+    term the job uses (``billed_instance_hours`` vs ``instance_hours`` shows the difference).
+    ``gpu_hours`` is what the line delivers to the job, after ``spot_overhead``.
+
+    ``unit_price`` and ``cost`` are what the user pays: the provider's list price after the
+    user's negotiated terms (:mod:`aggregator.terms`), named in ``terms`` in the order they
+    applied. ``list_unit_price`` and ``list_cost`` are the same at the list price, as stored;
+    without terms they equal ``unit_price`` and ``cost``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    region: str
+    zone: str | None = None
+    instance_type: str
+    gpu: str
+    gpu_memory_gb: float
+    gpus_per_instance: float
+    purchase_option: PurchaseOption
+    interruptible: bool
+    term_hours: int
+    payment: Payment | None = None
+    offering_class: OfferingClass | None = None
+    instances: int
+    hours_per_instance: float
+    instance_hours: float
+    billed_instance_hours: float
+    gpu_hours: float
+    unit_price: float = Field(description="price of one instance-hour after your terms")
+    cost: float = Field(description="what the line costs after your terms")
+    list_unit_price: float = Field(description="the provider's list price of one instance-hour")
+    list_cost: float = Field(description="what the line would cost at the list price")
+    terms: list[str] = Field(
+        default_factory=list, description="your price terms applied to this offer, in order"
+    )
+    offer_id: str
+    observed_at: datetime | None = None
+
+
+class Plan(BaseModel):
+    """The cheapest way found to buy the requested GPU-hours, in one currency.
+
+    ``total_cost`` sums ``lines`` (never across currencies) at the prices the user pays, after
+    any negotiated terms; ``list_total_cost`` sums them at list prices (equal to ``total_cost``
+    when no term applied). ``gpus_at_once`` is the peak number of GPUs running when every line
+    starts at once, ``duration_hours`` the longest line. ``optimal`` is False only when the
+    solver's time limit stopped the search before it proved the plan cheapest (a note says so).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    currency: str
+    total_cost: float = Field(description="what the plan costs after your terms")
+    gpu_hours: float = Field(description="GPU-hours delivered")
+    requested_gpu_hours: float
+    price_per_gpu_hour: float = Field(description="total_cost / gpu_hours")
+    gpus_at_once: float
+    duration_hours: float
+    interruptible_gpu_hours: float
+    optimal: bool = True
+    lines: list[PlanLine]
+    alternatives: list[Plan] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="total_cost at list prices, before your terms"
+    )
+    @property
+    def list_total_cost(self) -> float:
+        return sum(line.list_cost for line in self.lines)
