@@ -50,7 +50,8 @@ from aggregator.models import Offer  # noqa: E402
 from aggregator.providers import FetchContext  # noqa: E402
 from aggregator.settings import Settings  # noqa: E402
 from plugins.azure import RetailFeed  # noqa: E402
-from plugins.azure.retail import OfferSet, classify, parse_page  # noqa: E402
+from plugins.azure.pages import parse_page  # noqa: E402
+from plugins.azure.retail import OfferSet, classify  # noqa: E402
 from plugins.azure.settings import AzureSettings  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "azure"

@@ -26,7 +26,8 @@ from aggregator.plugins import load_registry
 from aggregator.providers import FetchContext
 from aggregator.settings import Settings
 from plugins.azure import AzureProvider, RetailFeed
-from plugins.azure.retail import RATELIMIT_HEADER, classify
+from plugins.azure.pages import RATELIMIT_HEADER
+from plugins.azure.retail import classify
 from plugins.azure.settings import AzureSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"

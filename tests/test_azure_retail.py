@@ -13,13 +13,8 @@ import pytest
 
 from aggregator.errors import ProviderResponseError
 from aggregator.models import Offer
-from plugins.azure.retail import (
-    OfferSet,
-    PricedOffer,
-    classify,
-    first_urls,
-    parse_page,
-)
+from plugins.azure.pages import first_urls, parse_page
+from plugins.azure.retail import OfferSet, PricedOffer, classify
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"
 

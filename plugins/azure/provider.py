@@ -10,14 +10,8 @@ from typing import Any, ClassVar
 from pydantic_settings import BaseSettings
 
 from aggregator import Feed, FetchContext, Provider
-from plugins.azure.retail import (
-    OfferSet,
-    Sleep,
-    classify,
-    first_urls,
-    iter_pages,
-    page_chain,
-)
+from plugins.azure.pages import Sleep, first_urls, iter_pages, page_chain
+from plugins.azure.retail import OfferSet, classify
 from plugins.azure.settings import AzureSettings
 
 __all__ = ["AzureProvider", "RetailFeed"]
