@@ -211,21 +211,21 @@ def providers_report(
     engine: Engine | None,
     *,
     store_error: str | None = None,
-    feed_timeout: float | None = None,
+    feed_timeout: float = float(Settings.model_fields["sync_feed_timeout"].default),
 ) -> ProvidersReport:
     """Plugins (with load errors), their feeds, last sync and data age.
 
     Without an ``engine`` (the store could not be opened: ``store_error`` says why) the
     plugins, feeds and terms are still reported: it is the report people read to debug a setup.
 
-    A last run still ``running`` long after any sync could (``feed_timeout``, default
-    ``GPUHOURS_SYNC_FEED_TIMEOUT``, plus time to store) is reported as ``interrupted``: the
+    A last run still ``running`` long after any sync could (``feed_timeout``, the
+    caller's ``GPUHOURS_SYNC_FEED_TIMEOUT``, plus time to store) is reported as ``interrupted``: the
     process running it died.
     """
     from db import store
 
     now = utcnow()
-    lifetime = store.running_lifetime(feed_timeout if feed_timeout is not None else _feed_timeout())
+    lifetime = store.running_lifetime(feed_timeout)
     latest = store.latest_runs(engine, lifetime=lifetime, now=now) if engine is not None else {}
     good_runs = store.latest_runs(engine, good_only=True) if engine is not None else {}
     live = store.live_offer_counts(engine) if engine is not None else {}
@@ -262,15 +262,6 @@ def providers_report(
         price_terms=price_terms_status(registry),
         store_error=store_error,
     )
-
-
-def _feed_timeout() -> float:
-    """``GPUHOURS_SYNC_FEED_TIMEOUT``, or its default when the settings cannot be read (the
-    report is what people read to debug a setup, so it must not fail on them)."""
-    try:
-        return Settings().sync_feed_timeout
-    except Exception:
-        return float(Settings.model_fields["sync_feed_timeout"].default)
 
 
 def price_terms_status(registry: Registry) -> PriceTermsStatus:

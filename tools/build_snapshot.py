@@ -91,17 +91,6 @@ GCP_DECOYS = frozenset(
     }
 )
 
-# When each feed's recorded prices were seen at the source: the oldest date among the
-# recordings it replays (see the fixtures' PROVENANCE.md). Replayed offers carry this as their
-# observed_at, so the bundled prices never pass for fresh ones.
-OBSERVED_AT = {
-    "aws/on-demand": "2025-05-23T23:27:44+00:00",  # EC2 region index publicationDate
-    "aws/spot": "2021-04-06T00:00:00+00:00",  # spotinfo recording commit
-    "aws/savings-plan": "2025-09-11T18:44:47+00:00",  # Savings Plans index publicationDate
-    "azure/retail": "2021-12-07T00:00:00+00:00",  # francecentral items recording commit
-    "gcp/catalog": "2023-03-24T00:00:00+00:00",  # OpenCost page effectiveTime
-}
-
 
 def _json(status: int, body: bytes) -> httpx.Response:
     return httpx.Response(status, content=body, headers={"content-type": "application/json"})
@@ -260,21 +249,30 @@ def gcp_page(request: httpx.Request) -> httpx.Response:
 # it carry their own date. GCP page 4 is constructed from a catalog of unknown date: it is
 # dated like the oldest GCP recording, so its prices never pass for fresher than they are.
 RECEIVED_AT = {
-    "aws/ec2": "2025-05-23T23:27:44+00:00",  # region index publicationDate (the file's version)
-    "aws/savings-plan": "2025-09-11T18:44:47+00:00",  # Savings Plans index publicationDate
-    "aws/spot": "2021-04-06T00:00:00+00:00",  # spotinfo recording commit
-    "azure/eastus2": "2026-01-11T00:00:00+00:00",  # page 1, recording commit
-    "azure/mexicocentral": "2026-08-14T00:00:00+00:00",  # page 2
-    "azure/francecentral": "2021-12-07T00:00:00+00:00",  # page 3
-    "azure/unfiltered": "2026-08-22T00:00:00+00:00",  # page 4
-    "gcp/opencost": "2023-03-24T00:00:00+00:00",  # page 1 effectiveTime
-    "gcp/2024-09": "2024-09-16T12:03:12+00:00",  # pages 2 and 3 effectiveTime
-    "gcp/constructed": "2023-03-24T00:00:00+00:00",  # page 4, see above
+    # (feed, recording): when received
+    ("aws/on-demand", "aws/ec2"): "2025-05-23T23:27:44+00:00",  # region index publicationDate
+    ("aws/spot", "aws/spot"): "2021-04-06T00:00:00+00:00",  # spotinfo recording commit
+    ("aws/savings-plan", "aws/savings-plan"): "2025-09-11T18:44:47+00:00",  # index publicationDate
+    ("azure/retail", "azure/eastus2"): "2026-01-11T00:00:00+00:00",  # page 1, recording commit
+    ("azure/retail", "azure/mexicocentral"): "2026-08-14T00:00:00+00:00",  # page 2
+    ("azure/retail", "azure/francecentral"): "2021-12-07T00:00:00+00:00",  # page 3
+    ("azure/retail", "azure/unfiltered"): "2026-08-22T00:00:00+00:00",  # page 4
+    ("gcp/catalog", "gcp/opencost"): "2023-03-24T00:00:00+00:00",  # page 1 effectiveTime
+    ("gcp/catalog", "gcp/2024-09"): "2024-09-16T12:03:12+00:00",  # pages 2 and 3 effectiveTime
+    ("gcp/catalog", "gcp/constructed"): "2023-03-24T00:00:00+00:00",  # page 4, see above
+}
+_BY_RECORDING = {recording: when for (_, recording), when in RECEIVED_AT.items()}
+
+# When each feed's prices count as seen (OBSERVED_AT.json, the run's date): the oldest of its
+# recordings, so the bundled prices never pass for fresh ones.
+OBSERVED_AT = {
+    feed: min(when for (of, _), when in RECEIVED_AT.items() if of == feed)
+    for feed in dict.fromkeys(feed for feed, _ in RECEIVED_AT)
 }
 
 
 def _recorded_as(request: httpx.Request) -> str:
-    """Which recording answers ``request`` (a key of :data:`RECEIVED_AT`)."""
+    """Which recording answers ``request`` (the second half of a :data:`RECEIVED_AT` key)."""
     host, path = request.url.host, request.url.path
     if host.startswith("website.spot."):
         return "aws/spot"
@@ -292,7 +290,7 @@ def _recorded_as(request: httpx.Request) -> str:
 def handler(request: httpx.Request) -> httpx.Response:
     response = _answer(request)
     if response.status_code == 200:
-        response.headers[RECEIVED_AT_HEADER] = RECEIVED_AT[_recorded_as(request)]
+        response.headers[RECEIVED_AT_HEADER] = _BY_RECORDING[_recorded_as(request)]
     return response
 
 
