@@ -9,26 +9,21 @@ afterwards), so tests running concurrently against the same database never see e
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from aggregator.models import Offer, PurchaseOption
-from db import store
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.scratch import scratch_schema
+from tests.offers import OfferFactory, build_offer
 
 # Fixtures of the sync and CLI tests (test-only plugins installed through entry points).
-pytest_plugins = ["fake_plugins", "pytester"]
+pytest_plugins = ["tests.fake_plugins", "pytester"]
 
 TEST_DATABASE_URL_ENV = "GPUHOURS_TEST_DATABASE_URL"
-
-OfferFactory = Callable[..., Offer]
 
 
 def postgres_url() -> str | None:
@@ -83,42 +78,7 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
     return _database(request, tmp_path, migrate=False)
 
 
-def build_offer(**overrides: Any) -> Offer:
-    """An H100 on-demand offer (AWS p5.48xlarge in us-east-1) with ``overrides`` applied."""
-    fields: dict[str, Any] = {
-        "provider": "aws",
-        "region": "us-east-1",
-        "instance_type": "p5.48xlarge",
-        "gpu": "H100",
-        "gpu_count": 8,
-        "gpu_memory_gb": 80,
-        "vcpus": 192,
-        "memory_gb": 2048,
-        "purchase_option": PurchaseOption.ON_DEMAND,
-        "price_per_hour": 98.32,
-        "source": {
-            "sku": "XCS3ZTE3JUWJBR8G",
-            "rate_code": "XCS3ZTE3JUWJBR8G.JRTCKXETXF.6YS6EN2CT7",
-        },
-    }
-    fields.update(overrides)
-    return Offer(**fields)
-
-
 @pytest.fixture
 def make_offer() -> OfferFactory:
     """``make_offer(**overrides) -> Offer``: see :func:`build_offer` for the defaults."""
     return build_offer
-
-
-def save_offers(engine: Engine, offers: Sequence[Offer], *, now: datetime) -> None:
-    """Store ``offers`` as one sync per provider would (feed ``<provider>/test``)."""
-    by_provider: dict[str, list[Offer]] = {}
-    for offer in offers:
-        by_provider.setdefault(offer.provider, []).append(offer)
-    for provider, own in by_provider.items():
-        snapshot = store.FeedSnapshot(
-            feed=f"{provider}/test", provider=provider, offers=own, unchanged=[], state={},
-            started_at=now,
-        )  # fmt: skip
-        store.apply_snapshot(engine, snapshot, now=now)

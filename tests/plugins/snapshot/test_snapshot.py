@@ -1,0 +1,369 @@
+"""The offline main job: `gpuhours sync --replay bundled` fills the store from the snapshot."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from aggregator.cli import app
+from plugins.snapshot import SNAPSHOT_DIR
+from tests.paths import FIXTURES
+from tests.plugins.gcp.test_locations import A3_HIGHGPU
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    monkeypatch.setenv("GPUHOURS_DATA_DIR", str(tmp_path / "data"))
+    for name in ("GPUHOURS_DATABASE_URL", "GPUHOURS_PLUGINS", "GPUHOURS_GCP_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        result = runner.invoke(app, list(args))
+        assert "Traceback" not in result.output, result.output
+        return result
+
+    return invoke
+
+
+def test_bundled_replay_fills_the_store_with_all_three_providers(cli: Any) -> None:
+    result = cli("sync", "--replay", "bundled", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    runs = {r["feed"]: r for r in document["runs"]}
+    assert set(runs) == {
+        "aws/on-demand",
+        "aws/spot",
+        "aws/savings-plan",
+        "azure/retail",
+        "gcp/catalog",
+    }
+    assert all(r["status"] == "ok" and r["seen"] > 0 for r in runs.values())
+    assert "gpuhours sync" in document["note"]  # says how to get live prices
+
+    offers = json.loads(cli("offers", "--limit", "1000", "--json").stdout)["offers"]
+    assert {o["provider"] for o in offers} == {"aws", "azure", "gcp"}
+    h100 = json.loads(cli("offers", "--gpu", "H100", "--no-spot", "--json").stdout)["offers"]
+    assert h100 and all(o["gpu"] == "H100" and o["source"] for o in h100)
+
+
+def test_bundled_prices_keep_the_age_of_their_recordings(cli: Any) -> None:
+    cli("sync", "--replay", "bundled")
+    offers = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
+    azure = {(o["region"], o["observed_at"][:10]) for o in offers if o["provider"] == "azure"}
+    # each page is dated by its own recording (tests/fixtures/azure/PROVENANCE.md), not the
+    # oldest page of the feed: eastus2 2026-01-11, mexicocentral 2026-08-14, francecentral
+    # 2021-12-07, and the unfiltered page's regions 2026-08-22
+    assert {r: d for r, d in azure if r in ("eastus2", "mexicocentral", "francecentral")} == {
+        "eastus2": "2026-01-11",
+        "mexicocentral": "2026-08-14",
+        "francecentral": "2021-12-07",
+    }
+    assert {d for r, d in azure if r in ("usgovvirginia", "germanywestcentral")} == {"2026-08-22"}
+    # GCP H100 machines are priced from the SKUs recorded 2024-09 (effectiveTime 2024-09-16),
+    # not the 2023 OpenCost page; a price is as old as its oldest part
+    h100 = [o for o in offers if o["provider"] == "gcp" and o["instance_type"] == "a3-highgpu-8g"]
+    on_demand = [o for o in h100 if o["purchase_option"] == "on_demand"]
+    assert on_demand and {o["observed_at"] for o in on_demand} == {"2024-09-16T12:03:12Z"}
+    for offer in h100:
+        parts = [v for k, v in offer["source"].items() if k.endswith("_observed_at")]
+        assert parts and offer["observed_at"].replace("Z", "+00:00") == min(parts)
+    feeds = {f["id"]: f for f in json.loads(cli("providers", "--json").stdout)["feeds"]}
+    assert feeds["gcp/catalog"]["stale"] is True  # years old: never passes for fresh data
+
+
+def test_a_recording_older_than_the_stored_prices_is_refused(cli: Any, tmp_path: Path) -> None:
+    recording = tmp_path / "recording"
+    shutil.copytree(SNAPSHOT_DIR, recording)
+    observed = json.loads((recording / "OBSERVED_AT.json").read_text())
+    assert cli("sync", "azure", "--replay", str(recording)).exit_code == 0
+    observed["azure/retail"] = "2020-01-01T00:00:00+00:00"
+    (recording / "OBSERVED_AT.json").write_text(json.dumps(observed))
+    before = json.loads(cli("offers", "--provider", "azure", "--json").stdout)
+    result = cli("sync", "azure", "--replay", str(recording), "--json")
+    assert result.exit_code == 3
+    assert "older than the stored ones" in json.loads(result.stdout)["runs"][0]["error"]
+    assert json.loads(cli("offers", "--provider", "azure", "--json").stdout) == before
+
+
+def test_replay_needs_no_credentials_but_live_gcp_does(cli: Any) -> None:
+    result = cli("sync", "gcp", "--replay", "bundled", "--json")
+    assert json.loads(result.stdout)["runs"][0]["status"] == "ok"
+
+
+def test_the_snapshot_syncs_into_both_stores(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from aggregator.models import SyncStatus
+    from aggregator.plugins import load_registry
+    from aggregator.settings import Settings
+    from aggregator.sync import load_observed_at, sync_feeds
+    from db import store
+
+    monkeypatch.setenv("GPUHOURS_PLUGINS", "aws,azure,gcp")
+    settings = Settings()
+    registry = load_registry(settings)
+    outcomes = asyncio.run(
+        sync_feeds(
+            registry.select_feeds([]),
+            registry,
+            engine,
+            settings,
+            replay_dir=SNAPSHOT_DIR,
+            observed_at=load_observed_at(SNAPSHOT_DIR),
+        )
+    )
+    assert [o.run.status for o in outcomes] == [SyncStatus.OK] * 5
+    offers = store.query_offers(engine, store.OfferQuery())
+    assert {o.provider for o in offers} == {"aws", "azure", "gcp"}
+    assert len(offers) == sum(o.run.seen for o in outcomes)
+
+
+@pytest.mark.parametrize(("gpu", "hours"), [("H100", "1000"), ("A100", "20000")])
+def test_cheapest_after_a_replayed_sync_traces_to_stored_offers(
+    cli: Any, gpu: str, hours: str
+) -> None:
+    assert cli("sync", "--replay", "bundled").exit_code == 0
+    result = cli("cheapest", "--gpu", gpu, "--gpu-hours", hours, "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["gpu_hours"] >= float(hours) and plan["lines"]
+    stored = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
+    by_id = {o["id"]: o for o in stored}
+    for line in plan["lines"]:
+        offer = by_id[line["offer_id"]]
+        assert (offer["provider"], offer["region"], offer["instance_type"], offer["gpu"]) == (
+            line["provider"],
+            line["region"],
+            line["instance_type"],
+            gpu,
+        )
+        assert offer["price_per_hour"] == line["unit_price"]
+    assert sum(line["cost"] for line in plan["lines"]) == pytest.approx(plan["total_cost"])
+
+
+# --- what ships: users' data, not test decoys -------------------------------------------------
+
+# Rows and SKUs that tests/fixtures construct only to be rejected, reported or excluded (see
+# plugins/snapshot/PROVENANCE.md). tools/build_snapshot.py leaves them out of the snapshot.
+DECOYS = (
+    "ZZP4DE24XLLNX001",  # AWS: p4de.24xlarge claiming 320 GB of GPU memory
+    "p4de.24xlarge",
+    "YSXJGN78QTXNVGDQ",  # AWS: p4d Capacity Block at $0.00
+    "ZZP548XLWINDOWS1",  # AWS: excluded p5.48xlarge variants with made-up prices
+    "ZZP548XLWINBYOL1",
+    "ZZP548XLDEDICAT1",
+    "ZZP548XLUNUSED01",
+    "ZZP548XLALLOCAT1",
+    "ZZP548XLRHEL0001",
+    "ZZP548XLSQLWEB01",
+    "ZZP548XLCAPBLCK1",
+    "ZZFARGATEVCPU001",  # AWS Savings Plans: excluded rows
+    "ZZEC2INSTSP00001",
+    "FIXT-K80-OD-AMER",  # GCP: a GPU the plugin does not price
+    "Tesla K80",
+    "FIXT-IDR-A2R-OD-AMER",  # GCP: an IDR copy of a real USD SKU
+    "FIXT-SOLE-OD-AMER",  # GCP: variants that must never be used
+    "FIXT-DWS-OD-AMER",
+    "FIXT-DWSM-OD-AMER",
+    "FIXT-CAL-OD-AMER",
+    "FIXT-FLEX-OD-AMER",
+    "FIXT-VWS-OD-AMER",
+    "FIXT-A2CSPOT-1Y-AMER",
+)
+
+
+def _snapshot_texts() -> dict[str, str]:
+    return {
+        str(body.relative_to(SNAPSHOT_DIR)): gzip.decompress(body.read_bytes()).decode()
+        for body in sorted(SNAPSHOT_DIR.rglob("*.body.gz"))
+    } | {
+        str(meta.relative_to(SNAPSHOT_DIR)): meta.read_text()
+        for meta in sorted(SNAPSHOT_DIR.rglob("*.json"))
+    }
+
+
+def test_the_snapshot_ships_no_test_decoys() -> None:
+    texts = _snapshot_texts()
+    assert len(texts) > 10
+    found = {(name, decoy) for name, text in texts.items() for decoy in DECOYS if decoy in text}
+    assert found == set()
+
+
+def test_the_decoys_stay_in_the_fixtures_for_the_tests() -> None:
+    fixtures = "".join(
+        p.read_text(errors="replace") for p in FIXTURES.rglob("*") if p.suffix in {".csv", ".json"}
+    )
+    assert [d for d in DECOYS if d not in fixtures] == []
+
+
+def _gpuhours(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUHOURS_")}
+    env["GPUHOURS_DATA_DIR"] = str(tmp_path / "data")
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_bundled_sync_prints_no_warning(tmp_path: Path) -> None:
+    done = _gpuhours(tmp_path, "sync", "--replay", "bundled", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("WARNING")] == []
+    runs = {r["feed"]: r for r in json.loads(done.stdout)["runs"]}
+    # One real row is rejected (an Azure spot price equal to on demand, logged at INFO); real
+    # rows the tables do not know are counted.
+    rejected = {**dict.fromkeys(runs, 0), "azure/retail": 1}
+    assert {feed: run["rejected"] for feed, run in runs.items()} == rejected
+    assert runs["aws/on-demand"]["unknown"] == 1  # g2.2xlarge, a real previous-gen size
+    assert runs["azure/retail"]["unknown"] == 3  # real sizes without documented GPU facts
+
+
+def test_the_sync_summary_counts_skipped_rows_in_one_hint_line(tmp_path: Path) -> None:
+    done = _gpuhours(tmp_path, "sync", "--replay", "bundled")
+    assert done.returncode == 0, done.stderr
+    hints = [line for line in done.stderr.splitlines() if "`gpuhours -v sync` lists each" in line]
+    assert hints == [
+        "1 row rejected and 6 unknown to gpuhours' tables were skipped; "
+        "`gpuhours -v sync` lists each"
+    ]
+    assert "skipped unknown" not in done.stderr  # the rows themselves only with -v
+
+
+def test_rows_skipped_as_unknown_are_logged_at_info(tmp_path: Path) -> None:
+    done = _gpuhours(tmp_path, "-v", "sync", "azure", "--replay", "bundled")
+    assert done.returncode == 0, done.stderr
+    assert not any(line.startswith("WARNING") for line in done.stderr.splitlines())
+    unknown = [line for line in done.stderr.splitlines() if "skipped unknown" in line]
+    assert len(unknown) == 3 and all(line.startswith("INFO ") for line in unknown)
+
+
+def test_every_feed_yields_offers_from_the_snapshot(cli: Any) -> None:
+    assert cli("sync", "--replay", "bundled").exit_code == 0
+    offers = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
+    per_feed = Counter(o["feed"] for o in offers)
+    assert set(per_feed) == {
+        "aws/on-demand",
+        "aws/spot",
+        "aws/savings-plan",
+        "azure/retail",
+        "gcp/catalog",
+    }
+    assert all(n > 0 for n in per_feed.values()), per_feed
+
+
+# --- what was widened with real recordings ----------------------------------------------------
+
+
+def test_azure_francecentral_v100_offers_trace_to_their_recorded_meters(cli: Any) -> None:
+    cli("sync", "azure", "--replay", "bundled")
+    offers = json.loads(cli("offers", "--provider", "azure", "--limit", "1000", "--json").stdout)
+    france = [o for o in offers["offers"] if o["region"] == "francecentral"]
+    assert {o["gpu"] for o in france} == {"V100", "M60"}  # NCv3 and NVv3
+    recorded = json.loads(
+        (FIXTURES / "azure" / "francecentral_retail_prices_slice.json").read_text()
+    )
+    by_meter = {(i["meterId"], i["type"], i.get("reservationTerm")): i for i in recorded["items"]}
+    [on_demand] = [
+        o
+        for o in france
+        if o["instance_type"] == "Standard_NC6s_v3" and o["purchase_option"] == "on_demand"
+    ]
+    item = by_meter[(on_demand["source"]["meter_id"], "Consumption", None)]
+    assert item["armRegionName"] == "francecentral" and "Windows" not in item["productName"]
+    assert on_demand["price_per_hour"] == pytest.approx(item["retailPrice"])
+    assert on_demand["gpu_count"] == 1 and on_demand["observed_at"].startswith("2021-12-07")
+    reserved = [
+        o
+        for o in france
+        if o["instance_type"] == "Standard_NC6s_v3" and o["purchase_option"] == "reserved"
+    ]
+    assert sorted(o["term_hours"] for o in reserved) == [8760, 26280]
+    for offer in reserved:
+        term = offer["source"]["reservation_term"]
+        row = by_meter[(offer["source"]["meter_id"], "Reservation", term)]
+        assert offer["price_per_hour"] == pytest.approx(row["retailPrice"] / offer["term_hours"])
+
+
+def test_gcp_h100_machines_come_from_every_recorded_region(cli: Any) -> None:
+    cli("sync", "gcp", "--replay", "bundled")
+    offers = json.loads(cli("offers", "--gpu", "H100", "--limit", "10000", "--json").stdout)
+    gcp = [o for o in offers["offers"] if o["provider"] == "gcp"]
+    regions = {o["region"] for o in gcp}
+    # H100 SKUs are recorded for 42 regions; A3 machines are sold in 18 of them (all priced)
+    assert regions == A3_HIGHGPU
+    assert {"asia-northeast1", "europe-west1", "us-west4"} <= regions
+    recorded = json.loads(
+        (FIXTURES / "gcp" / "services_pricelist_h100_regions.json").read_text(encoding="utf-8")
+    )
+    skus = {s["skuId"]: s for s in recorded}
+    [tokyo] = [
+        o
+        for o in gcp
+        if o["region"] == "asia-northeast1"
+        and o["instance_type"] == "a3-highgpu-8g"
+        and o["purchase_option"] == "on_demand"
+    ]
+    gpu = skus[tokyo["source"]["gpu_sku"]]
+    assert gpu["description"] == "Nvidia H100 80GB GPU running in Tokyo"
+    assert "asia-northeast1" in gpu["serviceRegions"]
+    rate = gpu["pricingInfo"][0]["pricingExpression"]["tieredRates"][-1]["unitPrice"]
+    gpu_hour = int(rate["units"]) + rate["nanos"] / 1e9
+    assert tokyo["price_per_hour"] > 8 * gpu_hour > 0  # 8 GPUs plus the A3 host
+    assert {tokyo["source"]["core_sku"], tokyo["source"]["ram_sku"]} <= set(skus)
+
+
+def test_a_recorded_spot_price_equal_to_on_demand_is_not_offered(cli: Any) -> None:
+    # The recorded mexicocentral page lists Standard_ND96isr_H200_v5 spot at 93.28 USD/h, the
+    # on-demand price: not a discount anyone can buy, so no spot offer is made of it.
+    result = cli("sync", "azure", "--replay", "bundled", "--json")
+    (run,) = json.loads(result.stdout)["runs"]
+    offers = json.loads(cli("offers", "--provider", "azure", "--limit", "10000", "--json").stdout)
+    h200 = {
+        o["purchase_option"]: o["price_per_hour"]
+        for o in offers["offers"]
+        if o["instance_type"] == "Standard_ND96isr_H200_v5" and o["region"] == "mexicocentral"
+    }
+    assert h200["on_demand"] == pytest.approx(93.28) and "spot" not in h200
+    assert run["rejected"] >= 1
+    interruptible = [o for o in offers["offers"] if o["interruptible"]]
+    on_demand = {
+        (o["region"], o["instance_type"]): o["price_per_hour"]
+        for o in offers["offers"]
+        if o["purchase_option"] == "on_demand"
+    }
+    assert interruptible and all(
+        o["price_per_hour"] < on_demand.get((o["region"], o["instance_type"]), float("inf"))
+        for o in interruptible
+    )
+
+
+def test_providers_lists_what_the_tables_did_not_know_in_the_last_sync(cli: Any) -> None:
+    cli("sync", "--replay", "bundled")
+    feeds = {f["id"]: f for f in json.loads(cli("providers", "--json").stdout)["feeds"]}
+    assert feeds["azure/retail"]["unknown_names"] == [
+        "Azure VM size Standard_NC320lds_xl_RTXPRO6000BSE_v6",
+        "Azure VM size Standard_ND128isr_GB300_v6",
+        "Azure VM size Standard_ND96is_MI300X_v5",
+    ]
+    assert feeds["aws/on-demand"]["unknown_names"] == ["instance family g2.2xlarge"]
+    assert feeds["gcp/catalog"]["unknown_names"] == []
+    assert feeds["azure/retail"]["last_run"]["unknown"] == 3
+    text = cli("providers").stdout
+    assert "azure/retail: not in gpuhours' tables" in text and "ND96is_MI300X_v5" in text
