@@ -30,13 +30,15 @@ hourly rate of 0.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from aggregator.models import HOURS_PER_YEAR, OfferingClass, Payment, PurchaseOption
 from plugins.aws.csv_stream import CsvStream, adrive, drive
 from plugins.aws.families import GPU_FAMILIES, NOT_GPU_FAMILIES, GpuFamily, family_of
+from plugins.aws.rows import Row, RowProblem, RowSelector, named_rows, parse_price
 
+# The row types of plugins.aws.rows are importable from here too, beside the parser using them.
 __all__ = [
     "COLUMNS",
     "PAYMENTS",
@@ -92,22 +94,6 @@ _CLASSES: Mapping[str, OfferingClass] = {
     "convertible": OfferingClass.CONVERTIBLE,
 }
 _UPFRONT_FEE = "Upfront Fee"
-
-Row = Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class RowSelector:
-    """Which rows of an offer file matter: a raw-line pre-filter plus a full predicate.
-
-    ``required`` byte strings must all occur in a raw line for it to be parsed at all; they must
-    be values that ``keep`` demands, so the pre-filter can never drop a row ``keep`` would keep
-    (see :mod:`plugins.aws.csv_stream`). ``keep`` sees the row as ``{column: value}`` for the
-    columns the parser reads (:data:`COLUMNS` here, ``SP_COLUMNS`` for savings-plan files).
-    """
-
-    required: tuple[bytes, ...]
-    keep: Callable[[Row], bool]
 
 
 def gpu_count(text: str) -> float:
@@ -176,30 +162,7 @@ class PricePoint:
         return self.hourly
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    """A row that passed the filter but could not become a price; ``raw`` says which."""
-
-    reason: str
-    raw: str
-    offer: Mapping[str, object] | None = None  # the key of the offer it prices, when known
-
-
 Result = PricePoint | RowProblem
-
-
-def named_rows(
-    rows: list[list[str]], width: int, columns: Mapping[str, int]
-) -> Iterator[Row | RowProblem]:
-    """Each CSV row as a mapping of the wanted columns, or a problem if its width is wrong."""
-    for fields in rows:
-        if len(fields) != width:
-            yield RowProblem(
-                f"malformed row: {len(fields)} fields where the header has {width}",
-                ",".join(fields)[:300],
-            )
-            continue
-        yield {name: fields[i] for name, i in columns.items()}
 
 
 @dataclass
@@ -216,15 +179,6 @@ def _describe(row: Row) -> str:
         f"{row['TermType']} {row['LeaseContractLength']} {row['PurchaseOption']} "
         f"{row['OfferingClass']} {row['Unit']} {row['PricePerUnit']} {row['Currency']}"
     ).strip()
-
-
-def parse_price(text: str) -> float | None:
-    """A price column as a finite number of at least 0, or None."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
 
 
 @dataclass

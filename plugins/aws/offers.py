@@ -29,7 +29,8 @@ import pydantic
 
 from aggregator.models import Billing, Offer
 from plugins.aws.families import GPU_FAMILIES, NOT_GPU_FAMILIES, GpuFamily, split_instance_type
-from plugins.aws.offer_file import PricePoint, RowProblem, gpu_count
+from plugins.aws.offer_file import PricePoint, gpu_count
+from plugins.aws.rows import RowProblem
 
 __all__ = [
     "LINUX_BILLING",

@@ -34,9 +34,9 @@ from aggregator.http.received import received_at
 from aggregator.models import Offer
 from aggregator.providers import FetchContext
 from plugins.aws.csv_stream import PushParser, adrive
-from plugins.aws.offer_file import RowProblem
 from plugins.aws.offers import Unknown
 from plugins.aws.reporting import Outcomes
+from plugins.aws.rows import RowProblem
 from plugins.aws.settings import settings_of
 
 __all__ = [

@@ -16,8 +16,8 @@ from datetime import datetime
 
 from aggregator.models import Offer
 from aggregator.providers import FetchContext
-from plugins.aws.offer_file import RowProblem
 from plugins.aws.offers import Unknown
+from plugins.aws.rows import RowProblem
 
 __all__ = ["Outcomes"]
 

@@ -40,9 +40,10 @@ from aggregator.models import HOURS_PER_YEAR, Offer, Payment, PurchaseOption
 from aggregator.providers import Feed, FetchContext
 from plugins.aws.csv_stream import CsvStream, adrive, drive
 from plugins.aws.families import GPU_FAMILIES, GpuFamily, family_of
-from plugins.aws.offer_file import PAYMENTS, RowProblem, RowSelector, named_rows, parse_price
+from plugins.aws.offer_file import PAYMENTS
 from plugins.aws.offers import GpuFit, Unknown, fit_gpu, make_offer
 from plugins.aws.regional import regional_offers
+from plugins.aws.rows import Row, RowProblem, RowSelector, named_rows, parse_price
 
 __all__ = [
     "SP_COLUMNS",
@@ -79,8 +80,6 @@ SP_COLUMNS = (
 
 _SHARED_USAGE = re.compile(r"^(?:[A-Z0-9]+-)*BoxUsage:(?P<type>\S+)$")
 _YEARS: Mapping[str, int] = {"1": 1, "3": 3}
-
-Row = Mapping[str, str]
 
 
 def _instance_type(row: Row) -> str:

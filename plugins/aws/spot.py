@@ -39,9 +39,9 @@ from aggregator.http.received import received_at
 from aggregator.models import Offer, PurchaseOption
 from aggregator.providers import Feed, FetchContext
 from plugins.aws.families import NOT_GPU_FAMILIES, family_of
-from plugins.aws.offer_file import RowProblem
 from plugins.aws.offers import LINUX_BILLING, GpuFit, Unknown, fit_gpu, make_offer
 from plugins.aws.reporting import Outcomes
+from plugins.aws.rows import RowProblem
 from plugins.aws.settings import settings_of
 
 __all__ = [
