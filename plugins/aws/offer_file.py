@@ -1,30 +1,12 @@
 """The EC2 offer file (CSV): which rows are GPU prices, and how reserved terms are combined.
 
-One offer file per region lists every EC2 price dimension: one row per SKU x offer term x rate.
-:class:`OfferFileParser` streams it (through :class:`~plugins.aws.csv_stream.CsvStream`) and
-turns the rows a :class:`RowSelector` keeps into :class:`PricePoint` objects, one per way to
-pay for one machine, or :class:`RowProblem` objects for rows that should have been prices but
-could not be read. It knows nothing about GPUs beyond what the selector tells it; turning a
-price point into an :class:`~aggregator.models.Offer` is :mod:`plugins.aws.offers`' job.
-
-Rows kept by the default selector (:func:`linux_gpu_selector`), all conditions together:
-
-* ``Operating System`` Linux, ``Tenancy`` Shared, ``CapacityStatus`` Used (not the unused or
-  allocated capacity-reservation rows), ``Pre Installed S/W`` NA, ``License Model`` "No License
-  required", ``MarketOption`` OnDemand (or empty; never CapacityBlock), ``Product Family``
-  "Compute Instance" or "Compute Instance (bare metal)";
-* a ``GPU`` count > 0 or a family the GPU table knows; families of non-GPU accelerators are
-  dropped here.
-
-Structure, checked by the parser whatever the selector: ``TermType`` OnDemand rows with ``Unit``
-Hrs are on-demand prices. ``TermType`` Reserved terms (SKU + ``OfferTermCode``) come as an
-hourly ``Hrs`` row and, for partial and all upfront, a ``PriceDescription`` "Upfront Fee" row
-with ``Unit`` Quantity. The two rows need not be adjacent, so parts are buffered under (SKU,
-OfferTermCode) until both are seen; only rows the selector kept are buffered, which keeps
-memory bounded (GPU rows are a tiny share of a file). A term still incomplete at the end of the
-file is a :class:`RowProblem`. The effective hourly price of a term is
-``hourly + upfront / term_hours`` (8760 h for 1yr, 26280 h for 3yr); all upfront terms have an
-hourly rate of 0.
+One offer file per region has a row per SKU x offer term x rate. :class:`OfferFileParser`
+streams it (through :class:`~plugins.aws.csv_stream.CsvStream`) into a :class:`PricePoint` per
+way to pay for one machine, or a :class:`~plugins.aws.rows.RowProblem`; it knows of GPUs only
+what the :class:`~plugins.aws.rows.RowSelector` tells it (:mod:`plugins.aws.offers` makes the
+offers). A reserved term's hourly and upfront-fee rows need not be adjacent, so kept rows are
+buffered by (SKU, OfferTermCode) until the term is whole. Which rows :func:`linux_gpu_selector`
+keeps and how a term's price is computed: docs/providers/aws.md, "The EC2 offer files".
 """
 
 from __future__ import annotations
@@ -106,7 +88,7 @@ def gpu_count(text: str) -> float:
 
 
 def linux_gpu_selector(families: Mapping[str, GpuFamily] = GPU_FAMILIES) -> RowSelector:
-    """The selector the ``aws/on-demand`` feed uses (conditions in the module docstring)."""
+    """The selector the ``aws/on-demand`` feed uses (conditions in docs/providers/aws.md)."""
 
     def keep(row: Row) -> bool:
         if not (
@@ -183,7 +165,7 @@ def _describe(row: Row) -> str:
 
 @dataclass
 class OfferFileParser:
-    """Streams one offer file into price points (see the module docstring).
+    """Streams one offer file into price points (see docs/providers/aws.md).
 
     Push chunks with :meth:`feed` and finish with :meth:`close`, or let :meth:`parse` /
     :meth:`aparse` drive it from a sync or async chunk source. ``what`` names the file in
