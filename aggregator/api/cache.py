@@ -99,8 +99,8 @@ class StoreVersion:
 
     ``read`` is the blocking read (:func:`aggregator.catalog.store_version` bound to an
     engine). It runs on the event loop itself, holding it for one tiny query at most every
-    ``max_age`` seconds: handing it to a worker thread cost far more under load, because the
-    thread then had to win the GIL back from the busy loop at every step of the query (measured:
+    ``max_age`` seconds: handing it to a worker thread costs far more under load, because the
+    thread then has to win the GIL back from the busy loop at every step of the query (measured:
     each such request took 50-300 ms, which made them the p99 of a busy worker). A value
     returned was read before the call returned, so answers filed under it are no older than it
     says; a sync committed elsewhere shows at most ``max_age`` after it committed. One instance
