@@ -2,25 +2,7 @@
 
 Every error a user or a plugin can see derives from :class:`GpuhoursError`. Messages name what
 failed and what to do about it; none carries a secret (API keys are redacted before a URL is
-put into a message).
-
-::
-
-    GpuhoursError
-    +-- ConfigurationError          a setting is missing or wrong ("set GPUHOURS_...")
-    +-- InvalidInput                bad CLI flag, API body or query value (exit 2, HTTP 422)
-    |   +-- UnknownGpu (KeyError)   a GPU name the vocabulary does not know; lists near matches
-    +-- PluginError                 a plugin failed to load or registered something unusable
-    +-- ProviderError               a cloud's price API failed us (carries provider/feed/url)
-    |   +-- ProviderAuthError       401/403: missing or rejected credentials
-    |   +-- ProviderRateLimited     429 after all retries; carries retry_after
-    |   +-- ProviderUnavailable     timeouts, connection errors, 5xx after all retries
-    |   +-- ProviderResponseError   a response we cannot use (bad status, malformed body)
-    |   +-- ReplayMiss              replay mode has no recorded answer for a request
-    +-- StoreError                  the database failed or is not usable
-    |   +-- SchemaOutdated          the schema is older than the code: run `gpuhours db upgrade`
-    +-- SyncRejected                a sync's result looked wrong and was not applied
-    +-- NoFeasiblePlan              no plan satisfies the request; says which constraint binds
+put into a message). The tree, with what each kind means: docs/errors.md.
 """
 
 from __future__ import annotations

@@ -1,56 +1,14 @@
 """The canonical GPU vocabulary: one name per GPU, and every spelling the clouds use mapped to it.
 
-Prices from three clouds can only be compared if "nvidia-tesla-a100" (GCP), "A100" (AWS) and
-"NVIDIA A100 80GB" (a user) land on the same key. This module owns that key: a short canonical
-name (``A100``, ``H100NVL``, ``L40S``: no vendor, no spaces, ``^[A-Z0-9]+$``) together with the
-facts the planner and the CLI need (vendor, memory variants, dense BF16 throughput).
-
-Memory is kept *separate* from the name. ``A100`` is one GPU with a 40 GB and an 80 GB
-variant; a spelling that names the variant (``A100-80GB``, ``a100:80``, ``nvidia-a100-80gb``)
-resolves to ``A100`` with ``memory_gb=80.0``. That keeps "any A100" and "an 80 GB A100" both
-expressible without inventing a second GPU.
-
-How text is matched
--------------------
-:func:`normalize` turns a spelling into a lookup key, and is applied the same way to the
-canonical names, to the aliases and to the text being resolved, so an alias only has to be
-written once in any style:
-
-1. lower-case; a trailing ``:<number>`` (optionally ``gb``/``gib``/``g``) is a memory size
-   (``a100:80``). Note that this is *not* SkyPilot's ``A100:8`` (eight GPUs): ``A100:8`` is
-   read as "an 8 GB A100" and fails loudly, which is better than being read as something else;
-2. split into words on spaces, ``-``, ``_``, ``/``, ``,`` and parentheses;
-3. drop vendor and filler words (``nvidia``, ``amd``, ``tesla``, ``radeon``, ``instinct``,
-   ``gpu``, ...) and *form-factor qualifiers* that do not change which chip it is (``sxm4``,
-   ``pcie``, ``hbm3``, and GCP's machine-shape words ``mega`` and ``plus``: "Nvidia H100 80GB
-   Mega" is the H100 in an a3-megagpu machine);
-4. if the last remaining word is a size with a unit (``80gb``, ``80g``, ``80 gb``), it is the
-   memory variant; a bare number never is (``RTX PRO 6000`` is a name, not 6000 GB);
-5. join the remaining words: ``H100 NVL`` -> ``h100nvl``.
-
-The key is then looked up *exactly*. Nothing is matched by prefix or by similarity, which is
-what keeps ``A10``/``A10G``/``A100``, ``L4``/``L40``/``L40S``, ``H100``/``H100NVL`` and
-``B200``/``GB200`` apart. Similarity (:mod:`difflib`) is only used to *suggest* names in the
-:class:`~aggregator.errors.UnknownGpu` error; an unknown string is never guessed.
-
-What is deliberately not here
------------------------------
-* Non-GPU accelerators (AWS Inferentia/Trainium, Google TPUs, Intel Gaudi): they cannot run the
-  same workloads, so pricing them as "GPU-hours" would mislead. A plugin may still register
-  them if it wants to.
-* Licensing variants such as GCP's ``nvidia-tesla-t4-vws`` (virtual workstation, GRID licence
-  included in the price) do not resolve: their price includes software, which offers never
-  include. Provider plugins filter them before resolving.
-* Instance-type parsing (``Standard_NC64as_T4_v3``, ``p5.48xlarge``) and SKU sentences
-  ("... running in Americas") belong to the provider plugins; they pass the GPU part here.
-
-Figures
--------
-``bf16_tflops`` is the vendor's *dense* (no structured sparsity) BF16 tensor throughput per
-GPU, for the SXM/OAM flavour where a chip ships in several. Cards without BF16 carry their
-FP16 figure instead (marked in the table), and ``None`` means "no trustworthy published figure"
-rather than a guess. ``memory_gb`` uses the vendor's marketing "GB" per GPU (per GPU, not per
-board: a K80 board is two 12 GB GPUs, and clouds count GPUs).
+Prices from three clouds compare only if "nvidia-tesla-a100" (GCP), "A100" (AWS) and "NVIDIA
+A100 80GB" (a user) land on one key: a canonical name (``^[A-Z0-9]+$``) with the facts the
+planner and the CLI need. Memory is a variant, not part of the name. :func:`normalize` treats
+names, aliases and input alike, and the key is then looked up exactly, never by prefix or
+similarity: that keeps ``A10``/``A100`` and ``L40``/``L40S`` apart. Figures in
+:data:`BUILTIN_GPUS` are from the vendors' data sheets: ``bf16_tflops`` is dense BF16 tensor
+throughput per GPU, of the SXM/OAM flavour where there are several (FP16 where a card has no
+BF16, as noted beside it; ``None`` where no figure can be trusted), and ``memory_gb`` is the
+marketing GB per GPU, not per board. The matching rules and what is left out: docs/gpus.md.
 """
 
 from __future__ import annotations

@@ -1,25 +1,12 @@
 """The one place that creates database engines, so SQLite and PostgreSQL behave alike.
 
-SQLite is the default (a file under the user's data dir). It is tuned on every new connection:
-
-- ``journal_mode=WAL``: readers never block the writer and never see its uncommitted rows;
-- ``foreign_keys=ON``: SQLite ignores foreign keys unless asked;
-- ``busy_timeout=30000``: a second writer waits up to 30 s for the lock instead of failing;
-- ``synchronous=NORMAL``: durable at every checkpoint, much faster than FULL under WAL;
-- ``cache_size=-65536``: up to 64 MiB of page cache per connection (default 2 MiB), so a
-  100k-offer sync's dirty pages stay in memory until commit (about 15 % faster); memory is
-  only taken as pages are used.
-
-A file store is opened through :func:`db.reader.connect_sqlite_file`: when SQLite cannot create
-its ``-shm`` file (read-only or full disk) connections are opened read-only, so API reads keep
-working, with one warning; writes then fail with a :class:`StoreError` saying why.
-
-The ``sqlite3`` driver's own transaction handling is switched off (SQLAlchemy's documented
-recipe) so that SQLAlchemy emits ``BEGIN`` itself. That makes every read a consistent snapshot
-(the driver would otherwise run SELECTs outside any transaction) and lets writers start with
-``BEGIN IMMEDIATE`` (see :func:`write_transaction`): a deferred transaction that reads first and
-writes later fails at once with "database is locked" when another writer got in between,
-whatever the busy timeout; an immediate one takes the write lock up front and simply waits.
+SQLite is the default (a file under the user's data dir), tuned on every new connection (WAL,
+foreign keys, a 30 s busy timeout, ``synchronous=NORMAL``, a 64 MiB page cache) and opened
+through :func:`db.sqlite_file.connect_sqlite_file`, which falls back to read-only when the
+disk refuses the ``-shm`` file. The ``sqlite3`` driver's own transaction handling is off, so
+SQLAlchemy emits ``BEGIN``: every read is then a snapshot, and :func:`write_transaction`
+starts with ``BEGIN IMMEDIATE``, which waits for the write lock instead of failing on it
+later. Why each setting: docs/store.md.
 """
 
 from __future__ import annotations

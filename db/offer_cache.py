@@ -1,7 +1,7 @@
 """The planner's offer reads, kept in memory per process until the store changes.
 
 A plan request reads every offer matching its filters (thousands of rows) and only then
-solves; reading them again for each request cost more than planning. :func:`cached_offer_records`
+solves; reading them again for each request costs more than planning. :func:`cached_offer_records`
 returns what :func:`db.read.query_offer_records` would, reusing an earlier result for the
 same query while :func:`db.read.data_version` has not moved. A result is read together with
 the version in one snapshot and filed under that version, so the label is exact: a result can

@@ -8,7 +8,7 @@ read functions of :mod:`db.read` are written against it. Where it comes from:
   an SQLAlchemy engine made by :func:`db.engine.make_engine` (imported only then). Either way
   the whole ``with`` block reads one snapshot of the database.
 - :func:`reader_for` ``(engine)``: a reader over an engine a service already holds; each read
-  takes a pooled connection of its own, as the store's functions always did.
+  takes a pooled connection of its own, like every function of :mod:`db.store`.
 
 Both open SQLite files through :func:`db.sqlite_file.connect_sqlite_file`, which opens a store
 read-only when its journal files cannot be created.

@@ -1,26 +1,11 @@
 """The tables of the price store, as SQLModel classes.
 
-The tables are a storage representation, not the API: readers get
-:class:`aggregator.models.StoredOffer`, :class:`~aggregator.models.PriceInterval` and
-:class:`~aggregator.models.SyncRun` back from :mod:`db.store`, never these rows. Hot paths in
-the store use the Core ``Table`` objects exported below (``offers``, ``price_history``,
-``sync_runs``, ``feed_state``) with plain dict rows; the SQLModel classes exist so the schema is
-declared once, in Python, and Alembic can compare the migrated database against it.
-
-Choices that the rest of the store relies on:
-
-- ``offers.id`` is :func:`aggregator.models.natural_key_id` of the natural key, so the same offer
-  has the same id in every store and upserts can conflict on the primary key.
-- ``zone``, ``payment`` and ``offering_class`` are stored as ``''`` when absent: NULLs are
-  distinct in a unique constraint, so NULL would let the same natural key be stored twice.
-- ``source`` is JSON text (``json.dumps(..., sort_keys=True)``), not a JSON column type: the
-  same bytes on SQLite and PostgreSQL, and comparable with ``=``.
-- Every timestamp is a :class:`UtcDateTime`: naive datetimes are refused when written, and
-  values always come back timezone-aware in UTC (SQLite itself stores no offset).
-- Enumerations (``purchase_option``, ``payment``, ``status`` ...) are plain strings holding the
-  enum's value, so no PostgreSQL ``ENUM`` type has to be migrated when a value is added.
-- Constraints and indexes carry explicit names so migrations can refer to them on both
-  dialects.
+They are a storage representation, not the API: :mod:`db.store` hands readers
+:mod:`aggregator.models` objects, and its hot paths use the Core ``Table`` objects exported
+below with plain dict rows; the SQLModel classes declare the schema once, so Alembic can
+compare a database with it. Choices the store relies on, such as ``''`` rather than NULL in
+natural-key columns (NULLs never collide in a unique constraint) and ids derived from the
+natural key: docs/store.md, "The tables".
 """
 
 from __future__ import annotations

@@ -1,24 +1,11 @@
 """The FastAPI application: wiring, error handling and per-request bookkeeping.
 
-What is promised:
-
-* :func:`create_app` is a factory (``uvicorn --factory aggregator.api:create_app``). Tests
-  inject a store and a plugin registry; a service reads ``GPUHOURS_*`` settings and opens the
-  configured store itself (disposing it at shutdown). The app starts even when the store is
-  down or its schema is old, so ``/healthz`` answers and ``/readyz`` can say why it is not
-  ready; a brand-new local SQLite file is created and migrated as the CLI does.
-* Errors are JSON :class:`~aggregator.api.schemas.ErrorResponse` bodies, never a traceback:
-  bad input (FastAPI's validation and the core's :class:`InvalidInput`) is 422 naming the
-  field; an infeasible plan is 422 with the planner's reason; a store that cannot be used is
-  503; a missing offer 404; an unexpected exception 500 with a request id to find the logged
-  traceback by. A request body over ``MAX_REQUEST_BODY_BYTES`` is 413 without being read
-  whole. Every response carries ``X-Request-Id``; every JSON body is strict JSON
-  (:mod:`aggregator.api.responses`).
-* Each request is counted in ``/metrics`` by route template and status; 5xx responses and slow
-  requests (over one second) are logged with method, route, status and duration.
-* Offer pages and plans are memoized until the store's version moves (any committed sync) and
-  for at most ``GPUHOURS_API_CACHE_SECONDS`` (60 s by default; see
-  :mod:`aggregator.api.cache`): new prices show at most 0.1 s after a sync commits.
+:func:`create_app` is a factory (``uvicorn --factory aggregator.api:create_app``) that tests
+give a store and a registry; a service opens the configured store itself. It starts even when
+the store is down or outdated, so ``/readyz`` can say why. :class:`RequestBookkeeping` gives
+every response an ``X-Request-Id``, counts it by route template, logs 5xx and slow answers, and
+turns an unhandled exception into a JSON 500 naming the request id. What each failure answers
+and how long answers are shared: docs/api.md.
 """
 
 from __future__ import annotations

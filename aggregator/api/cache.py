@@ -1,26 +1,12 @@
 """A memo of computed answers, valid until the store changes, so repeated requests cost little.
 
-Prices change only when a sync commits, at most every few minutes per feed, while a busy API
-answers the same question many times a second. Identical requests (same route, same
-normalized parameters) share one computed page or plan for as long as the store's version
-(:func:`db.store.data_version`, raised by every committed sync, whichever process ran it) is
-the one the answer was computed at, and for at most ``GPUHOURS_API_CACHE_SECONDS`` (default
-60 s; 0 turns the memo off). What is promised:
-
-* A cached answer is a whole answer computed from one read of the store, so "old or new
-  prices, never a mix" holds for it as for any read.
-* A memoized answer is not used once the store has moved on: requests compare the store's
-  version first, and an answer computed at another version is dropped. The version is read
-  before the answer is computed, so an answer is filed under a version no newer than its data.
-  The version itself is re-read at most every ``GPUHOURS_API_VERSION_CHECK_SECONDS`` (default
-  0.1 s; 0: on every request; :class:`StoreVersion`), so a busy process costs the store ten
-  tiny queries a second, not one per request; new prices therefore show at most that long
-  after a sync commits, whichever process ran it.
-* The data age a response reports is computed when it is sent, from the cached prices'
-  ``observed_at``, so it is never understated.
-* Memory is bounded: at most ``GPUHOURS_API_CACHE_ENTRIES`` answers (default 256), least
-  recently used first out; offer pages of more than 100 offers are not kept. Errors are
-  never cached.
+Prices change only when a sync commits, while a busy API answers the same question many times
+a second. :class:`AnswerCache` shares one offer page or plan among identical requests for as
+long as the store's version is the one it was computed at, and at most a TTL; the version is
+read before the answer is computed, so an answer is never filed under a newer one.
+:class:`StoreVersion` re-reads the version at most every ``GPUHOURS_API_VERSION_CHECK_SECONDS``,
+on the event loop (a worker thread costs far more under load). The promises and the settings:
+docs/api.md, "Answers are shared until the store changes".
 """
 
 from __future__ import annotations
@@ -113,8 +99,8 @@ class StoreVersion:
 
     ``read`` is the blocking read (:func:`aggregator.catalog.store_version` bound to an
     engine). It runs on the event loop itself, holding it for one tiny query at most every
-    ``max_age`` seconds: handing it to a worker thread cost far more under load, because the
-    thread then had to win the GIL back from the busy loop at every step of the query (measured:
+    ``max_age`` seconds: handing it to a worker thread costs far more under load, because the
+    thread then has to win the GIL back from the busy loop at every step of the query (measured:
     each such request took 50-300 ms, which made them the p99 of a busy worker). A value
     returned was read before the call returned, so answers filed under it are no older than it
     says; a sync committed elsewhere shows at most ``max_age`` after it committed. One instance

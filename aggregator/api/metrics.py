@@ -1,23 +1,10 @@
 """``GET /metrics``: Prometheus text exposition (format 0.0.4), written without a client library.
 
-Two kinds of series, both promised stable names:
-
-* **Per process** (this API process since it started): ``gpuhours_http_requests_total``
-  (method, route template, status), ``gpuhours_http_request_duration_seconds`` (a histogram
-  by method and route) and ``gpuhours_api_answers_total{source="memo"|"computed"}`` (offer
-  pages and plans answered from the memo of :mod:`aggregator.api.cache`, or computed). With
-  ``gpuhours serve --workers N`` each worker counts its own requests and a scrape reaches one
-  of them, so run one worker per pod/container when the numbers matter and scale with
-  replicas; every replica is scraped on its own.
-* **From the store** (identical on every replica, read at scrape time):
-  ``gpuhours_sync_runs_total`` (feed, status), ``gpuhours_feed_consecutive_failures``,
-  ``gpuhours_feed_data_age_seconds`` and ``gpuhours_feed_last_success_timestamp_seconds``
-  (feeds that synced successfully at least once), ``gpuhours_feed_stale``,
-  ``gpuhours_feed_interval_seconds``, ``gpuhours_offers`` (live offers by provider) and
-  ``gpuhours_store_up`` (0 when the store could not be read; the store series are then absent).
-
-Route labels are templates (``/v1/offers/{offer_id}/history``), never raw paths, so label
-cardinality stays bounded whatever clients request; unmatched paths count as ``unmatched``.
+Two kinds of series, with stable names: per process (requests, durations, answers from the
+memo or computed), and from the store, read at scrape time and so the same on every replica
+(sync runs, failures, data age, offers, ``gpuhours_store_up``). Route labels are templates,
+never raw paths, so label cardinality stays bounded whatever clients request. Every series,
+and why to run one worker per container: docs/api.md, "Metrics and logging".
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from aggregator.http.redaction import redact_url
 
 __all__ = ["Sleep"]
 
-# The name the retry log lines had before the module became a package.
+# One logger per package, as elsewhere in gpuhours: the HTTP client logs as "aggregator.http".
 log = logging.getLogger("aggregator.http")
 
 Sleep = Callable[[float], Awaitable[None]]

@@ -1,61 +1,12 @@
 """Offers as the optimizer sees them, and the pruning of offers that can never help.
 
-A :class:`Candidate` reduces an offer to the numbers of the planner's cost model:
-
-- pay-as-you-go (on-demand, spot, low priority): one instance-hour costs ``price`` and
-  delivers ``rate`` GPU-hours (``gpu_count``, divided by ``1 + spot_overhead`` when
-  interruptible); within a deadline ``D`` one instance delivers at most ``rate x D``;
-- commitment (reserved, savings plan, committed use): one unit costs ``unit_cost = price x
-  term_hours`` whatever is used and delivers at most ``unit_capacity = gpu_count x
-  min(term_hours, D)`` GPU-hours (``term_hours`` without a deadline).
-
-Both kinds put ``gpus`` GPUs per instance or unit against ``max_gpus``.
-
-Pruning (why it never changes the optimum)
-------------------------------------------
-Offer A *dominates* offer B when every use of B in any feasible plan can be replaced by uses
-of A at no higher cost, no more GPUs running at once and no later finish. Then some optimal
-plan avoids B, and B can be dropped. :func:`prune` keeps the offers in a fixed order and drops
-an offer only when an offer *already kept* dominates it, so every dropped offer has a kept
-dominator and dropping never compounds. The tests :func:`dominates` uses, per pair:
-
-1. A and B pay-as-you-go: ``A.price / A.rate <= B.price / B.rate`` (A's GPU-hour is no dearer)
-   and, when ``max_gpus`` is set, ``m x A.gpus <= B.gpus`` with ``m = ceil(B.rate / A.rate)``
-   A-instances per B-instance (a B instance delivers at most ``B.rate x D`` within the
-   deadline, which ``m`` A-instances match; instance counts only add up when merged because
-   ``ceil(a + b) <= ceil(a) + ceil(b)``), or ``m = 1`` without a deadline (an offer in use
-   needs one instance however long it runs). Without ``max_gpus`` instance counts cost
-   nothing, so only price matters and the single cheapest pay-as-you-go offer survives.
-2. A pay-as-you-go, B a commitment: replacing one B unit needs ``B.unit_capacity`` GPU-hours
-   of A, costing ``A.price / A.rate x B.unit_capacity``, which must be ``<= B.unit_cost``;
-   with ``max_gpus``, ``m x A.gpus <= B.gpus`` where ``m = ceil(B.unit_capacity / (A.rate x
-   D))`` (or 1 without a deadline). This drops, e.g., a 1-year reservation for a 72-hour job
-   whose whole-term price exceeds on-demand for the hours it could deliver.
-3. A and B commitments: ``k = ceil(B.unit_capacity / A.unit_capacity)`` A-units replace one
-   B-unit; needs ``k x A.unit_cost <= B.unit_cost`` and, with ``max_gpus``,
-   ``k x A.gpus <= B.gpus``.
-
-A commitment never dominates a pay-as-you-go offer (its cost does not shrink with use).
-Rounding in ``ceil`` only errs upwards, which makes a test fail, never pass wrongly.
-
-One more rule bounds commitments by the demand: a plan that uses one unit of B costs at least
-``B.unit_cost``, so when some pay-as-you-go offer alone can serve the whole request for less
-(``N x price / rate``, feasible alone: always without ``max_gpus``, otherwise when its
-instances fit ``max_gpus`` and deliver N within the deadline), B is never optimal
-(:func:`upper_bound`). This is what drops 1- and 3-year terms for small jobs.
-
-Offers of the same shape
-------------------------
-Before any candidate is built, :func:`cheapest_per_shape` keeps one offer per *shape*: currency,
-provider, GPUs per instance, interruptible or not, commitment or not, and term. Offers of one
-shape have the same ``gpus``, ``rate``, ``unit_capacity`` (whatever the request) and differ only
-in price, so the cheapest (the first, on a tie) dominates the rest by rules 1 and 3 with
-``m = k = 1``; whatever dominates it dominates them too. :func:`prune` would drop them anyway;
-dropping them first just spares building and sorting thousands of candidates (a region-by-
-region price list has many offers of each shape). Provider and currency are part of the shape
-because the alternatives plan per provider and plans never mix currencies.
-
-The property tests compare the optimizer on pruned offers with a brute force over all offers.
+A :class:`Candidate` reduces an offer to the cost model: a pay-as-you-go instance-hour costs
+``price`` and delivers ``rate`` GPU-hours; a commitment unit costs ``unit_cost`` whatever is
+used and delivers at most ``unit_capacity``. :func:`prune` drops an offer only when an offer it
+already kept :func:`dominates` it, or when one pay-as-you-go offer alone serves the request for
+less than a commitment's unit (:func:`upper_bound`), so the optimum never changes;
+:func:`cheapest_per_shape` drops same-shape offers first, only to spare building thousands of
+candidates. The dominance rules and why they are sound: docs/planner.md.
 """
 
 from __future__ import annotations
@@ -80,7 +31,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One offer in the optimizer's terms (see the module docstring)."""
+    """One offer in the optimizer's terms (the cost model of docs/planner.md)."""
 
     offer: PlannableOffer
     gpus: float
@@ -95,7 +46,7 @@ class Candidate:
 
 
 def cheapest_per_shape(offers: Sequence[PlannableOffer]) -> list[PlannableOffer]:
-    """The cheapest offer of each shape (module docstring), in the order of ``offers``."""
+    """The cheapest offer of each shape (docs/planner.md), in the order of ``offers``."""
     best: dict[tuple[object, ...], tuple[int, PlannableOffer]] = {}
     for index, offer in enumerate(offers):
         option = offer.purchase_option
@@ -147,7 +98,7 @@ def make_candidates(offers: Sequence[PlannableOffer], request: PlanRequest) -> l
 
 
 def dominates(a: Candidate, b: Candidate, *, max_gpus: int | None, deadline: float | None) -> bool:
-    """Whether ``a`` can stand in for every use of ``b`` (rules 1-3 of the module docstring)."""
+    """Whether ``a`` can stand in for every use of ``b`` (rules 1-3 of docs/planner.md)."""
     if a.commitment:
         if not b.commitment:
             return False

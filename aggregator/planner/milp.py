@@ -1,38 +1,13 @@
 """The mixed-integer program, solved with HiGHS: how many instances or units of each offer.
 
-Formulation (N requested GPU-hours, D deadline, G max_gpus; candidates after pruning)::
-
-    variables  x_k in [0, 1]  share of the N GPU-hours candidate k delivers (continuous)
-               z_k integer    pay-as-you-go: instances running at once; commitment: units
-    minimize   sum_payg (price_k / rate_k) * N * x_k  +  sum_commit unit_cost_k * z_k
-    subject to sum_k x_k >= 1                                          (demand)
-               x_k <= min(1, rate_k * D / N) * z_k        pay-as-you-go with a deadline
-               x_k <= z_k, z_k <= 1       pay-as-you-go without one: in use => one instance
-               x_k <= min(1, unit_capacity_k / N) * z_k                 commitments
-               sum_k gpus_k * z_k <= G                                 (when max_gpus is set)
-
-``x`` is a share of N rather than GPU-hours so coefficients stay at most 1 whatever N is (a
-big-M of N would otherwise spoil the tolerances); capping a coefficient at 1 changes no
-integer solution because ``x_k <= 1`` anyway. Each ``z_k`` is bounded by what an optimal plan
-could use (:func:`~aggregator.planner.candidates.count_bound`); a candidate whose bound is 0 is
-left out. The program returns only the integer counts: :mod:`aggregator.planner.allocate`
-then computes the continuous part exactly (given counts it is a fractional knapsack), so
-reported costs carry no solver tolerance.
-
-Exactness: ``mip_rel_gap = 0`` (HiGHS' default is 1e-4, which could return a plan 0.01 %
-dearer than the best), the default ``mip_abs_gap`` of 1e-6 currency units and a
-``mip_feasibility_tolerance`` of 1e-9 (so a "integer" count cannot hide a sliver of capacity).
-On the models the planner builds (tens of columns after pruning) the answer is optimal; only
-the time limit (:attr:`SolverOptions.time_limit_seconds`, default 5 s) can stop it earlier,
-and then the best plan found is returned with ``optimal=False`` and a note. The
-feasibility-jump heuristic is off: it costs a fixed ~4 ms per solve and never pays off on
-models this small. The property tests check the optimum against a brute force.
-
-HiGHS output never reaches stdout: ``output_flag`` is off for every solver, and the banner it
-prints when the *first* solver of a process is created (even with output off) is sent to
-``/dev/null`` by redirecting file descriptor 1 around that one construction, under a lock
-(another thread writing to fd 1 in that instant would lose its output; it happens once per
-process, on the first plan)."""
+Variables are shares of the N GPU-hours (so coefficients stay at most 1 whatever N is) and
+integer counts bounded by :func:`~aggregator.planner.candidates.count_bound`; only the counts
+are returned, and :mod:`aggregator.planner.allocate` computes the exact hours and costs from
+them. ``mip_rel_gap`` is 0, so the plan is the cheapest, not 0.01 % off it; only the time limit
+can end a solve early (``optimal=False``). HiGHS runs single-threaded, and its first-solver
+banner is kept off stdout by muting file descriptor 1 once, under a lock. The formulation and
+each choice: docs/planner.md, "The mixed-integer program".
+"""
 
 from __future__ import annotations
 

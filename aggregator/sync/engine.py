@@ -1,9 +1,21 @@
-"""Running feeds: configure, collect, guard, store; one run record per sync, whatever happens."""
+"""Running feeds: configure, collect, guard, store; one run record per sync, whatever happens.
+
+Where each guard lives (docs/sync.md says what they promise):
+
+* a row: :class:`~aggregator.sync.collect.Collector` validates it (with the price bounds of
+  :mod:`aggregator.price_sanity`), holds the stored offer a rejected row names, and rejects a
+  spot price that is no discount (:func:`~aggregator.sync.guards.interruptible_not_cheaper`);
+* the fetch: bounded here by ``sync_feed_timeout``;
+* the result: pure functions of :mod:`aggregator.sync.guards`, run here (too many rejects, an
+  empty feed, a recording older than the store);
+* against the stored offers, which they need: :func:`db.store.apply_snapshot`, in its write
+  transaction (the shrink guard in :mod:`db.store.write`, the price-jump guard
+  :func:`db.store.diff.check_jumps`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -12,41 +24,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pydantic
-from pydantic_settings import BaseSettings
 from sqlalchemy import Engine
 
-from aggregator.errors import (
-    ConfigurationError,
-    GpuhoursError,
-    ProviderError,
-    StoreError,
-    SyncRejected,
-)
-from aggregator.gpus import GpuVocabulary, default_vocabulary
-from aggregator.http import make_client, translate_error
+from aggregator.errors import ConfigurationError, StoreError, SyncRejected
+from aggregator.http import make_client
 from aggregator.models import SyncRun, SyncStatus, utcnow
 from aggregator.plugins import FeedRef, Registry
-from aggregator.providers import FetchContext, Progress, Provider
+from aggregator.providers import FetchContext, Progress
 from aggregator.settings import Settings
-from aggregator.sync.collect import Collector, first_error
+from aggregator.sync.collect import Collector
+from aggregator.sync.context import describe_fetch_error, fetch_context, provider_settings
 from aggregator.sync.guards import empty_feed, older_than_stored, too_many_rejects
 from db import store
 
-__all__ = [
-    "OBSERVED_AT_FILE",
-    "ProgressFactory",
-    "SyncOutcome",
-    "describe_fetch_error",
-    "fetch_context",
-    "load_observed_at",
-    "provider_settings",
-    "sync_feed",
-    "sync_feeds",
-]
-
-OBSERVED_AT_FILE = "OBSERVED_AT.json"
+__all__ = ["ProgressFactory", "SyncOutcome", "sync_feed", "sync_feeds"]
 
 log = logging.getLogger("aggregator.sync")
 
@@ -64,67 +55,6 @@ class SyncOutcome:
     @property
     def failed(self) -> bool:
         return self.run.status is SyncStatus.FAILED
-
-
-def load_observed_at(directory: Path) -> dict[str, datetime]:
-    """Per-feed times a recording's prices were seen, from ``OBSERVED_AT.json`` if present.
-
-    A recording made by ``--record`` has none (its prices count as seen when replayed); a
-    shipped snapshot has one, so its prices keep their real age.
-    """
-    path = directory / OBSERVED_AT_FILE
-    if not path.is_file():
-        return {}
-    try:
-        raw = json.loads(path.read_text())
-        return {str(k): datetime.fromisoformat(v) for k, v in raw.items()}
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise ConfigurationError(f"{path} is not a valid observed-at map: {exc}") from None
-
-
-def provider_settings(provider: Provider) -> BaseSettings | None:
-    """The provider's settings read from the environment, or ``None`` if it declares none.
-
-    Raises :class:`ConfigurationError` naming the first invalid setting.
-    """
-    cls = provider.settings_class
-    if cls is None:
-        return None
-    try:
-        return cls()
-    except pydantic.ValidationError as exc:
-        raise ConfigurationError(
-            f"settings of provider {provider.name!r} are invalid: {first_error(exc)}"
-        ) from None
-
-
-def fetch_context(
-    ref: FeedRef,
-    client: httpx.AsyncClient,
-    settings: BaseSettings | None,
-    state: Mapping[str, str],
-    gpus: GpuVocabulary | None = None,
-) -> FetchContext:
-    """The context a feed's ``fetch`` runs with: ``state`` is copied, the log is the feed's,
-    ``gpus`` the loaded plugins' vocabulary (default: the built-in one)."""
-    return FetchContext(
-        client=client,
-        feed_id=ref.id,
-        settings=settings,
-        state=dict(state),
-        log=logging.getLogger(f"gpuhours.feed.{ref.id}"),
-        gpus=gpus if gpus is not None else default_vocabulary(),
-    )
-
-
-def describe_fetch_error(exc: Exception) -> str:
-    """What to record when a feed's ``fetch`` raised ``exc``: httpx errors become ours first."""
-    error = exc if isinstance(exc, GpuhoursError) else translate_error(exc)
-    if error is None:
-        return f"fetch raised {type(exc).__name__}: {exc}"
-    if isinstance(error, ProviderError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
 
 
 async def sync_feed(

@@ -1,29 +1,11 @@
 """Streaming reader for AWS price-list CSV files: bytes in, the few rows that matter out.
 
-AWS publishes EC2 offer files of several hundred MB per region; gpuhours needs perhaps one line
-in a thousand of them. :class:`CsvStream` is a *push* parser: give it the body chunk by chunk
-(:meth:`CsvStream.feed`) and it returns the parsed rows each chunk completed, then
-:meth:`CsvStream.close` at the end. Because it never pulls, the same object serves an
-``httpx`` response (``async for chunk in response.aiter_bytes()``) and a file read in a loop
-(the benchmark); :func:`drive` and :func:`adrive` are the two five-line drivers.
-
-What it promises:
-
-* Memory is bounded by the longest line plus one chunk, whatever the file size: lines are split
-  from the byte stream as they arrive and only the unfinished tail is kept.
-* The file layout is checked: a preamble of ``"Name","value"`` lines (5 in current files:
-  FormatVersion, Disclaimer, Publication Date, Version, OfferCode) kept in :attr:`metadata`,
-  then the header row (first field ``SKU``) within the first :data:`MAX_PREAMBLE_LINES` lines.
-* The raw-line pre-filter is a set of byte strings that must *all* occur in a line for it to be
-  parsed at all. Any field value ``v`` appears in its raw line as ``v`` or ``"v"`` (the values
-  it is used with contain no quote), so a pre-filter made of values the full filter demands can
-  skip lines but never one the full filter would keep. Skipping ~all lines unparsed is what
-  makes streaming fast; the csv module parses only the candidates.
-* A body that ends inside a row (a connection that dropped after a newline-less partial line)
-  raises :class:`~aggregator.errors.ProviderResponseError`, so the sync fails and changes
-  nothing; so does a body without a header. A *complete* file without a final newline is fine.
-  (A connection that drops mid-body is also reported by httpx itself, through the core's
-  client, as :class:`~aggregator.errors.ProviderUnavailable`.)
+:class:`CsvStream` is a push parser (:meth:`~CsvStream.feed` each chunk, then
+:meth:`~CsvStream.close`) so that one object serves a response body and a file read in a loop
+(the benchmark); :func:`drive` and :func:`adrive` are the two drivers. Memory stays bounded by
+the longest line plus one chunk, and most lines are skipped unparsed by a byte-string
+pre-filter that can never drop a line the full filter keeps. The layout it checks and why the
+pre-filter is safe: docs/providers/aws.md, "Streaming a file of several hundred MB".
 """
 
 from __future__ import annotations
@@ -67,7 +49,7 @@ class _OneLine:
 
 
 class CsvStream:
-    """Push parser of one price-list CSV body (see the module docstring).
+    """Push parser of one price-list CSV body (see docs/providers/aws.md).
 
     ``required`` are the pre-filter byte strings (empty: parse every line); ``what`` names the
     file in error messages (typically its URL).

@@ -1,25 +1,13 @@
 """Which GPU an EC2 instance family carries, and how many per size.
 
-The offer file has a ``GPU`` column (a count) and a ``GPU Memory`` column (the instance's total,
-often ``NA``) but no GPU *model*, and the spot feed has neither. The model therefore comes from
-this table, one entry per family, written from AWS's instance-type documentation
-("Accelerated computing" instance types). Checked 2026-12-03: the GPU model and count of
-the 10 p-family sizes in SkyPilot's AWS catalog (v8, built from DescribeInstanceTypes) agree.
-Only families whose GPU is known for certain are listed: a row of any other family with a GPU
-count is reported as unknown by the feeds (``ctx.report_unknown``), never guessed. Notably
-absent:
-
-* ``g6f`` / ``gr6f`` (fractions of an L4): the way the offer file states fractional GPU counts
-  has not been seen in a recorded file, so they are reported rather than priced on a guess;
-* ``g2`` (GRID K520) and ``p6e-gb200`` (UltraServer-only): no canonical GPU / not sold per
-  instance.
-
-Non-GPU accelerator families (Inferentia, Trainium, Gaudi, Qualcomm AI 100, FPGAs, video
-transcoders) are deliberately not GPUs (see ``aggregator/gpus.py``): :data:`NOT_GPU_FAMILIES`
-lets the feeds skip them quietly instead of reporting them as unknown on every sync.
-
-``memory_gb`` is per GPU, in the vendor's marketing GB, and must be one of the memory variants
-the core vocabulary lists for that GPU (a test checks this).
+The offer file names no GPU model and the spot feed no GPU count, so both come from this table.
+Source: AWS's instance-type documentation ("Accelerated computing" instance types). Checked
+2026-12-03: the GPU model and count of the 10 p-family sizes in SkyPilot's AWS catalog (v8,
+built from DescribeInstanceTypes) agree. ``memory_gb`` is per GPU, in the vendor's marketing
+GB, and one of the memory variants the core vocabulary lists for that GPU (a test checks this).
+Only families whose GPU is known for certain are listed; a row of any other GPU family is
+reported as unknown, and :data:`NOT_GPU_FAMILIES` are skipped quietly. Which families are
+absent and why: docs/providers/aws.md.
 """
 
 from __future__ import annotations

@@ -1,42 +1,26 @@
 """The EC2 offer file (CSV): which rows are GPU prices, and how reserved terms are combined.
 
-One offer file per region lists every EC2 price dimension: one row per SKU x offer term x rate.
-:class:`OfferFileParser` streams it (through :class:`~plugins.aws.csv_stream.CsvStream`) and
-turns the rows a :class:`RowSelector` keeps into :class:`PricePoint` objects, one per way to
-pay for one machine, or :class:`RowProblem` objects for rows that should have been prices but
-could not be read. It knows nothing about GPUs beyond what the selector tells it; turning a
-price point into an :class:`~aggregator.models.Offer` is :mod:`plugins.aws.offers`' job.
-
-Rows kept by the default selector (:func:`linux_gpu_selector`), all conditions together:
-
-* ``Operating System`` Linux, ``Tenancy`` Shared, ``CapacityStatus`` Used (not the unused or
-  allocated capacity-reservation rows), ``Pre Installed S/W`` NA, ``License Model`` "No License
-  required", ``MarketOption`` OnDemand (or empty; never CapacityBlock), ``Product Family``
-  "Compute Instance" or "Compute Instance (bare metal)";
-* a ``GPU`` count > 0 or a family the GPU table knows; families of non-GPU accelerators are
-  dropped here.
-
-Structure, checked by the parser whatever the selector: ``TermType`` OnDemand rows with ``Unit``
-Hrs are on-demand prices. ``TermType`` Reserved terms (SKU + ``OfferTermCode``) come as an
-hourly ``Hrs`` row and, for partial and all upfront, a ``PriceDescription`` "Upfront Fee" row
-with ``Unit`` Quantity. The two rows need not be adjacent, so parts are buffered under (SKU,
-OfferTermCode) until both are seen; only rows the selector kept are buffered, which keeps
-memory bounded (GPU rows are a tiny share of a file). A term still incomplete at the end of the
-file is a :class:`RowProblem`. The effective hourly price of a term is
-``hourly + upfront / term_hours`` (8760 h for 1yr, 26280 h for 3yr); all upfront terms have an
-hourly rate of 0.
+One offer file per region has a row per SKU x offer term x rate. :class:`OfferFileParser`
+streams it (through :class:`~plugins.aws.csv_stream.CsvStream`) into a :class:`PricePoint` per
+way to pay for one machine, or a :class:`~plugins.aws.rows.RowProblem`; it knows of GPUs only
+what the :class:`~plugins.aws.rows.RowSelector` tells it (:mod:`plugins.aws.offers` makes the
+offers). A reserved term's hourly and upfront-fee rows need not be adjacent, so kept rows are
+buffered by (SKU, OfferTermCode) until the term is whole. Which rows :func:`linux_gpu_selector`
+keeps and how a term's price is computed: docs/providers/aws.md, "The EC2 offer files".
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from aggregator.models import HOURS_PER_YEAR, OfferingClass, Payment, PurchaseOption
 from plugins.aws.csv_stream import CsvStream, adrive, drive
 from plugins.aws.families import GPU_FAMILIES, NOT_GPU_FAMILIES, GpuFamily, family_of
+from plugins.aws.rows import Row, RowProblem, RowSelector, named_rows, parse_price
 
+# The row types of plugins.aws.rows are importable from here too, beside the parser using them.
 __all__ = [
     "COLUMNS",
     "PAYMENTS",
@@ -93,22 +77,6 @@ _CLASSES: Mapping[str, OfferingClass] = {
 }
 _UPFRONT_FEE = "Upfront Fee"
 
-Row = Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class RowSelector:
-    """Which rows of an offer file matter: a raw-line pre-filter plus a full predicate.
-
-    ``required`` byte strings must all occur in a raw line for it to be parsed at all; they must
-    be values that ``keep`` demands, so the pre-filter can never drop a row ``keep`` would keep
-    (see :mod:`plugins.aws.csv_stream`). ``keep`` sees the row as ``{column: value}`` for the
-    columns the parser reads (:data:`COLUMNS` here, ``SP_COLUMNS`` for savings-plan files).
-    """
-
-    required: tuple[bytes, ...]
-    keep: Callable[[Row], bool]
-
 
 def gpu_count(text: str) -> float:
     """The ``GPU`` column as a number; empty, ``NA`` or unreadable count as 0."""
@@ -120,7 +88,7 @@ def gpu_count(text: str) -> float:
 
 
 def linux_gpu_selector(families: Mapping[str, GpuFamily] = GPU_FAMILIES) -> RowSelector:
-    """The selector the ``aws/on-demand`` feed uses (conditions in the module docstring)."""
+    """The selector the ``aws/on-demand`` feed uses (conditions in docs/providers/aws.md)."""
 
     def keep(row: Row) -> bool:
         if not (
@@ -176,30 +144,7 @@ class PricePoint:
         return self.hourly
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    """A row that passed the filter but could not become a price; ``raw`` says which."""
-
-    reason: str
-    raw: str
-    offer: Mapping[str, object] | None = None  # the key of the offer it prices, when known
-
-
 Result = PricePoint | RowProblem
-
-
-def named_rows(
-    rows: list[list[str]], width: int, columns: Mapping[str, int]
-) -> Iterator[Row | RowProblem]:
-    """Each CSV row as a mapping of the wanted columns, or a problem if its width is wrong."""
-    for fields in rows:
-        if len(fields) != width:
-            yield RowProblem(
-                f"malformed row: {len(fields)} fields where the header has {width}",
-                ",".join(fields)[:300],
-            )
-            continue
-        yield {name: fields[i] for name, i in columns.items()}
 
 
 @dataclass
@@ -218,18 +163,9 @@ def _describe(row: Row) -> str:
     ).strip()
 
 
-def parse_price(text: str) -> float | None:
-    """A price column as a finite number of at least 0, or None."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
 @dataclass
 class OfferFileParser:
-    """Streams one offer file into price points (see the module docstring).
+    """Streams one offer file into price points (see docs/providers/aws.md).
 
     Push chunks with :meth:`feed` and finish with :meth:`close`, or let :meth:`parse` /
     :meth:`aparse` drive it from a sync or async chunk source. ``what`` names the file in

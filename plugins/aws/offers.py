@@ -1,22 +1,12 @@
 """From an AWS price to an :class:`~aggregator.models.Offer`: GPU facts, checks, and reporting.
 
-Every AWS feed ends here. :func:`fit_gpu` finds the GPU of an instance type in the family table
-and checks it against what the source says (the offer file's ``GPU`` count and ``GPU Memory``
-total); :func:`make_offer` builds the validated offer. Outcomes other than an offer are values,
-not exceptions, so one odd row never ends a sync:
-
-* :class:`Unknown`: the instance type carries GPUs but its family is not in the table. The feed
-  reports it with ``ctx.report_unknown`` (once per instance type and sync) and skips it.
-* :class:`~plugins.aws.offer_file.RowProblem`: the row should have been an offer but is
-  inconsistent (GPU count or memory disagree with the table, a price that is not a positive
-  number); the feed counts it with ``ctx.reject``.
-* ``None``: not a GPU machine (or a non-GPU accelerator); nothing to say.
-
-The ``GPU Memory`` column is the instance's total in GB (``"192 GB"`` for 8 x 24 GB on
-g5.48xlarge), often ``NA``. AWS derives it from MiB figures, so it can sit a few percent off the
-marketing size (an L4 reports 22 GiB); it must be within :data:`MEMORY_TOLERANCE` of
-GPU count x the table's per-GPU memory. The check exists to catch a wrong variant (a 40 GB
-A100 listed as 80 GB), which is off by a factor, not by percent.
+Every AWS feed ends here. :func:`fit_gpu` finds an instance type's GPU in the family table and
+checks it against the offer file's ``GPU`` count and ``GPU Memory`` total (within
+:data:`MEMORY_TOLERANCE`: AWS derives the total from MiB; the check catches a wrong variant,
+which is off by a factor); :func:`make_offer` builds the validated offer. Other
+outcomes are values, so one odd row never ends a sync: :class:`Unknown` (a GPU family the
+table lacks; reported), a :class:`~plugins.aws.rows.RowProblem` (rejected), or ``None`` (not
+a GPU machine). See docs/providers/aws.md.
 """
 
 from __future__ import annotations
@@ -29,7 +19,8 @@ import pydantic
 
 from aggregator.models import Billing, Offer
 from plugins.aws.families import GPU_FAMILIES, NOT_GPU_FAMILIES, GpuFamily, split_instance_type
-from plugins.aws.offer_file import PricePoint, RowProblem, gpu_count
+from plugins.aws.offer_file import PricePoint, gpu_count
+from plugins.aws.rows import RowProblem
 
 __all__ = [
     "LINUX_BILLING",

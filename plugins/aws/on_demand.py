@@ -1,18 +1,10 @@
 """The ``aws/on-demand`` feed: on-demand and reserved GPU prices from the EC2 offer files.
 
-``GET {GPUHOURS_AWS_PRICING_URL}/offers/v1.0/aws/AmazonEC2/current/region_index.json``, then
-for every selected region whose offer-file version changed since the last good sync, its CSV
-(``currentVersionUrl`` with ``.json`` -> ``.csv``), streamed line by line. What is kept and how
-reserved terms are combined: :mod:`plugins.aws.offer_file`; GPU facts and checks:
-:mod:`plugins.aws.offers`. Prices keep the currency the file states (CNY in the China regions).
-
-Rows whose ``Region Code`` differs from the region of the file they are in (none are expected:
-every location, Local and Wavelength Zones included, has its own file) are skipped with one
-warning per file, because "unchanged" bookkeeping is per file: an offer must come from its own
-region's file.
-
-The region index itself is fetched unconditionally (it is small): a "not modified" index would
-hide a region newly added to ``GPUHOURS_AWS_REGIONS``.
+The region index, then the CSV of every selected region whose offer-file version changed since
+the last good sync (:mod:`plugins.aws.regional`), parsed by :mod:`plugins.aws.offer_file` and
+made into offers by :mod:`plugins.aws.offers`. The index itself is always fetched in full: a
+"not modified" index would hide a region newly added to ``GPUHOURS_AWS_REGIONS``. See
+docs/providers/aws.md.
 """
 
 from __future__ import annotations

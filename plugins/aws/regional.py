@@ -1,25 +1,12 @@
 """Per-region price files: the region index, skipping unchanged versions, streaming a CSV.
 
-Both offer-file feeds (``aws/on-demand`` and ``aws/savings-plan``) read a ``region_index.json``
-that names one file per region with a version in its URL, then fetch each region's file in
-its CSV form (the same path with ``.csv`` instead of ``.json``). This module holds that shared
-walk:
-
-* :func:`fetch_region_index` reads both index shapes: EC2's ``{"regions": {code:
-  {"regionCode", "currentVersionUrl"}}}`` and the savings plans' ``{"regions": [{"regionCode",
-  "versionUrl"}]}``.
-* :func:`changed_region_files` applies ``GPUHOURS_AWS_REGIONS`` and skips every region whose
-  file version equals the one recorded in ``ctx.state`` by the last *successful* sync, calling
-  ``ctx.mark_unchanged(region=...)`` so its stored offers stay as they are. The version of a
-  fetched region is recorded only after the caller has consumed its whole file, and the core
-  saves ``ctx.state`` only when the sync succeeds, so a failed or cut-short download is fetched
-  again next time. :data:`PARSER_REVISION` is part of the recorded value: a gpuhours upgrade
-  that changes what is read from the files re-reads them even when AWS has not changed them.
-* :func:`stream_csv` streams one file through a push parser with bounded memory.
-* :func:`regional_offers` is the whole walk both feeds run: index, changed files, each file
-  streamed and its points turned into offers. A point whose region differs from its file's
-  (none are expected: every location has its own file) is skipped, with one warning per file,
-  because "unchanged" bookkeeping is per file: an offer must come from its own region's file.
+Both offer-file feeds (``aws/on-demand`` and ``aws/savings-plan``) walk a ``region_index.json``
+to one versioned CSV per region; :func:`regional_offers` is that walk. A region whose file
+version (with :data:`PARSER_REVISION`) is the one the last successful sync recorded in
+``ctx.state`` is skipped with ``ctx.mark_unchanged``; a fetched region's version is recorded
+only after its whole file was read, so a cut-short download is fetched again. A point whose
+region is not its file's is skipped: "unchanged" is decided per file. See
+docs/providers/aws.md, "Regions, and files that have not changed".
 """
 
 from __future__ import annotations
@@ -34,9 +21,9 @@ from aggregator.http.received import received_at
 from aggregator.models import Offer
 from aggregator.providers import FetchContext
 from plugins.aws.csv_stream import PushParser, adrive
-from plugins.aws.offer_file import RowProblem
 from plugins.aws.offers import Unknown
 from plugins.aws.reporting import Outcomes
+from plugins.aws.rows import RowProblem
 from plugins.aws.settings import settings_of
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Turning parser outcomes into what the sync engine counts: offers, rejects, unknowns.
 
-Parsers and converters return values (:class:`~plugins.aws.offer_file.RowProblem`,
+Parsers and converters return values (:class:`~plugins.aws.rows.RowProblem`,
 :class:`~plugins.aws.offers.Unknown`, ``None``) instead of touching the context, so they stay
 testable without one. :class:`Outcomes` is the one place that reports them: a problem with
 ``ctx.reject`` (with the key of the offer it prices, when it names one, so that offer keeps its
@@ -16,8 +16,8 @@ from datetime import datetime
 
 from aggregator.models import Offer
 from aggregator.providers import FetchContext
-from plugins.aws.offer_file import RowProblem
 from plugins.aws.offers import Unknown
+from plugins.aws.rows import RowProblem
 
 __all__ = ["Outcomes"]
 

@@ -1,31 +1,12 @@
 """The ``aws/savings-plan`` feed: Compute Savings Plans rates for GPU instance types.
 
-``GET {GPUHOURS_AWS_PRICING_URL}`` +
-``/savingsPlan/v1.0/aws/AWSComputeSavingsPlan/current/region_index.json`` lists one file per
-region (``versionUrl``). Each region's CSV (same path, ``.csv``) has a 5-line preamble, a
-24-column header (SKU, RateCode, Unit, DiscountedRate, Currency, DiscountedServiceCode,
-DiscountedUsageType, DiscountedOperation, PurchaseOption, LeaseContractLength, ...,
-Product Family, DiscountedRegionCode, DiscountedInstanceType) and one row per plan x
-discounted usage. Regions are skipped when their file version is unchanged, as for the offer
-files (:mod:`plugins.aws.regional`).
-
-A row becomes a ``savings_plan`` offer when (the default :func:`compute_sp_selector`):
-
-* ``Product Family`` is ``ComputeSavingsPlans``. The same files also carry EC2 Instance Savings
-  Plans rows (``EC2InstanceSavingsPlans``, tied to one family and region); an offer's natural key
-  has no room for the plan type, so only the Compute plans, which apply to any instance, are
-  kept;
-* it discounts EC2 (``DiscountedServiceCode`` AmazonEC2, not Fargate or Lambda) usage of Linux
-  (``DiscountedOperation`` exactly ``RunInstances``) on shared tenancy, used capacity
-  (``DiscountedUsageType`` ``[<prefix>-]BoxUsage:<type>``; not DedicatedUsage, HostBoxUsage,
-  UnusedBox), priced per hour (``Unit`` Hrs);
-* its ``DiscountedInstanceType`` belongs to a family of the GPU table (the file has no GPU
-  column, so unknown GPU families are reported by ``aws/on-demand``, not here).
-
-``DiscountedRate`` is the effective hourly rate of the instance under the plan: it becomes
-``price_per_hour``, with the term from ``LeaseContractLength`` (1 or 3 years) and the payment
-from ``PurchaseOption``. For All Upfront the whole term is prepaid, so ``upfront`` is rate x
-term hours; for Partial Upfront the split is the buyer's to choose, so ``upfront`` stays 0.
+Each region's savings-plan CSV (listed by its own region index, skipped when unchanged as in
+:mod:`plugins.aws.regional`) has one row per plan x discounted usage. :func:`compute_sp_selector`
+keeps Compute Savings Plans rows discounting Linux, shared-tenancy, hourly EC2 usage of a GPU
+family; EC2 Instance Savings Plans are left out, because an offer's natural key has no room
+for the plan type. ``DiscountedRate`` is the effective hourly price; ``upfront`` is the whole
+term for All Upfront and 0 for Partial Upfront, whose split the buyer chooses. The file's
+layout and every condition: docs/providers/aws.md, "Compute Savings Plans".
 """
 
 from __future__ import annotations
@@ -40,9 +21,10 @@ from aggregator.models import HOURS_PER_YEAR, Offer, Payment, PurchaseOption
 from aggregator.providers import Feed, FetchContext
 from plugins.aws.csv_stream import CsvStream, adrive, drive
 from plugins.aws.families import GPU_FAMILIES, GpuFamily, family_of
-from plugins.aws.offer_file import PAYMENTS, RowProblem, RowSelector, named_rows, parse_price
+from plugins.aws.offer_file import PAYMENTS
 from plugins.aws.offers import GpuFit, Unknown, fit_gpu, make_offer
 from plugins.aws.regional import regional_offers
+from plugins.aws.rows import Row, RowProblem, RowSelector, named_rows, parse_price
 
 __all__ = [
     "SP_COLUMNS",
@@ -80,8 +62,6 @@ SP_COLUMNS = (
 _SHARED_USAGE = re.compile(r"^(?:[A-Z0-9]+-)*BoxUsage:(?P<type>\S+)$")
 _YEARS: Mapping[str, int] = {"1": 1, "3": 3}
 
-Row = Mapping[str, str]
-
 
 def _instance_type(row: Row) -> str:
     if row["DiscountedInstanceType"]:
@@ -101,7 +81,7 @@ def linux_shared_ec2(row: Row) -> bool:
 
 
 def compute_sp_selector(families: Mapping[str, GpuFamily] = GPU_FAMILIES) -> RowSelector:
-    """The selector the ``aws/savings-plan`` feed uses (conditions in the module docstring)."""
+    """The selector the ``aws/savings-plan`` feed uses (conditions in docs/providers/aws.md)."""
 
     def keep(row: Row) -> bool:
         return (

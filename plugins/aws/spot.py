@@ -1,29 +1,12 @@
 """The ``aws/spot`` feed: current spot prices of GPU instances from AWS's public spot feed.
 
-``GET {GPUHOURS_AWS_SPOT_URL}`` (default ``https://website.spot.ec2.aws.a2z.com/spot.js``, the
-file behind the EC2 spot pricing page) answers JSONP::
-
-    callback({"vers": 0.01, "config": {"rate": "perhr", "valueColumns": ["linux", "mswin"],
-      "currencies": ["USD"], "regions": [{"region": "us-east", "instanceTypes": [{"type":
-      "gpuCurrentGen", "sizes": [{"size": "p4d.24xlarge", "valueColumns": [{"name": "linux",
-      "prices": {"USD": "9.8318"}}, ...]}]}]}]}})
-
-What the parser promises:
-
-* The ``callback(...)`` wrapper is optional (a mirror may serve the bare JSON) and trailing
-  commas before ``]`` or ``}``, which AWS's JS feeds have carried, are tolerated.
-* Region names are mapped to region codes: the legacy names of the oldest regions through
-  :data:`LEGACY_REGIONS`, names already in region-code form as they are. Any other name is
-  reported as unknown and its prices are skipped, never guessed.
-* Only the ``linux`` column is read; ``N/A`` / ``N/A*`` mean "no spot price here" and are
-  skipped. Prices are per instance-hour, per region (not per zone).
-* Sizes of GPU families from the family table become offers (GPU count from the table, since
-  the feed has none). A size in one of the feed's GPU groups (``gpuCurrentGen``, the 2012
-  ``clusterGPUI``, ...) that the table does not know is reported as unknown; other families
-  are CPU machines or non-GPU accelerators and are skipped quietly.
-
-The feed is fetched with ``If-None-Match`` / ``If-Modified-Since``; "not modified" keeps the
-stored spot offers as they are.
+The feed is JSONP (the file behind the EC2 spot pricing page), fetched with a conditional GET:
+"not modified" keeps the stored spot offers. :func:`parse_jsonp` accepts it with or without
+the ``callback(...)`` wrapper and with trailing commas; :func:`region_code` maps legacy region
+names through :data:`LEGACY_REGIONS` and reports any other unknown name rather than guess.
+Only the ``linux`` column is read, per instance-hour and region; GPU counts come from the
+family table, since the feed has none. The format and what is skipped: docs/providers/aws.md,
+"Spot prices".
 """
 
 from __future__ import annotations
@@ -39,9 +22,9 @@ from aggregator.http.received import received_at
 from aggregator.models import Offer, PurchaseOption
 from aggregator.providers import Feed, FetchContext
 from plugins.aws.families import NOT_GPU_FAMILIES, family_of
-from plugins.aws.offer_file import RowProblem
 from plugins.aws.offers import LINUX_BILLING, GpuFit, Unknown, fit_gpu, make_offer
 from plugins.aws.reporting import Outcomes
+from plugins.aws.rows import RowProblem
 from plugins.aws.settings import settings_of
 
 __all__ = [

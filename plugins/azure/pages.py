@@ -1,18 +1,11 @@
 """Requesting Azure Retail Prices pages: the first query, then every ``NextPageLink`` as given.
 
-Paging (:func:`iter_pages`): the first request is built by :func:`first_urls`; after that every
-request is exactly the ``NextPageLink`` the previous page returned (the API emits odd links such
-as ``$top=-980&$skip=1000`` and page sizes vary, so nothing is rebuilt or assumed) until the link
-is null. The chain is guarded by :class:`aggregator.http.paging.PageChain`: a link seen twice,
-20 empty pages in a row that still link onward, far more pages than the chain has sent in any
-good sync (4 x the most, at least 50; the most is kept per region in the feed's state), or more
-than ``max_pages`` end the fetch with an error rather than loop. Setting
-``GPUHOURS_AZURE_MAX_PAGES`` explicitly lifts the learned limit, for a feed that really grew
-(the API sends 1000 items a page, so all GPU sizes are some tens of pages).
-
-HTTP 429 is retried by the shared client (honouring ``Retry-After``); on top of that, when
-``x-ms-ratelimit-remaining-retailPrices-requests`` says the budget is nearly spent, the next page
-waits a little.
+:func:`first_urls` builds the first request (one, or one per listed region); then
+:func:`iter_pages` requests exactly the link the previous page returned until it is null (the
+API emits odd links, such as ``$top=-980&$skip=1000``, and page sizes vary, so nothing is
+rebuilt). An :class:`aggregator.http.paging.PageChain` ends a chain that loops, stalls or grows
+far past what good syncs needed, and the next page waits a little when the rate-limit header
+says the budget is nearly spent. The limits: docs/providers/azure.md, "Paging".
 """
 
 from __future__ import annotations

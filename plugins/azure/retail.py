@@ -1,33 +1,12 @@
 """What each Azure Retail Prices row is: offers, skipped, an unknown size, or malformed.
 
-Rows (:func:`classify`): the server-side ``$filter`` only narrows the download; every row is
-judged here as if it were unfiltered. A row becomes offers only if it is a Linux,
-shared-tenancy, pay-for-the-machine hourly price of a GPU VM size in :mod:`plugins.azure.skus`:
-
-============================  ==========================================================
-``serviceName``               must be ``Virtual Machines`` (other services: skipped)
-``armSkuName``                must be present and in an Azure GPU family (NC/ND/NG/NV);
-                              a GPU-family size the table does not know is *unknown*
-``type``                      ``Consumption`` -> on_demand / spot / low_priority;
-                              ``Reservation`` -> reserved; ``DevTestConsumption`` and
-                              anything else: skipped
-``productName``               ending ``Windows`` (licence included), containing
-                              ``Dedicated Host`` / ``DedicatedHost`` (whole host) or
-                              ``Cloud Services`` / ``CloudServices`` (PaaS role price): skipped
-``unitOfMeasure``             must be ``1 Hour``; ``tierMinimumUnits`` must be 0 (a higher
-                              tier is a volume discount, not the machine's list price)
-``skuName`` / ``meterName``   ending `` Spot`` -> spot, `` Low Priority`` -> low_priority
-============================  ==========================================================
-
-Prices: a Consumption row's ``retailPrice`` is per hour. A Reservation row's ``retailPrice`` is
-the price of the **whole term**, so ``price_per_hour = retailPrice / term hours`` (1 Year =
-8760, 3 Years = 26280, 5 Years = 43800). Azure bills the same total whether a reservation is
-paid upfront or monthly, so the payment choice does not change the price: reserved offers carry
-``payment=None`` and ``upfront=0`` ("price of the commitment, payment schedule not
-distinguished"), and the exact whole-term figure stays in ``source["term_price"]``. The
-``savingsPlan`` array of an on-demand row holds *hourly* rates per term; each becomes a
-``savings_plan`` offer. Nothing here is billed per second or minute by a documented rule, so
-``billing`` is left unset.
+:func:`classify` judges every row as if the server-side ``$filter`` had not narrowed the
+download: only a Linux, shared-tenancy, hourly machine price of a GPU size in
+:mod:`plugins.azure.skus` becomes offers. A reservation's ``retailPrice`` is the whole term's,
+so it is divided by the term's hours, and ``payment`` stays unset because Azure charges the
+same total upfront or monthly; an on-demand row's ``savingsPlan`` entries become savings-plan
+offers. :class:`OfferSet` keeps one offer per natural key when a price is listed twice. The
+rules field by field: docs/providers/azure.md, "Which rows become offers".
 """
 
 from __future__ import annotations
@@ -128,7 +107,7 @@ def _not_a_machine_price(product_name: str) -> str | None:
 
 
 def classify(item: object) -> Verdict:
-    """Judge one API item (see the module docstring for the rules)."""
+    """Judge one API item (the rules are in docs/providers/azure.md)."""
     if not isinstance(item, dict):
         return Verdict(rejected=f"an item is not an object: {item!r:.80}")
     if item.get("serviceName") != "Virtual Machines":

@@ -1,35 +1,15 @@
 """Which GPU, how many of it and what host each Azure GPU VM size (``armSkuName``) carries.
 
-The Retail Prices API names the machine (``armSkuName``) but says nothing about its GPUs, so
-this table is the only place an Azure GPU fact comes from. Every row is taken from Microsoft's
-own size pages (learn.microsoft.com, "GPU accelerated" sizes, MicrosoftDocs/azure-docs
+The Retail Prices API says nothing about a machine's GPUs, so this table is the only source of
+Azure GPU facts; nothing here is inferred from a name. Source: Microsoft's size pages
+(learn.microsoft.com, "GPU accelerated" sizes, MicrosoftDocs/azure-docs
 ``articles/virtual-machines/sizes/gpu-accelerated``), cross-read with the resource-SKU figures
-SkyPilot's Azure catalog and the Azure SDKs publish. Nothing here is inferred from a name.
-Checked 2026-12-03 against SkyPilot's Azure catalog (v6, US regions; 46 of the 61 sizes): the
-same GPU count, vCPUs and memory, except where it departs from Microsoft's pages, which win
-here: ND96amsr_A100_v4 1,800 GiB there (1,900 documented), ND96isr_H100_v5 12 GPUs there (8),
-whole GPUs for the fractional NVv4 sizes, and no GPU count for NCC H100 v5 and NGads V620.
-
-What the numbers mean:
-
-* ``gpu_count`` is GPUs per VM and may be a fraction: NVadsA10 v5, NVv4 and NGads V620 sizes
-  rent a slice of one physical GPU (``Standard_NV6ads_A10_v5`` is 1/6 of an A10).
-* ``gpu_memory_gb`` is the memory of one *whole* GPU (24 for an A10 even when the VM gets a
-  1/6 slice), so ``gpu_count * gpu_memory_gb`` is the GPU memory the VM sees.
-* ``memory_gb`` is host memory as Azure publishes it (GiB).
-
-Sizes whose GPU facts Microsoft does not publish, or publishes ambiguously, are deliberately
-*absent* so that their rows are reported as unknown instead of guessed:
-``Standard_ND96isrf_H100_v5`` and ``Standard_ND96is_flex_H100_v5`` (undocumented H100
-variants), ``Standard_ND96is_MI300X_v5``
-(its resource SKU declares no GPUs), ``Standard_ND128isr_GB300_v6`` and the GB200 v6 sizes (no
-GPU count in the resource SKU), ``Standard_NC*ads_A10_v4`` (the partition sizes are not
-documented) and ``Standard_NC*_RTXPRO6000BSE_v6``.
-
-Retired families (NC/K80, NCv2/P100, ND/P40, NDv2, NV/M60, NVv3) stay in the table: their
-meters are still published (``Standard_NV12_Promo`` in eastus2, NVv3 in francecentral) and the
-facts are documented. NV-series prices include the NVIDIA GRID licence Azure bundles with every
-NV VM; there is no licence-free price for those machines, so they are kept as machine prices.
+SkyPilot's Azure catalog and the Azure SDKs publish. Checked 2026-12-03 against SkyPilot's
+Azure catalog (v6, US regions; 46 of the 61 sizes): the same GPU count, vCPUs and memory,
+except where it departs from Microsoft's pages, which win here: ND96amsr_A100_v4 1,800 GiB
+there (1,900 documented), ND96isr_H100_v5 12 GPUs there (8), whole GPUs for the fractional
+NVv4 sizes, and no GPU count for NCC H100 v5 and NGads V620. What the numbers mean and which
+sizes are left out on purpose: docs/providers/azure.md, "The size table".
 """
 
 from __future__ import annotations

@@ -2,33 +2,13 @@
 
     price = vCPUs x core rate + GiB x RAM rate + GPUs x GPU rate (+ GiB x local SSD rate)
 
-with every rate taken from the SKUs of the machine's family, in the same region, for the same
-purchase option and term. What is promised:
-
-* **All parts or nothing.** An offer is made only when every part the machine is billed for
-  has a SKU for that (region, option, term). A missing part means no offer, never a partial
-  price. The one exception is documented below (local SSD under a commitment). A part whose
-  SKU is listed but has no usable price (a zero rate, or equally specific SKUs at different
-  prices) is not "missing": the offer is *held*, so the store keeps its last good price.
-* **One SKU per part, chosen the same way every time.** When several SKUs cover the same
-  (part, region, option, term), e.g. a regional SKU and an "Americas" one, the one that
-  covers the fewest regions (the most specific) wins; ties at the same price are duplicates
-  (lowest sku id kept); ties at *different* prices are ambiguous: that part counts as
-  missing there, and :meth:`PriceIndex.resolve` returns the conflict so the feed can reject
-  it visibly instead of picking a price.
-* **Only where it is sold.** A SKU's regions say where a price applies, often a whole
-  multi-region; an offer is made only in the regions :mod:`plugins.gcp.locations` lists for
-  the machine type (for N1, for the attached GPU).
-* **Traceable.** ``source`` names the machine type and the sku id of every part used, with
-  the time each part's page was received (``gpu_sku_observed_at`` ...); the offer's
-  ``observed_at`` is the oldest of them.
-
-Local SSD under a commitment: a resource-based commitment covers vCPUs, memory and GPUs;
-local SSD is committed separately ("Commitment v1: Local SSD in <region> for <n> Year"), and
-SSD that is not committed is billed at the on-demand rate. So a committed machine uses the
-committed SSD SKU for its region and term when there is one and the on-demand SSD SKU
-otherwise, and says which in ``source["ssd_usage_type"]``. Spot machines need the spot SSD
-SKU ("... attached to Spot Preemptible VMs"); there is no fallback for spot.
+with every rate from the machine family's SKUs in the same region, purchase option and term.
+All parts or nothing: a missing part means no offer, and a listed part without a usable price
+holds the offer at its last good price. Of several SKUs for one part the most specific wins;
+equally specific ones at different prices are a :class:`Conflict`, never a pick. Offers are
+made only where :mod:`plugins.gcp.locations` sells the machine, and a committed machine falls
+back to on-demand local SSD (a spot one has no fallback). See docs/providers/gcp.md,
+"Composing a machine's price".
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """The ``gcp/catalog`` feed: page through Compute Engine's SKUs, then compose machine prices.
 
-Requests: ``GET {GPUHOURS_GCP_BILLING_URL}/v1/services/6F81-5844-456A/skus`` with ``key``,
-``currencyCode=USD`` and ``pageSize=5000``, then again with ``pageToken=<nextPageToken>`` until
-the token is empty. The catalog has no ETag or Last-Modified to make these requests
-conditional, and a few thousand SKUs are a handful of pages, so each sync reads all of them.
-
-Every SKU is classified as it arrives (:func:`plugins.gcp.skus.parse_sku`); only the usable
-ones are kept in a :class:`~plugins.gcp.compose.PriceIndex`, so memory stays small. When the
-last page is in, machines are composed (:func:`plugins.gcp.compose.compose`).
-
-Accounting, so a sync summary means something: SKUs that would be parts of a machine but are
-unreadable, self-contradictory or in the wrong currency are ``ctx.reject``-ed, as are parts
-with ambiguous SKUs; GPU SKUs whose name the plugin does not know are reported once per name
-with ``ctx.report_unknown``; everything else that is skipped (other machine families, storage,
-custom shapes, DWS, ...) is only tallied in the log line at the end.
+Every page is read on every sync (the catalog offers nothing to make a request conditional,
+and it is a handful of pages). Each SKU is classified as it arrives
+(:func:`plugins.gcp.skus.parse_sku`) and only usable ones are kept in a
+:class:`~plugins.gcp.compose.PriceIndex`, so memory stays small; machines are composed
+(:func:`plugins.gcp.compose.compose`) when the last page is in. Parts that cannot be read are
+rejected, unknown GPU SKUs reported, the rest only tallied in the log: docs/providers/gcp.md.
 """
 
 from __future__ import annotations

@@ -1,19 +1,15 @@
 """Where each Compute Engine GPU machine can be launched: the regions Google lists it in.
 
-A Cloud Billing SKU names where a *price* applies, often a whole multi-region ("running in
-Americas"), not where a machine is sold: the recorded catalog prices P4 GPUs for us-east1,
-where no P4 exists, and A3 Mega's host SKUs cover regions without A3 Mega. So an offer is made
-only where this table says the machine type (for N1, the attached GPU) is offered.
-
-Source: Compute Engine's own lists, ``gcloud compute machine-types list`` and
-``gcloud compute accelerator-types list``, as saved daily by
-github.com/Cyclenerd/google-cloud-pricing-cost-calculator (``tools/machinetyperegion.csv``,
-last changed 2026-08-17; ``tools/acceleratortyperegion.csv``, 2026-08-10), checked on
-2026-12-03 against SkyPilot's catalog v8 (``catalogs/v8/gcp/vms.csv``, built from the same
-API per zone): they agree everywhere except that SkyPilot lacks a few newer regions
-(a3-highgpu in asia-northeast3 and australia-southeast2, a3-edgegpu in australia-southeast2,
-a4-highgpu in europe-west1). These are the lists Google's "GPU regions and zones
-availability" page is generated from. Offers are regional, so zones are not tracked here.
+A SKU's regions say where a price applies, not where a machine is sold (the recorded catalog
+prices P4 GPUs for us-east1, where no P4 exists), so offers are made only where this table
+lists the machine type (for N1, the attached GPU). Source: Compute Engine's own lists,
+``gcloud compute machine-types list`` and ``gcloud compute accelerator-types list``, as saved
+daily by github.com/Cyclenerd/google-cloud-pricing-cost-calculator
+(``tools/machinetyperegion.csv``, last changed 2026-08-17; ``tools/acceleratortyperegion.csv``,
+2026-08-10); Google's "GPU regions and zones availability" page is generated from them. Checked
+2026-12-03 against SkyPilot's catalog v8 (``catalogs/v8/gcp/vms.csv``, built from the same API
+per zone): they agree, except that SkyPilot lacks a3-highgpu in asia-northeast3 and
+australia-southeast2, a3-edgegpu in australia-southeast2 and a4-highgpu in europe-west1.
 """
 
 from __future__ import annotations

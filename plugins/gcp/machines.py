@@ -1,56 +1,14 @@
 """The GPU machine types gpuhours prices on Compute Engine, and what each is made of.
 
-The Cloud Billing catalog has no price per machine type: it prices a vCPU-hour and a
-GiB-hour of each machine *family*, a GPU-hour of each GPU model and a GiB-month of local SSD.
-This table says how many of each a machine type has, so :mod:`plugins.gcp.compose` can add
-them up. The sizes are Compute Engine's documented shapes ("Accelerator-optimized machine
-family" and "GPU machine types" pages); they change rarely, and a machine type that is not in
-this table is never priced. Checked 2026-12-03: the vCPUs and memory of all 78 rows equal
-Compute Engine's machine-types list (``gcloud compute machine-types list``, as saved by
-Cyclenerd/google-cloud-pricing-cost-calculator, ``tools/machinetyperegion.csv`` of 2026-08-17).
-
-Families and the SKUs their hosts are billed with (``host_family``):
-
-========================  =======================  ==========================================
-machine types             GPU (accelerator type)    host vCPU / RAM SKUs
-========================  =======================  ==========================================
-a2-highgpu-*, a2-mega...  A100 40GB (nvidia-tesla-a100)   "A2 Instance Core/Ram"
-a2-ultragpu-*             A100 80GB (nvidia-a100-80gb)    "A2 Instance Core/Ram"
-a3-highgpu-*              H100 80GB (nvidia-h100-80gb)    "A3 Instance Core/Ram"
-a3-megagpu-8g             H100 80GB Mega                  "A3Plus Instance Core/Ram"
-a3-edgegpu-8g             H100 80GB Mega                  "A3Plus Instance Core/Ram"
-a3-ultragpu-8g            H200 141GB                      "A3Ultra Instance Core/Ram"
-a4-highgpu-8g             B200                            none: the "A4 Nvidia B200 (1 gpu
-                                                          slice)" SKU includes its vCPUs and RAM
-g2-standard-*             L4                              "G2 Instance Core/Ram"
-n1-standard-* + GPUs      T4, V100, P100, P4              "N1 Predefined Instance Core/Ram"
-========================  =======================  ==========================================
-
-Why the a3-megagpu-8g host is "A3Plus" and its GPU is "H100 80GB Mega" *or* "H100 80GB Plus":
-in the recorded catalog (2024-09) "Nvidia H100 80GB Mega GPU" SKUs cover nine regions and
-"Nvidia H100 80GB Plus GPU" SKUs cover exactly the other three (us-central1, us-east1,
-us-west1), while "A3Plus Instance Core/Ram" SKUs cover the union of both, twelve regions. The
-two GPU names are the same product sold under two names; no H100 Plus machine type exists.
-
-A3 Edge (a3-edgegpu-8g) has A3 Mega's shape (208 vCPUs, 1,872 GiB, 8 H100 on the
-``nvidia-h100-mega-80gb`` accelerator, 16 x 375 GiB local SSD; the API also lists an
-``-nolssd`` variant without the SSD) and is billed with the same A3Plus host and H100 Mega GPU
-SKUs. In the recorded catalog those cover it in four of its regions.
-
-Bundled local SSD (``local_ssd_gib``, billed): Compute Engine bills accelerator-optimized
-machine types "for their attached GPUs, predefined vCPU, memory, and bundled Local SSD (if
-applicable)" (accelerator-optimized machine family page). A2 Ultra and A3 come with local SSD
-attached (375 GiB disks) billed at the local SSD rate; A2 Standard, G2 and N1 have none. A4
-has 12,000 GiB too, but its SKU model differs: one "A4 Nvidia B200 (1 gpu slice)" SKU per GPU
-prices an eighth of the whole machine, host included, and the two catalogs that read the same
-Billing API (gpuhunt, SkyPilot) price a4-highgpu-8g as 8 slices with nothing added. Adding the
-SSD on top overpriced A4 by about 1.33 USD/h on demand, so it is not added (``0`` here).
-
-N1 with attached GPUs: an instance type such as ``n1-standard-8+2xnvidia-tesla-t4`` is
-priced for each GPU model and count GCE allows on N1 (T4 1/2/4, V100 1/2/4/8, P100 1/2/4,
-P4 1/2/4) with the n1-standard host sizes 4, 8, 16, 32, 64 and 96 that fit under the
-documented vCPU and memory limit for that GPU count. Hosts below 4 vCPUs are left out (they
-starve a GPU and would only crowd the offer list), as are n1-highmem/highcpu shapes.
+The Cloud Billing catalog prices vCPU-hours and GiB-hours of each machine family, GPU-hours of
+each GPU model and GiB-months of local SSD, not machine types: this table says how many of each
+a machine type has, so :mod:`plugins.gcp.compose` can add them up, and a machine type not in it
+is never priced. Source: Compute Engine's documented shapes ("Accelerator-optimized machine
+family" and "GPU machine types" pages; bundled local SSD from the former). Checked 2026-12-03:
+the vCPUs and memory of all 78 rows equal Compute Engine's machine-types list (``gcloud
+compute machine-types list``, as saved by Cyclenerd/google-cloud-pricing-cost-calculator,
+``tools/machinetyperegion.csv`` of 2026-08-17). Which SKUs bill each host, the local SSD of
+A4, and the N1 shapes: docs/providers/gcp.md, "The machine table".
 """
 
 from __future__ import annotations
@@ -129,6 +87,7 @@ def _accelerator_optimized() -> list[MachineType]:
         ("a3-highgpu-2g", "A3", 52, 468, "nvidia-h100-80gb", 2, 1500),
         ("a3-highgpu-4g", "A3", 104, 936, "nvidia-h100-80gb", 4, 3000),
         ("a3-highgpu-8g", "A3", 208, 1872, "nvidia-h100-80gb", 8, 6000),
+        # A3 Mega and A3 Edge: A3Plus host SKUs, "H100 80GB Mega" or "Plus" GPU SKUs
         ("a3-megagpu-8g", "A3Plus", 208, 1872, "nvidia-h100-mega-80gb", 8, 6000),
         ("a3-edgegpu-8g", "A3Plus", 208, 1872, "nvidia-h100-mega-80gb", 8, 6000),
         ("a3-ultragpu-8g", "A3Ultra", 224, 2952, "nvidia-h200-141gb", 8, 12000),

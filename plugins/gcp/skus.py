@@ -1,40 +1,12 @@
 """Reading Cloud Billing SKUs: which part of a GPU machine a SKU prices, and at what hourly rate.
 
-A Compute Engine SKU is one price for one resource, e.g. "A3 Instance Core running in
-Americas" ($ per vCPU-hour in us-central1, us-east1 and us-west1). :func:`parse_sku` turns a
-SKU object into a :class:`PricedSku` (a :class:`Component` with a per-hour rate and the regions
-it applies to) or says why it was skipped (:class:`Skipped`).
-
-What is promised
-----------------
-* **Only exact, known SKU names are used.** A description is taken apart by a small grammar
-  (``[Spot Preemptible ]<what>[ attached to Spot Preemptible VMs][ running] in <location>`` and
-  ``Commitment v1: <what> in <location> for <n> Year[s]``) and ``<what>`` must be one of the
-  names in :data:`PAYG_NAMES` / :data:`COMMITMENT_NAMES`, looked up exactly. "Nvidia Tesla
-  A100 GPU" and "Nvidia Tesla A100 80GB GPU" cannot be confused, nor can "G2 Instance Core"
-  and "G2 Custom Instance Core".
-* **Variants that would silently give a wrong price are never used**, whatever their name
-  looks like: custom and extended-memory shapes, sole tenancy, Dynamic Workload Scheduler /
-  flex-start, calendar mode and other reservations, premiums and surcharges, virtual
-  workstations (the price includes an NVIDIA RTX vWS licence) and spot commitments
-  (:data:`VARIANT_MARKERS`; checked before the grammar, case-insensitively).
-* **Usage types**: ``OnDemand`` -> on demand, ``Preemptible`` -> spot, ``Commit1Yr`` /
-  ``Commit3Yr`` -> committed for 8,760 / 26,280 hours. Everything else (``CmtCudPremium``,
-  5-year commitments, ...) is skipped. The description must agree with the usage type; the
-  one tolerated disagreement is a "Spot Preemptible ..." description tagged ``OnDemand``,
-  which the real A4 (B200) spot SKUs are.
-* **Price** = ``units + nanos / 1e9`` of the tier that ordinary usage pays (see
-  :func:`ordinary_rate`), converted to a per-hour rate with the expression's
-  ``baseUnitConversionFactor`` (see :func:`hours_per_usage_unit`). Prices in a currency other
-  than the one requested are rejected, not converted (see :func:`parse_sku`).
-* **Regions** are the SKU's ``serviceRegions``; ``geoTaxonomy.regions`` is used only when
-  ``serviceRegions`` is empty. The two really differ: in the recorded catalog the "A3Plus ...
-  running in Americas" SKUs list us-central2 in ``geoTaxonomy`` but not in ``serviceRegions``
-  (us-central2 is not a region anyone can launch A3 Mega in), and "Committed Use Discount
-  Premium ... running in Americas" SKUs are ``REGIONAL`` with only us-central1 in
-  ``geoTaxonomy`` although ``serviceRegions`` names three regions. A ``GLOBAL`` SKU has no
-  ``geoTaxonomy.regions`` at all. ``serviceRegions`` is the field the API documents as "the
-  service regions this SKU is offered at", so it wins.
+A Compute Engine SKU is one price for one resource ("A3 Instance Core running in Americas": per
+vCPU-hour in three regions). :func:`parse_sku` makes a :class:`PricedSku` of one or says why it
+is skipped (:class:`Skipped`). Only exact, known names are used: a small grammar takes the
+description apart and the name must be in :data:`PAYG_NAMES` / :data:`COMMITMENT_NAMES`, so
+"Nvidia Tesla A100 GPU" and "Nvidia Tesla A100 80GB GPU" cannot be confused; variants whose
+price is not a predefined machine's (:data:`VARIANT_MARKERS`) are refused before that. Usage
+types, tiers, units, currencies and regions: docs/providers/gcp.md, "Reading a SKU".
 """
 
 from __future__ import annotations
@@ -137,7 +109,7 @@ class PricedSku:
 # --- names ---------------------------------------------------------------------------------
 
 #: GPU SKU names (description without location / spot / commitment words) -> accelerator type.
-#: "H100 80GB Plus" and "H100 80GB Mega" are the same a3-megagpu GPU (see machines.py).
+#: "H100 80GB Plus" and "H100 80GB Mega" are the same a3-megagpu GPU (docs/providers/gcp.md).
 GPU_SKU_NAMES: dict[str, str] = {
     "Nvidia Tesla A100 GPU": "nvidia-tesla-a100",
     "Nvidia Tesla A100 80GB GPU": "nvidia-a100-80gb",
