@@ -1,8 +1,8 @@
 """Keeping only the cheapest offer of each shape changes nothing the planner decides.
 
-``cheapest_per_shape`` runs before candidates are built; its justification (module docstring of
-aggregator.planner.candidates) is that pruning would drop the same offers. These tests hold it
-to that: pruning all offers and pruning the representatives keep exactly the same offers, in
+``cheapest_per_shape`` runs before candidates are built; its justification (docs/planner.md,
+"Pruning offers that can never help") is that pruning would drop the same offers. These tests
+hold it to that: pruning all offers and pruning the representatives keep exactly the same offers, in
 the same order, and the planner's answer on many same-shape offers is the one a plan over the
 representatives alone gives.
 """
