@@ -69,7 +69,7 @@ def offers(
         sort_key = _sort_key(sort)
         settings, registry = context(providers=False)
         query = catalog.build_offer_query(
-            registry,
+            registry.gpus,
             gpus=gpu or [],
             min_gpu_memory_gb=min_gpu_memory,
             providers=provider or [],
@@ -155,7 +155,7 @@ def history(
     with errors(as_json):
         settings, registry = context(providers=False)
         query = catalog.build_offer_query(
-            registry,
+            registry.gpus,
             gpus=gpu or [],
             providers=provider or [],
             regions=region or [],

@@ -3,8 +3,9 @@
 Public surface:
 
 - :func:`solve` ``(offers, request) -> Plan``: plan over offers in memory;
-- :func:`plan_from_store` ``(engine, registry, request) -> Plan``: the same over the store,
-  filtering in SQL first;
+- :func:`plan_from_store` ``(engine, request, *, gpus, terms) -> Plan``: the same over the
+  store, filtering in SQL first, with the GPU vocabulary and price terms it is given (the
+  planner never reads the plugin registry);
 - :class:`SolverOptions`: the MILP's time limit and gap.
 
 How it works, one module per step: :mod:`.filters` (which offers may serve the request, and

@@ -130,7 +130,7 @@ async def list_offers(
         page, more = cached
         return _offers_page(page, more, offset, limit, digest)
     query = catalog.build_offer_query(
-        service.registry,
+        service.registry.gpus,
         gpus=gpus,
         min_gpu_memory_gb=min_gpu_memory_gb,
         providers=providers,
@@ -182,7 +182,7 @@ def offer_history(
 ) -> Response:
     """Every price the store recorded for one offer (withdrawn offers included)."""
     query = catalog.build_offer_query(
-        service.registry, ids=[offer_id], include_withdrawn=True, limit=1
+        service.registry.gpus, ids=[offer_id], include_withdrawn=True, limit=1
     )
     found = catalog.offer_history(service.engine, query)
     if not found:
