@@ -64,11 +64,12 @@ def offers(
 ) -> None:
     """List stored offers, cheapest first."""
     from aggregator import catalog
+    from aggregator.offer_query import build_offer_query
 
     with errors(as_json):
         sort_key = _sort_key(sort)
         settings, registry = context(providers=False)
-        query = catalog.build_offer_query(
+        query = build_offer_query(
             registry.gpus,
             gpus=gpu or [],
             min_gpu_memory_gb=min_gpu_memory,
@@ -151,10 +152,11 @@ def history(
 ) -> None:
     """Show the price intervals of matching offers (withdrawn ones included)."""
     from aggregator import catalog
+    from aggregator.offer_query import build_offer_query
 
     with errors(as_json):
         settings, registry = context(providers=False)
-        query = catalog.build_offer_query(
+        query = build_offer_query(
             registry.gpus,
             gpus=gpu or [],
             providers=provider or [],
