@@ -1,4 +1,5 @@
-"""What planning and price terms read of an offer, as a structural type.
+"""What planning and price terms read of an offer: a structural type, and the fields its lean
+forms share.
 
 The planner, and the price terms it applies, read a handful of an offer's attributes and never
 validate one, so they accept anything that has them: the pydantic

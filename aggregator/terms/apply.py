@@ -131,8 +131,8 @@ def apply_terms(
     An offer no term matches is passed through as it is; one that some term matches becomes a
     :class:`TermedOffer`. Already termed offers are priced again from their list price (terms
     match list attributes only, which a termed offer keeps), so applying twice never
-    compounds; one that no term matches any more is left at its list price with no terms.
-    Nothing is written anywhere.
+    compounds; a termed offer none of ``terms`` matches is left at its list price, with no
+    terms. Nothing is written anywhere.
     """
     if not terms:
         return list(offers)
