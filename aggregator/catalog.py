@@ -1,8 +1,9 @@
-"""Reading the price store for people: the functions behind both the CLI and the HTTP API.
+"""Reading the price store for people: the reports behind both the CLI and the HTTP API.
 
-Nothing here knows about terminals or HTTP. User-facing values (GPU aliases, purchase option
-names, region globs) are checked and turned into store queries here, so both interfaces reject
-the same bad input with the same :class:`InvalidInput` message.
+Offers, their price history, the GPUs gpuhours knows, and the plugins, feeds and price terms
+with their health, with the models both interfaces present them in. Nothing here knows about
+terminals or HTTP. The filters people give are checked and turned into store queries by
+:mod:`aggregator.offer_query`; the store is opened by :mod:`aggregator.store_access`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pydantic import BaseModel, Field, computed_field
 
 from aggregator.gpus import gpu_listing
 from aggregator.models import PriceInterval, StoredOffer, SyncRun, utcnow
-from aggregator.offer_query import build_offer_query, parse_purchase_options
 from aggregator.plugins import Registry
 from aggregator.settings import Settings
 from db import read
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
     from db.reader import Reader
 
-# SQLAlchemy and Alembic are imported only by the functions that write or migrate, so that the
-# reads behind `gpuhours offers` and `history` can run on the stdlib sqlite3 driver.
+# SQLAlchemy is imported only by the report that needs an engine (providers_report), so that
+# the reads behind `gpuhours offers` and `history` can run on the stdlib sqlite3 driver.
 
 __all__ = [
     "SORT_KEYS",
@@ -40,12 +40,9 @@ __all__ = [
     "ProvidersReport",
     "SortKey",
     "TermStatus",
-    "build_offer_query",
     "find_offers",
     "gpu_list",
     "offer_history",
-    "open_store",
-    "parse_purchase_options",
     "price_terms_status",
     "providers_report",
     "store_version",
@@ -60,45 +57,6 @@ SORT_KEYS: dict[str, SortKey] = {
 }
 """The spellings of ``--sort`` / ``?sort=`` and the order each names."""
 STALE_AFTER_INTERVALS = 2
-
-
-def open_store(settings: Settings, *, check: bool = True, writable: bool = False) -> Engine:
-    """An engine on the configured store whose schema matches this code.
-
-    With ``writable``, a store that can only be read (see :func:`db.engine.check_writable`)
-    is refused at once instead of failing every write later.
-
-    A brand-new SQLite file (no tables at all), at the default path or named by
-    ``GPUHOURS_DATABASE_URL``, is created and migrated on first use, so a laptop user needs no
-    setup; any database that holds tables at an older schema, and any PostgreSQL database, is
-    refused with a message saying to run ``gpuhours db upgrade`` (shared services migrate
-    deliberately).
-    """
-    from db.engine import check_writable, make_engine
-    from db.migrate import check_schema, current_revision, upgrade
-
-    engine = make_engine(settings.database_url, settings=settings)
-    try:
-        if check:
-            if (
-                engine.dialect.name == "sqlite"
-                and current_revision(engine) is None
-                and _is_empty(engine)
-            ):
-                upgrade(engine)
-            check_schema(engine)
-        if writable:
-            check_writable(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
-
-
-def _is_empty(engine: Engine) -> bool:
-    from sqlalchemy import inspect
-
-    return not inspect(engine).get_table_names()
 
 
 def find_offers(source: Reader | Engine, query: OfferQuery) -> list[StoredOffer]:

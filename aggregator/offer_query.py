@@ -1,24 +1,22 @@
 """User filters to :class:`db.offer_sql.OfferQuery`: shared by ``offers``, the API and the planner.
 
 Checked here so the CLI and the HTTP API reject the same bad input with the same
-:class:`~aggregator.errors.InvalidInput` message. A light module (no SQLAlchemy), so the
-planner's SQLite read path can use it; :mod:`aggregator.catalog` re-exports both functions.
+:class:`~aggregator.errors.InvalidInput` message. A light module (no SQLAlchemy, no plugins:
+GPU names resolve against the :class:`~aggregator.gpus.GpuVocabulary` the caller passes), so
+the planner's SQLite read path can use it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from aggregator.errors import InvalidInput
 from aggregator.globs import check_pattern
+from aggregator.gpus import GpuVocabulary
 from aggregator.limits import MAX_LIST_ITEMS, MAX_PATTERN_LENGTH, MAX_TEXT_LENGTH, too_long
 from aggregator.models import PurchaseOption
 from db.offer_sql import OfferQuery, OfferSort
-
-if TYPE_CHECKING:
-    from aggregator.plugins import Registry
 
 __all__ = ["build_offer_query", "check_number", "check_texts", "parse_purchase_options"]
 
@@ -58,7 +56,7 @@ def parse_purchase_options(values: Sequence[str]) -> list[PurchaseOption]:
 
 
 def build_offer_query(
-    registry: Registry,
+    vocabulary: GpuVocabulary,
     *,
     gpus: Sequence[str] = (),
     min_gpu_memory_gb: float | None = None,
@@ -79,7 +77,8 @@ def build_offer_query(
 ) -> OfferQuery:
     """Check user filters and turn them into a store query (fields as in :class:`OfferQuery`).
 
-    Texts and lists are bounded (``aggregator.limits``) and region globs checked by
+    ``gpus`` are names ``vocabulary`` resolves (:class:`~aggregator.errors.UnknownGpu` if one
+    is not). Texts and lists are bounded (``aggregator.limits``) and region globs checked by
     :func:`~aggregator.globs.check_pattern` before anything reaches the store.
     """
     for field, values in (
@@ -101,7 +100,7 @@ def build_offer_query(
     patterns = [check_pattern(r, "region") for r in regions]
     variants: list[tuple[str, float | None]] = []
     for text in gpus:
-        resolved = registry.gpus.resolve(text)
+        resolved = vocabulary.resolve(text)
         variants.append((resolved.name, resolved.memory_gb))
     if min_gpu_memory_gb is not None and min_gpu_memory_gb < 0:
         raise InvalidInput("minimum GPU memory must be >= 0", field="min_gpu_memory_gb")

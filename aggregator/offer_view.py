@@ -1,15 +1,19 @@
-"""What planning and price terms read of an offer, as a structural type.
+"""What planning and price terms read of an offer: a structural type, and the fields its lean
+forms share.
 
 The planner, and the price terms it applies, read a handful of an offer's attributes and never
-build, copy or validate one, so they accept anything that has them: the pydantic
+validate one, so they accept anything that has them: the pydantic
 :class:`~aggregator.models.Offer` (and :class:`~aggregator.models.StoredOffer`) that
-:func:`~aggregator.planner.solve` is given in memory, and the lean
+:func:`~aggregator.planner.solve` is given in memory, the lean
 :class:`db.store.OfferRecord` that :func:`~aggregator.planner.plan_from_store` reads (building
-pydantic models for every matching row cost more than the rest of a plan).
+pydantic models for every matching row cost more than the rest of a plan), and the
+:class:`~aggregator.terms.TermedOffer` copy, at the price after the terms, that terms make of
+an offer they match. Those two share :class:`OfferFields`, the fields they hold alike.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,7 +22,7 @@ from aggregator.models import OfferingClass, Payment, PurchaseOption
 if TYPE_CHECKING:
     from aggregator.models import Offer, StoredOffer
 
-__all__ = ["PlannableOffer"]
+__all__ = ["OfferFields", "PlannableOffer"]
 
 
 class PlannableOffer(Protocol):
@@ -63,6 +67,32 @@ class PlannableOffer(Protocol):
     def interruptible(self) -> bool: ...
     @property
     def price_per_gpu_hour(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFields:
+    """What is sold, where, and how it is bought: the :class:`PlannableOffer` attributes that
+    :class:`db.store.OfferRecord` and :class:`~aggregator.terms.TermedOffer` hold alike, as
+    frozen, slotted fields. Each adds the price, currency and observation time its own way
+    (a termed offer keeps its list price beside its price; a stored one is always observed).
+    """
+
+    id: str
+    provider: str
+    region: str
+    zone: str | None
+    instance_type: str
+    gpu: str
+    gpu_count: float
+    gpu_memory_gb: float
+    purchase_option: PurchaseOption
+    term_hours: int
+    payment: Payment | None
+    offering_class: OfferingClass | None
+
+    @property
+    def interruptible(self) -> bool:
+        return self.purchase_option.interruptible
 
 
 if TYPE_CHECKING:

@@ -59,11 +59,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.models import Offer, OfferingClass, Payment, PurchaseOption
 from aggregator.planner import from_store, plan_from_store, solve
 from aggregator.planner.filters import filter_steps, resolve_gpus
 from aggregator.plans import PlanRequest
-from aggregator.plugins import Registry
 from db import store
 from db.engine import make_engine, redacted_url
 from db.migrate import upgrade
@@ -293,15 +293,15 @@ def _figures(samples: list[float]) -> str:
     return f"p50 {statistics.median(samples):6.1f} p99 {_percentile(samples, 0.99):6.1f}"
 
 
-def _fresh_plan(url: str, engine: Engine, registry: Registry, request: PlanRequest) -> None:
+def _fresh_plan(url: str, engine: Engine, gpus: GpuVocabulary, request: PlanRequest) -> None:
     """One plan on a new connection: the stdlib reader on SQLite, a new pooled one elsewhere."""
     if engine.dialect.name == "sqlite":
         with open_reader(url) as reader:  # a new reader has an empty memo of its own
-            plan_from_store(reader, registry, request, now=NOW)
+            plan_from_store(reader, request, gpus=gpus, now=NOW)
     else:
         cache_for(engine).clear()
         engine.dispose()  # the pool's next connection is a new one
-        plan_from_store(engine, registry, request, now=NOW)
+        plan_from_store(engine, request, gpus=gpus, now=NOW)
 
 
 def bench(label: str, engine: Engine, url: str, size: int, repeat: int, *, freeze: bool) -> None:
@@ -311,20 +311,20 @@ def bench(label: str, engine: Engine, url: str, size: int, repeat: int, *, freez
     if freeze:
         gc.collect()
         gc.freeze()
-    registry = Registry()
+    gpus = default_vocabulary()
     memo = cache_for(engine)
     print(f"{label} ({redacted_url(engine)}), {size:,} offers; times in ms")
     for name, request in CASES.items():
-        steps = filter_steps(request, resolve_gpus(request, registry.gpus))
-        query = _planner_query(registry, steps, limit=None, cheapest_per_shape=True)
-        full = _planner_query(registry, steps, limit=None)
+        steps = filter_steps(request, resolve_gpus(request, gpus))
+        query = _planner_query(gpus, steps, limit=None, cheapest_per_shape=True)
+        full = _planner_query(gpus, steps, limit=None)
         loaded = store.query_offer_records(engine, full)
         read_rows = store.query_offer_records(engine, query)
-        plan = plan_from_store(engine, registry, request, now=NOW)
-        run = partial(plan_from_store, engine, registry, request, now=NOW)
+        plan = plan_from_store(engine, request, gpus=gpus, now=NOW)
+        run = partial(plan_from_store, engine, request, gpus=gpus, now=NOW)
         warm = _timed(repeat, run)
         cold = _timed(repeat, run, before=memo.clear)
-        fresh = _timed(repeat, partial(_fresh_plan, url, engine, registry, request))
+        fresh = _timed(repeat, partial(_fresh_plan, url, engine, gpus, request))
         reading = _timed(repeat, partial(store.query_offer_records, engine, query))
         solving = _timed(repeat, partial(solve, loaded, request, now=NOW))
         print(

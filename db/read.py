@@ -27,6 +27,7 @@ from aggregator.models import (
     PurchaseOption,
     StoredOffer,
 )
+from aggregator.offer_view import OfferFields
 from db.offer_sql import OfferQuery, SqlParams, offer_select
 from db.reader import Reader, as_reader
 from db.schema_head import KNOWN_REVISIONS, SCHEMA_HEAD
@@ -54,33 +55,18 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
-class OfferRecord:
+class OfferRecord(OfferFields):
     """An offer as the planner reads it: what :func:`query_offer_records` returns.
 
-    The fields of :class:`~aggregator.models.StoredOffer` that planning uses, with the same
-    values (``zone``, ``payment`` and ``offering_class`` ``None`` when absent, ``observed_at``
+    The fields of :class:`~aggregator.models.StoredOffer` that planning uses (those of
+    :class:`~aggregator.offer_view.OfferFields`, then the price), with the same values
+    (``zone``, ``payment`` and ``offering_class`` ``None`` when absent, ``observed_at``
     timezone-aware UTC), built without validation: the store only holds validated offers.
     """
 
-    id: str
-    provider: str
-    region: str
-    zone: str | None
-    instance_type: str
-    gpu: str
-    gpu_count: float
-    gpu_memory_gb: float
-    purchase_option: PurchaseOption
-    term_hours: int
-    payment: Payment | None
-    offering_class: OfferingClass | None
     price_per_hour: float
     currency: str
     observed_at: datetime
-
-    @property
-    def interruptible(self) -> bool:
-        return self.purchase_option.interruptible
 
     @property
     def price_per_gpu_hour(self) -> float:

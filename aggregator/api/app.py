@@ -35,6 +35,7 @@ from aggregator.errors import GpuhoursError
 from aggregator.plugins import Registry, load_registry
 from aggregator.scheduler import SchedulerSettings
 from aggregator.settings import Settings
+from aggregator.store_access import open_store
 from db.migrate import head_revision
 
 __all__ = ["SLOW_REQUEST_SECONDS", "RequestBookkeeping", "create_app"]
@@ -112,10 +113,10 @@ def create_app(
 
 def _open_store(settings: Settings) -> Engine:
     try:
-        return catalog.open_store(settings)
+        return open_store(settings)
     except GpuhoursError as exc:
         log.warning("the store is not usable yet (/readyz reports it): %s", exc)
-        return catalog.open_store(settings, check=False)
+        return open_store(settings, check=False)
 
 
 def _version() -> str:

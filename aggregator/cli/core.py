@@ -190,10 +190,11 @@ def context(*, providers: bool = True) -> tuple[Settings, Registry]:
 def store_engine(
     settings: Settings, *, check: bool = True, writable: bool = False
 ) -> Iterator[Engine]:
-    """An engine on the store (see :func:`aggregator.catalog.open_store`), disposed on exit."""
-    from aggregator import catalog
+    """An engine on the store (see :func:`aggregator.store_access.open_store`), disposed on
+    exit."""
+    from aggregator.store_access import open_store
 
-    engine = catalog.open_store(settings, check=check, writable=writable)
+    engine = open_store(settings, check=check, writable=writable)
     try:
         yield engine
     finally:

@@ -64,12 +64,13 @@ def offers(
 ) -> None:
     """List stored offers, cheapest first."""
     from aggregator import catalog
+    from aggregator.offer_query import build_offer_query
 
     with errors(as_json):
         sort_key = _sort_key(sort)
         settings, registry = context(providers=False)
-        query = catalog.build_offer_query(
-            registry,
+        query = build_offer_query(
+            registry.gpus,
             gpus=gpu or [],
             min_gpu_memory_gb=min_gpu_memory,
             providers=provider or [],
@@ -151,11 +152,12 @@ def history(
 ) -> None:
     """Show the price intervals of matching offers (withdrawn ones included)."""
     from aggregator import catalog
+    from aggregator.offer_query import build_offer_query
 
     with errors(as_json):
         settings, registry = context(providers=False)
-        query = catalog.build_offer_query(
-            registry,
+        query = build_offer_query(
+            registry.gpus,
             gpus=gpu or [],
             providers=provider or [],
             regions=region or [],

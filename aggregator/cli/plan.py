@@ -188,7 +188,7 @@ def cheapest(
         )
         settings, registry = context(providers=False)
         with store_reader(settings) as reader:
-            plan = plan_from_store(reader, registry, request)
+            plan = plan_from_store(reader, request, gpus=registry.gpus, terms=registry.active_terms)
         if as_json:
             emit_json(plan)
         else:

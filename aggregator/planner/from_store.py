@@ -25,10 +25,12 @@ filters still allowed. That extra work only happens on the way to a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import NoFeasiblePlan
+from aggregator.gpus import GpuVocabulary
 from aggregator.offer_query import build_offer_query
 from aggregator.planner.core import plan_matching
 from aggregator.planner.filters import (
@@ -40,7 +42,7 @@ from aggregator.planner.filters import (
 )
 from aggregator.planner.milp import SolverOptions
 from aggregator.plans import Plan, PlanRequest
-from aggregator.terms import apply_terms
+from aggregator.terms import ActiveTerm, apply_terms
 from db.offer_cache import cached_offer_records
 from db.offer_sql import OfferQuery
 from db.read import query_offer_records
@@ -49,8 +51,6 @@ from db.reader import Reader, as_reader
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from aggregator.plugins import Registry
-
 __all__ = ["plan_from_store"]
 
 _HINT_SAMPLE = 2000  # offers read to phrase a "nothing matches" hint
@@ -58,45 +58,52 @@ _HINT_SAMPLE = 2000  # offers read to phrase a "nothing matches" hint
 
 def plan_from_store(
     source: Reader | Engine,
-    registry: Registry,
     request: PlanRequest,
     *,
+    gpus: GpuVocabulary,
+    terms: Sequence[ActiveTerm] | Callable[[], Sequence[ActiveTerm]] = (),
     options: SolverOptions | None = None,
     now: datetime | None = None,
     store_version: int | None = None,
 ) -> Plan:
     """The cheapest plan for ``request`` over the store's current offers.
 
-    ``source`` is a :class:`db.reader.Reader` (:func:`db.reader.open_reader`) or an engine.
-    ``store_version``, when the caller already read :func:`db.read.data_version` (before
-    calling), spares reading it again for the offer memo.
+    ``source`` is a :class:`db.reader.Reader` (:func:`db.reader.open_reader`) or an engine;
+    ``gpus`` resolves the request's GPU names. ``store_version``, when the caller already read
+    :func:`db.read.data_version` (before calling), spares reading it again for the offer memo.
 
     Plan lines carry the stored offers' ids (``gpuhours offers`` / ``history`` show them).
-    Unless ``request.apply_terms`` is False, the registry's price terms
-    (:mod:`aggregator.terms`) price the matching offers first: the plan is the cheapest after
-    the user's terms, and its lines show list prices beside them. Nothing stored changes.
+    Unless ``request.apply_terms`` is False, the price ``terms`` (:mod:`aggregator.terms`)
+    price the matching offers first, in order: the plan is the cheapest after the user's terms,
+    and its lines show list prices beside them. Nothing stored changes. ``terms`` may be a
+    function giving them (a registry's ``active_terms``, which raises for a bad terms file):
+    it is called only when the request applies terms, so planning at list prices never
+    depends on the terms being usable.
+
     Raises :class:`~aggregator.errors.NoFeasiblePlan` naming the constraint that leaves
     nothing, :class:`~aggregator.errors.InvalidInput` for bad input, and
     :class:`~aggregator.errors.StoreError` when the database fails.
     """
-    terms = registry.active_terms() if request.apply_terms else ()
-    steps = filter_steps(request, resolve_gpus(request, registry.gpus))
+    applied: Sequence[ActiveTerm] = ()
+    if request.apply_terms:
+        applied = terms() if callable(terms) else terms
+    steps = filter_steps(request, resolve_gpus(request, gpus))
     in_sql = [step for step in steps if step.query is not None]
     in_python = [step for step in steps if step.query is None]
     reader = as_reader(source)
     # Per-shape reduction in SQL is the planner's own first step only while nothing changes
     # prices or drops offers after the read.
-    reduce = not terms and not in_python
-    query = _query(registry, in_sql, limit=None, cheapest_per_shape=reduce)
+    reduce = not applied and not in_python
+    query = _query(gpus, in_sql, limit=None, cheapest_per_shape=reduce)
     offers = cached_offer_records(reader, query, store_version)
     if not offers:
-        raise _diagnose(reader, registry, in_sql)
-    matching = apply_terms(apply_steps(offers, in_python), terms)
+        raise _diagnose(reader, gpus, in_sql)
+    matching = apply_terms(apply_steps(offers, in_python), applied)
     return plan_matching(matching, request, options=options, now=now)
 
 
 def _query(
-    registry: Registry,
+    gpus: GpuVocabulary,
     steps: list[FilterStep],
     *,
     limit: int | None,
@@ -105,19 +112,17 @@ def _query(
     arguments: dict[str, Any] = {}
     for step in steps:
         arguments.update(step.query or {})
-    return build_offer_query(
-        registry, **arguments, limit=limit, cheapest_per_shape=cheapest_per_shape
-    )
+    return build_offer_query(gpus, **arguments, limit=limit, cheapest_per_shape=cheapest_per_shape)
 
 
-def _diagnose(source: Reader, registry: Registry, steps: list[FilterStep]) -> NoFeasiblePlan:
+def _diagnose(source: Reader, gpus: GpuVocabulary, steps: list[FilterStep]) -> NoFeasiblePlan:
     """The error naming the first filter that leaves no offer (its queries see one snapshot)."""
     with source.errors_as("querying offers"), source.snapshot() as reader:
-        if not query_offer_records(reader, _query(registry, [], limit=1)):
+        if not query_offer_records(reader, _query(gpus, [], limit=1)):
             return nothing_to_plan()
         for index, step in enumerate(steps):
-            if not query_offer_records(reader, _query(registry, steps[: index + 1], limit=1)):
-                hint_query = _query(registry, steps[:index], limit=_HINT_SAMPLE)
+            if not query_offer_records(reader, _query(gpus, steps[: index + 1], limit=1)):
+                hint_query = _query(gpus, steps[:index], limit=_HINT_SAMPLE)
                 sample = query_offer_records(reader, hint_query)
                 return NoFeasiblePlan(step.explain(sample))
     return NoFeasiblePlan(  # pragma: no cover - only if offers changed between the queries

@@ -1,17 +1,22 @@
-"""Applying price terms: an offer priced by every term that matches it, in order."""
+"""Applying price terms: an offer priced by every term that matches it, in order.
+
+A priced offer is a :class:`TermedOffer`, a copy of the offer's values at the price after the
+terms: built once per offer and plan, then read as plain attributes by the planner, which reads
+each offer many times.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING
+from operator import attrgetter
+from typing import TYPE_CHECKING, Self
 
 from aggregator.globs import glob_regex
 from aggregator.gpus import GpuVocabulary, ResolvedGpu
-from aggregator.models import OfferingClass, Payment, PurchaseOption
-from aggregator.offer_view import PlannableOffer
+from aggregator.offer_view import OfferFields, PlannableOffer
 from aggregator.terms.model import PriceTerm
 
 __all__ = ["ActiveTerm", "TermedOffer", "apply_terms", "list_price"]
@@ -83,82 +88,39 @@ class ActiveTerm:
 
 
 @dataclass(frozen=True, slots=True)
-class TermedOffer:
-    """An offer seen through the user's terms: planned at ``price_per_hour`` (after the terms)
-    while ``list_price_per_hour`` keeps the provider's list price and ``terms`` names what
-    applied. Every other attribute is the listed offer's, so plan lines trace to it."""
+class TermedOffer(OfferFields):
+    """An offer priced by the user's terms: a copy of the offer's values, planned at
+    ``price_per_hour`` (after the terms) while ``list_price_per_hour`` keeps the provider's list
+    price and ``terms`` names what applied. Every other field is the offer's, so plan lines
+    trace to it. Built by :meth:`of`."""
 
-    listed: PlannableOffer
+    currency: str
+    observed_at: datetime | None
+    _: KW_ONLY  # the fields before (OfferFields' too) are the offer's; these are its new price
     price_per_hour: float
+    list_price_per_hour: float
     terms: tuple[str, ...]
 
-    @property
-    def list_price_per_hour(self) -> float:
-        return self.listed.price_per_hour
+    @classmethod
+    def of(cls, offer: PlannableOffer, price_per_hour: float, terms: tuple[str, ...]) -> Self:
+        """``offer`` at ``price_per_hour`` after ``terms``; its list price is the offer's own,
+        or, for an offer already termed, the list price that offer keeps."""
+        list_price_per_hour, _ = list_price(offer)
+        return cls(
+            *_read_copied(offer),
+            price_per_hour=price_per_hour,
+            list_price_per_hour=list_price_per_hour,
+            terms=terms,
+        )
 
     @property
     def price_per_gpu_hour(self) -> float:
-        return self.price_per_hour / self.listed.gpu_count
+        return self.price_per_hour / self.gpu_count
 
-    @property
-    def id(self) -> str:
-        return self.listed.id
 
-    @property
-    def provider(self) -> str:
-        return self.listed.provider
-
-    @property
-    def region(self) -> str:
-        return self.listed.region
-
-    @property
-    def zone(self) -> str | None:
-        return self.listed.zone
-
-    @property
-    def instance_type(self) -> str:
-        return self.listed.instance_type
-
-    @property
-    def gpu(self) -> str:
-        return self.listed.gpu
-
-    @property
-    def gpu_count(self) -> float:
-        return self.listed.gpu_count
-
-    @property
-    def gpu_memory_gb(self) -> float:
-        return self.listed.gpu_memory_gb
-
-    @property
-    def purchase_option(self) -> PurchaseOption:
-        return self.listed.purchase_option
-
-    @property
-    def term_hours(self) -> int:
-        return self.listed.term_hours
-
-    @property
-    def payment(self) -> Payment | None:
-        return self.listed.payment
-
-    @property
-    def offering_class(self) -> OfferingClass | None:
-        return self.listed.offering_class
-
-    @property
-    def currency(self) -> str:
-        return self.listed.currency
-
-    @property
-    def observed_at(self) -> datetime | None:
-        return self.listed.observed_at
-
-    @property
-    def interruptible(self) -> bool:
-        return self.listed.interruptible
+_COPIED = tuple(f.name for f in fields(TermedOffer) if not f.kw_only)
+"""The attributes :meth:`TermedOffer.of` copies from the offer: its positional fields."""
+_read_copied = attrgetter(*_COPIED)
 
 
 def apply_terms(
@@ -167,21 +129,26 @@ def apply_terms(
     """``offers`` priced by ``terms`` (in order; see the module docstring).
 
     An offer no term matches is passed through as it is; one that some term matches becomes a
-    :class:`TermedOffer`. Already termed offers are priced again from their list price, so
-    applying twice never compounds. Nothing is written anywhere.
+    :class:`TermedOffer`. Already termed offers are priced again from their list price (terms
+    match list attributes only, which a termed offer keeps), so applying twice never
+    compounds; a termed offer none of ``terms`` matches is left at its list price, with no
+    terms. Nothing is written anywhere.
     """
     if not terms:
         return list(offers)
     priced: list[PlannableOffer] = []
     for offer in offers:
-        listed = offer.listed if isinstance(offer, TermedOffer) else offer
-        price = listed.price_per_hour
+        price, _ = list_price(offer)
         applied: list[str] = []
         for term in terms:
-            if term.matches(listed):
-                price = term.price(listed, price)
+            if term.matches(offer):
+                price = term.price(offer, price)
                 applied.append(term.label)
-        priced.append(TermedOffer(listed, price, tuple(applied)) if applied else listed)
+        priced.append(
+            TermedOffer.of(offer, price, tuple(applied))
+            if applied or isinstance(offer, TermedOffer)
+            else offer
+        )
     return priced
 
 

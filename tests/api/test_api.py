@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from aggregator import catalog
 from aggregator.api import create_app
 from aggregator.api.cache import AnswerCache, ApiSettings
+from aggregator.offer_query import build_offer_query
 from aggregator.plugins import load_registry
 from aggregator.scheduler import SchedulerSettings
 from aggregator.settings import Settings
@@ -157,7 +158,7 @@ def test_offers_are_the_catalog_query_cheapest_first(client: TestClient, engine:
     sync(client)
     page = client.get("/v1/offers", params={"limit": 100}).json()
     registry = load_registry(Settings(plugins="fakecloud"))
-    expected = catalog.find_offers(engine, catalog.build_offer_query(registry, limit=100))
+    expected = catalog.find_offers(engine, build_offer_query(registry.gpus, limit=100))
     assert page["count"] == 25 and page["next_cursor"] is None
     assert [o["id"] for o in page["offers"]] == [o.id for o in expected]
     assert page["offers"][0] == expected[0].model_dump(mode="json")

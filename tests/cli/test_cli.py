@@ -243,8 +243,8 @@ def test_providers_shows_a_sync_that_died_by_the_configured_feed_timeout(
 ) -> None:
     from datetime import timedelta
 
-    from aggregator.catalog import open_store
     from aggregator.models import SyncRun, SyncStatus, utcnow
+    from aggregator.store_access import open_store
 
     fake_catalog(_catalog_rows())
     engine = open_store(Settings())  # a new store, created on first use

@@ -68,7 +68,7 @@ def test_offer_filters_refuse_complex_globs_before_any_query(
     registry: Registry, case: tuple[str, str]
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        build_offer_query(registry, regions=[case[0]])
+        build_offer_query(registry.gpus, regions=[case[0]])
     assert caught.value.field == "region" and len(str(caught.value)) < 200
 
 
@@ -90,13 +90,13 @@ def test_offer_filters_refuse_long_texts_lists_and_non_finite_numbers(
     registry: Registry, arguments: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        build_offer_query(registry, **arguments)
+        build_offer_query(registry.gpus, **arguments)
     assert caught.value.field == field and len(str(caught.value)) < 200
 
 
 def test_offer_filters_at_the_limits_are_accepted(registry: Registry) -> None:
     query = build_offer_query(
-        registry, providers=["p" * MAX_TEXT_LENGTH] * MAX_LIST_ITEMS, regions=[EDGE, " us-* "]
+        registry.gpus, providers=["p" * MAX_TEXT_LENGTH] * MAX_LIST_ITEMS, regions=[EDGE, " us-* "]
     )
     assert query.regions == [EDGE, "us-*"]
 

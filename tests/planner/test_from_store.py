@@ -25,11 +25,11 @@ from typer.testing import CliRunner
 
 from aggregator.cli import app
 from aggregator.errors import InvalidInput, NoFeasiblePlan
+from aggregator.gpus import default_vocabulary
 from aggregator.http import make_client
 from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import plan_from_store, solve
 from aggregator.plans import PlanRequest
-from aggregator.plugins import Registry
 from aggregator.providers import FetchContext
 from aggregator.settings import Settings
 from db import store
@@ -39,6 +39,7 @@ from tests.offers import build_offer, save_offers
 from tests.paths import FIXTURES
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+GPUS = default_vocabulary()
 
 
 save = functools.partial(save_offers, now=NOW)
@@ -58,7 +59,7 @@ A100 = build_offer(instance_type="p4d.24xlarge", gpu="A100", gpu_memory_gb=40, p
 def test_plan_from_store_traces_to_stored_offers(engine: Engine) -> None:
     save(engine, [AWS, AWS_SMALL, GCP, SPOT, A100])
     request = PlanRequest(gpu_hours=100, gpus=["h100"], deadline_hours=10, max_gpus=12)
-    plan = plan_from_store(engine, Registry(), request, now=NOW)
+    plan = plan_from_store(engine, request, gpus=GPUS, now=NOW)
     assert plan.total_cost == pytest.approx(1040)  # see test_planner_examples
     for line in plan.lines:
         stored = store.get_offer(engine, line.offer_id)
@@ -87,18 +88,18 @@ def test_sql_filters_match_the_python_ones(engine: Engine) -> None:
     offers = store.query_offers(engine, store.OfferQuery())
     assert len(offers) == 5
     for request in requests:
-        from_store = plan_from_store(engine, Registry(), request, now=NOW)
+        from_store = plan_from_store(engine, request, gpus=GPUS, now=NOW)
         assert from_store.model_dump() == solve(offers, request, now=NOW).model_dump(), request
 
 
 def test_withdrawn_offers_are_never_planned_with(engine: Engine) -> None:
     cheap = build_offer(region="us-west-2", price_per_hour=40.0)
     save(engine, [AWS, cheap])
-    assert plan_from_store(engine, Registry(), PlanRequest(gpu_hours=8)).lines[0].region == (
+    assert plan_from_store(engine, PlanRequest(gpu_hours=8), gpus=GPUS).lines[0].region == (
         "us-west-2"
     )
     save(engine, [AWS], now=NOW + timedelta(hours=1))  # the next sync no longer sees it
-    plan = plan_from_store(engine, Registry(), PlanRequest(gpu_hours=8))
+    plan = plan_from_store(engine, PlanRequest(gpu_hours=8), gpus=GPUS)
     assert [line.offer_id for line in plan.lines] == [AWS.id]
 
 
@@ -122,17 +123,17 @@ def test_no_plan_names_the_first_filter_that_leaves_nothing(
 ) -> None:
     save(engine, [AWS, GCP, SPOT, A100])
     with pytest.raises(NoFeasiblePlan, match=message):
-        plan_from_store(engine, Registry(), PlanRequest(gpu_hours=80, **fields))
+        plan_from_store(engine, PlanRequest(gpu_hours=80, **fields), gpus=GPUS)
 
 
 def test_an_empty_store_says_to_sync(engine: Engine) -> None:
     with pytest.raises(NoFeasiblePlan, match="run `gpuhours sync`"):
-        plan_from_store(engine, Registry(), PlanRequest(gpu_hours=1, gpus=["H100"]))
+        plan_from_store(engine, PlanRequest(gpu_hours=1, gpus=["H100"]), gpus=GPUS)
 
 
 def test_unknown_gpu_is_invalid_input(engine: Engine) -> None:
     with pytest.raises(InvalidInput, match="unknown GPU 'Q9000'"):
-        plan_from_store(engine, Registry(), PlanRequest(gpu_hours=1, gpus=["Q9000"]))
+        plan_from_store(engine, PlanRequest(gpu_hours=1, gpus=["Q9000"]), gpus=GPUS)
 
 
 # -- real recorded prices -------------------------------------------------------------------
@@ -191,7 +192,7 @@ def _stored_cheapest_on_demand(engine: Engine, gpu: str) -> Offer:
 def test_real_prices_h100_1000_gpu_hours(engine: Engine, real_offers: list[Offer]) -> None:
     save(engine, real_offers)
     request = PlanRequest(gpu_hours=1000, gpus=["H100"])
-    plan = plan_from_store(engine, Registry(), request, now=NOW)
+    plan = plan_from_store(engine, request, gpus=GPUS, now=NOW)
     best = _stored_cheapest_on_demand(engine, "H100")
     # A year's reservation costs far more than 1,000 GPU-hours on demand: on demand it is.
     assert [line.offer_id for line in plan.lines] == [best.id]
@@ -202,9 +203,7 @@ def test_real_prices_h100_1000_gpu_hours(engine: Engine, real_offers: list[Offer
 
 def test_real_prices_a100_20000_gpu_hours(engine: Engine, real_offers: list[Offer]) -> None:
     save(engine, real_offers)
-    plan = plan_from_store(
-        engine, Registry(), PlanRequest(gpu_hours=20_000, gpus=["A100"]), now=NOW
-    )
+    plan = plan_from_store(engine, PlanRequest(gpu_hours=20_000, gpus=["A100"]), gpus=GPUS, now=NOW)
     # Without a deadline one 2-GPU Azure 1-year reservation runs its whole year: 17,520
     # GPU-hours at 4.802 x 8760 / 17,520 = 2.40 per GPU-hour, cheaper than AWS p4d on demand
     # (2.74); the remaining 2,480 GPU-hours go on demand (a second unit would cost more).
@@ -231,7 +230,7 @@ def test_real_prices_a100_20000_gpu_hours(engine: Engine, real_offers: list[Offe
 def test_real_prices_a_long_job_buys_a_commitment(engine: Engine, real_offers: list[Offer]) -> None:
     save(engine, real_offers)
     request = PlanRequest(gpu_hours=200_000, gpus=["A100"], deadline_hours=26_280)
-    plan = plan_from_store(engine, Registry(), request, now=NOW)
+    plan = plan_from_store(engine, request, gpus=GPUS, now=NOW)
     assert any(line.term_hours for line in plan.lines)
     (flexible,) = [a for a in plan.alternatives if a.label == "cheapest without commitments"]
     assert plan.total_cost < flexible.total_cost

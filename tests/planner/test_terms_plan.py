@@ -82,6 +82,13 @@ def registry_with(*price_terms: PriceTerm) -> Registry:
     return Registry(price_terms=terms(*price_terms))
 
 
+def plan_with(engine: Engine, registry: Registry, request: PlanRequest) -> Plan:
+    """A plan over the store with ``registry``'s GPUs and terms, as the CLI and the API ask."""
+    return plan_from_store(
+        engine, request, gpus=registry.gpus, terms=registry.active_terms, now=NOW
+    )
+
+
 def with_terms(request: PlanRequest, apply: bool) -> PlanRequest:
     return request.model_copy(update={"apply_terms": apply})
 
@@ -95,8 +102,8 @@ EDP = PriceTerm(provider="aws", purchase_option="on_demand", discount_percent=12
 def test_a_percentage_scales_the_plan_exactly(engine: Engine) -> None:
     save(engine, OFFERS)
     registry = registry_with(EDP)
-    listed = plan_from_store(engine, registry, with_terms(H100_1000, False), now=NOW)
-    plan = plan_from_store(engine, registry, H100_1000, now=NOW)
+    listed = plan_with(engine, registry, with_terms(H100_1000, False))
+    plan = plan_with(engine, registry, H100_1000)
 
     assert listed.total_cost == listed.list_total_cost == pytest.approx(10_000, rel=1e-12)
     assert [ln.terms for ln in listed.lines] == [[]]
@@ -125,7 +132,7 @@ def test_a_fixed_price_costs_instances_times_hours_times_the_price(engine: Engin
         price_per_hour=50.0,
     )
     request = H100_1000.model_copy(update={"deadline_hours": 25.0})
-    plan = plan_from_store(engine, registry_with(deal), request, now=NOW)
+    plan = plan_with(engine, registry_with(deal), request)
     (line,) = plan.lines
     assert (line.provider, line.instances, line.hours_per_instance) == ("azure", 5, 25.0)
     assert plan.total_cost == pytest.approx(5 * 25.0 * 50.0, rel=1e-12)
@@ -169,10 +176,10 @@ def test_a_discount_can_change_which_offer_wins(engine: Engine) -> None:
     save(engine, OFFERS)
     gcp = PriceTerm(name="GCP: 10 % off", provider="gcp", discount_percent=10)
     registry = registry_with(gcp)
-    listed = plan_from_store(engine, registry, with_terms(H100_1000, False), now=NOW)
+    listed = plan_with(engine, registry, with_terms(H100_1000, False))
     assert [ln.provider for ln in listed.lines] == ["aws"]
 
-    plan = plan_from_store(engine, registry, H100_1000, now=NOW)
+    plan = plan_with(engine, registry, H100_1000)
     (line,) = plan.lines
     assert (line.offer_id, line.unit_price, line.list_unit_price) == (GCP.id, 84.0 * 0.9, 84.0)
     assert plan.total_cost == pytest.approx(125 * 84.0 * 0.9, rel=1e-12)  # 9,450 < 10,000
@@ -206,11 +213,11 @@ def test_planning_with_terms_never_touches_stored_list_prices(engine: Engine) ->
     before = _listings(engine)
     registry = registry_with(EDP, PriceTerm(provider="gcp", price_per_hour=1.0))
     for _ in range(2):  # the second plan may read offers from memory: still list prices
-        plan = plan_from_store(engine, registry, H100_1000, now=NOW)
+        plan = plan_with(engine, registry, H100_1000)
         assert plan.lines[0].provider == "gcp" and plan.lines[0].unit_price == 1.0
     assert _listings(engine) == before
 
-    listed = plan_from_store(engine, registry, with_terms(H100_1000, False), now=NOW)
+    listed = plan_with(engine, registry, with_terms(H100_1000, False))
     stored = {o.id: o.price_per_hour for o in catalog.find_offers(engine, store.OfferQuery())}
     for line in [*listed.lines, *(ln for alt in listed.alternatives for ln in alt.lines)]:
         assert line.unit_price == line.list_unit_price == stored[line.offer_id]
@@ -223,9 +230,9 @@ def test_a_bad_terms_file_stops_planning_with_terms_only(engine: Engine, tmp_pat
     path.write_text('[[term]]\nprovider = "aws"\ndiscount_percent = 120\n')
     registry = load_registry(Settings(terms_file=path), load_entrypoints=False)
     with pytest.raises(InvalidInput, match=r"term #1 \(line 1\), field discount_percent") as bad:
-        plan_from_store(engine, registry, H100_1000, now=NOW)
+        plan_with(engine, registry, H100_1000)
     assert bad.value.field == "terms_file"
-    listed = plan_from_store(engine, registry, with_terms(H100_1000, False), now=NOW)
+    listed = plan_with(engine, registry, with_terms(H100_1000, False))
     assert listed.total_cost == pytest.approx(10_000)
 
 

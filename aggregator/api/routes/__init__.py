@@ -1,7 +1,7 @@
 """The HTTP routes, one module per family, thin over the catalog, the planner and the sync engine.
 
 Each route checks nothing itself that the core checks: filters go through
-:func:`aggregator.catalog.build_offer_query` (as ``gpuhours offers`` does), plans through
+:func:`aggregator.offer_query.build_offer_query` (as ``gpuhours offers`` does), plans through
 :func:`aggregator.planner.plan_from_store` (as ``gpuhours cheapest``), syncs through
 :func:`aggregator.sync.sync_feeds` (as ``gpuhours sync``). Query parameter names are the CLI's
 option names, so ``--gpu H100 --region 'us-*'`` is ``?gpu=H100&region=us-*``.

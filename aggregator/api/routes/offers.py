@@ -1,6 +1,6 @@
 """The offers routes: one page of offers by the CLI's filters, and one offer's price history.
 
-Filters go through :func:`aggregator.catalog.build_offer_query`, as ``gpuhours offers`` does.
+Filters go through :func:`aggregator.offer_query.build_offer_query`, as ``gpuhours offers`` does.
 The offer list is ``async`` so a page from the memo (:mod:`aggregator.api.cache`) costs no
 thread hop; a page the memo lacks is read in the thread pool.
 """
@@ -33,6 +33,7 @@ from aggregator.api.state import ServiceDep
 from aggregator.inputs import WHOLE_NUMBER, FiniteInput, Glob, Text, option_spelling
 from aggregator.limits import MAX_LIST_ITEMS, MAX_PATTERN_WILDCARDS
 from aggregator.models import PurchaseOption, StoredOffer
+from aggregator.offer_query import build_offer_query
 
 __all__ = ["MAX_PAGE", "MEMO_MAX_PAGE", "list_offers", "offer_history", "router"]
 
@@ -129,8 +130,8 @@ async def list_offers(
     if cached is not None:
         page, more = cached
         return _offers_page(page, more, offset, limit, digest)
-    query = catalog.build_offer_query(
-        service.registry,
+    query = build_offer_query(
+        service.registry.gpus,
         gpus=gpus,
         min_gpu_memory_gb=min_gpu_memory_gb,
         providers=providers,
@@ -181,8 +182,8 @@ def offer_history(
     ],
 ) -> Response:
     """Every price the store recorded for one offer (withdrawn offers included)."""
-    query = catalog.build_offer_query(
-        service.registry, ids=[offer_id], include_withdrawn=True, limit=1
+    query = build_offer_query(
+        service.registry.gpus, ids=[offer_id], include_withdrawn=True, limit=1
     )
     found = catalog.offer_history(service.engine, query)
     if not found:

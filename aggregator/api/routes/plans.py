@@ -61,9 +61,13 @@ async def _plan(service: Service, request: PlanRequest) -> Response:
         plan = await limited(
             "plan",
             PLAN_SLOTS,
-            functools.partial(plan_from_store, store_version=version),
+            functools.partial(
+                plan_from_store,
+                gpus=service.registry.gpus,
+                terms=service.registry.active_terms,
+                store_version=version,
+            ),
             service.engine,
-            service.registry,
             request,
         )
     except InvalidInput as exc:
