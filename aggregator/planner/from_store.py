@@ -1,26 +1,12 @@
 """Planning over the price store: filter in SQL, then solve.
 
-The store evaluates every filter of the request (GPU and memory variant, minimum memory,
-provider, region globs, purchase option, GPUs per instance, fractional GPUs; withdrawn offers
-are never planned with) through the same :func:`aggregator.offer_query.build_offer_query` the
-``offers`` command uses, so both reject the same bad input the same way. Without price terms
-the database also keeps only the cheapest offer of each planner shape
-(:attr:`db.offer_sql.OfferQuery.cheapest_per_shape`, what the planner's own first step keeps),
-so a cold plan reads dozens of rows, not thousands; terms change prices per offer, so with
-terms every matching offer is read and the planner reduces after pricing.
-
-Offers are read as :class:`db.read.OfferRecord` s (:func:`db.read.query_offer_records`: the
-same rows as :func:`db.read.query_offers`, without building a pydantic model per row), and the
-planner reads them through :class:`~aggregator.offer_view.PlannableOffer`. The read goes
-through :mod:`db.offer_cache`: a service answering many plans reads the same offers from
-memory until a sync changes the store. The store is a :class:`db.reader.Reader` (a one-shot
-command on SQLite needs no SQLAlchemy) or an SQLAlchemy ``Engine``; nothing here imports
-SQLAlchemy.
-
-When SQL returns nothing, the filters are re-run cumulatively (``LIMIT 1`` each) to find the
-first that empties the set, and its message is built from a sample of what the earlier
-filters still allowed. That extra work only happens on the way to a
-:class:`~aggregator.errors.NoFeasiblePlan`.
+Every filter of the request goes through :func:`aggregator.offer_query.build_offer_query`, as
+for ``gpuhours offers``, so both reject bad input alike. Without price terms the database also
+keeps only the cheapest offer of each planner shape, the planner's own first step, so a cold
+plan reads dozens of rows; terms change prices per offer, so with terms every matching offer is
+read. Rows are lean :class:`db.read.OfferRecord` s, memoized by :mod:`db.offer_cache` until a
+sync changes the store; nothing here imports SQLAlchemy. When nothing matches, the filters are
+re-run cumulatively (``LIMIT 1`` each) to name the first that empties the set.
 """
 
 from __future__ import annotations
