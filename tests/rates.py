@@ -9,8 +9,9 @@ from aggregator.interruptions import InterruptionRate
 ADVISOR_URL = "https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json"
 
 
-def build_rate(**overrides: Any) -> InterruptionRate:
-    """p5.48xlarge in us-east-1 in the ``5-10%`` bucket, 55 % saving, with ``overrides``."""
+def rate_fields(**overrides: Any) -> dict[str, Any]:
+    """p5.48xlarge in us-east-1 in the ``5-10%`` bucket, 55 % saving, with ``overrides``: the
+    mapping a feed may yield."""
     fields: dict[str, Any] = {
         "provider": "aws",
         "region": "us-east-1",
@@ -23,4 +24,9 @@ def build_rate(**overrides: Any) -> InterruptionRate:
         "source": {"url": ADVISOR_URL, "path": "spot_advisor/us-east-1/Linux/p5.48xlarge"},
     }
     fields.update(overrides)
-    return InterruptionRate(**fields)
+    return fields
+
+
+def build_rate(**overrides: Any) -> InterruptionRate:
+    """:func:`rate_fields` as a validated rate."""
+    return InterruptionRate(**rate_fields(**overrides))

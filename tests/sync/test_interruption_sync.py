@@ -19,6 +19,7 @@ from aggregator.settings import Settings
 from aggregator.sync import sync_feeds
 from db import store
 from tests.fake_plugins import dump_tables
+from tests.rates import rate_fields
 
 FEED = "fakerates/advisor"
 TABLES = ("interruption_rates", "feed_state", "offers")
@@ -26,19 +27,8 @@ TABLES = ("interruption_rates", "feed_state", "offers")
 
 def rate_row(**overrides: Any) -> dict[str, Any]:
     """A rate as the throw-away feed yields it: a mapping, validated by the sync engine."""
-    row: dict[str, Any] = {
-        "provider": "fakerates",
-        "region": "us-east-1",
-        "instance_type": "fk.8xh100",
-        "bucket": 1,
-        "bucket_label": "5-10%",
-        "interruption_min_percent": 5,
-        "interruption_max_percent": 10,
-        "savings_percent": 60,
-        "source": {"url": "https://rates.fake.invalid/advisor.json", "path": "fk.8xh100"},
-    }
-    row.update(overrides)
-    return row
+    fake = {"provider": "fakerates", "instance_type": "fk.8xh100", "source": {"path": "fk"}}
+    return rate_fields(**{**fake, **overrides})
 
 
 def many(n: int) -> list[dict[str, Any]]:
