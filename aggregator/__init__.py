@@ -24,8 +24,9 @@ if TYPE_CHECKING:
         UnknownGpu,
     )
     from aggregator.hookspecs import hookimpl
+    from aggregator.interruptions import InterruptionRate
     from aggregator.models import Billing, Offer, OfferingClass, Payment, PurchaseOption
-    from aggregator.providers import Feed, FetchContext, Provider
+    from aggregator.providers import Feed, FetchContext, InterruptionFeed, Provider
     from aggregator.terms import PriceTerm
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Feed",
     "FetchContext",
     "GpuhoursError",
+    "InterruptionFeed",
+    "InterruptionRate",
     "InvalidInput",
     "NoFeasiblePlan",
     "Offer",
@@ -70,10 +73,13 @@ _HOME = {
         "aggregator.errors",
     ),
     "hookimpl": "aggregator.hookspecs",
+    "InterruptionRate": "aggregator.interruptions",
     **dict.fromkeys(
         ("Billing", "Offer", "OfferingClass", "Payment", "PurchaseOption"), "aggregator.models"
     ),
-    **dict.fromkeys(("Feed", "FetchContext", "Provider"), "aggregator.providers"),
+    **dict.fromkeys(
+        ("Feed", "FetchContext", "InterruptionFeed", "Provider"), "aggregator.providers"
+    ),
     "PriceTerm": "aggregator.terms",
 }
 

@@ -116,6 +116,9 @@ class FeedStatus(BaseModel):
     title: str
     interval_seconds: float
     live_offers: int
+    interruption_rates: int = Field(
+        default=0, description="interruption rates the feed holds (a feed of interruption data)"
+    )
     last_run: SyncRun | None
     last_success_at: datetime | None
     unknown_names: list[str] = Field(
@@ -187,6 +190,7 @@ def providers_report(
     latest = store.latest_runs(engine, lifetime=lifetime, now=now) if engine is not None else {}
     good_runs = store.latest_runs(engine, good_only=True) if engine is not None else {}
     live = store.live_offer_counts(engine) if engine is not None else {}
+    rates = store.interruption_rate_counts(engine) if engine is not None else {}
     feeds: list[FeedStatus] = []
     for feed_id, ref in sorted(registry.feeds.items()):
         good = good_runs.get(feed_id)
@@ -198,6 +202,7 @@ def providers_report(
                 title=ref.feed.title or ref.provider.title or feed_id,
                 interval_seconds=interval.total_seconds(),
                 live_offers=live.get(feed_id, 0),
+                interruption_rates=rates.get(feed_id, 0),
                 last_run=latest.get(feed_id),
                 last_success_at=good.finished_at if good else None,
                 unknown_names=good.unknown_names if good else [],

@@ -2,10 +2,11 @@
 
 A provider is registered once (through the ``register_providers`` hook) and owns one or more
 feeds. A feed is the unit of syncing and scheduling: ``aws/on-demand``, ``azure/retail``. Its
-``fetch(ctx)`` is an async generator of offers; the sync engine validates, stores and accounts
-for them. Feeds never touch the database and never build their own HTTP client: everything they
-need arrives on the context, which is what lets tests replay recorded responses and lets one
-failing feed not disturb the others.
+``fetch(ctx)`` is an async generator of offers (of interruption rates, for an
+:class:`InterruptionFeed`); the sync engine validates, stores and accounts for them. Feeds
+never touch the database and never build their own HTTP client: everything they need arrives
+on the context, which is what lets tests replay recorded responses and lets one failing feed
+not disturb the others.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ if TYPE_CHECKING:  # types only: loading a plugin must not cost httpx and pydant
     import httpx
     from pydantic_settings import BaseSettings
 
+    from aggregator.interruptions import InterruptionRate
     from aggregator.models import Offer
 
-__all__ = ["Feed", "FetchContext", "Progress", "Provider", "Unchanged"]
+__all__ = ["Feed", "FetchContext", "InterruptionFeed", "Progress", "Provider", "Unchanged"]
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +165,8 @@ class Feed(ABC):
     Subclasses set ``name`` (``on-demand``, ``spot``: lower case, no slash) and
     ``default_interval``, and implement :meth:`fetch`. Yield :class:`Offer` objects or plain
     mappings of offer fields; mappings are validated by the sync engine, so one bad row is
-    counted as rejected instead of ending the feed.
+    counted as rejected instead of ending the feed. A feed of interruption data subclasses
+    :class:`InterruptionFeed` instead.
     """
 
     name: ClassVar[str]
@@ -176,8 +179,23 @@ class Feed(ABC):
     sheet whose rates expire): then whatever the feed yields, even nothing, is applied."""
 
     @abstractmethod
-    def fetch(self, ctx: FetchContext) -> AsyncIterator[Offer | Mapping[str, Any]]:
+    def fetch(
+        self, ctx: FetchContext
+    ) -> AsyncIterator[Offer | InterruptionRate | Mapping[str, Any]]:
         """Yield every offer currently published by this feed's source."""
+
+
+class InterruptionFeed(Feed):
+    """A feed of the seller's interruption data instead of offers.
+
+    :meth:`fetch` yields :class:`~aggregator.interruptions.InterruptionRate` objects or plain
+    mappings of their fields, validated like offers. A successful sync replaces the rates this
+    feed stored before, all at once; a failed or empty one keeps them (docs/plugins.md).
+    """
+
+    @abstractmethod
+    def fetch(self, ctx: FetchContext) -> AsyncIterator[InterruptionRate | Mapping[str, Any]]:
+        """Yield every interruption rate currently published by this feed's source."""
 
 
 class Provider(ABC):

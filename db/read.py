@@ -126,9 +126,11 @@ def _optional_datetime(value: Any) -> datetime | None:
 
 
 def data_version(source: Reader | Engine) -> int:
-    """A number that changes whenever a committed transaction changed offers.
+    """A number that changes whenever a committed transaction changed offers or interruption
+    rates.
 
-    Every :func:`db.store.apply_snapshot` adds one in the transaction that writes the offers.
+    Every :func:`db.store.apply_snapshot` adds one in the transaction that writes the offers,
+    and :func:`db.store.replace_interruption_rates` in one that changes a rate.
     Read in the same snapshot as offers (:meth:`db.reader.Reader.snapshot`) it labels them
     exactly; read before them, in another snapshot, it is a lower bound: the offers are at
     least that new.

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -37,12 +38,14 @@ __all__ = [
     "NATURAL_KEY_COLUMNS",
     "OFFER_MATCH_COLUMNS",
     "FeedStateRow",
+    "InterruptionRateRow",
     "OfferRow",
     "PriceHistoryRow",
     "StoreVersionRow",
     "SyncRunRow",
     "UtcDateTime",
     "feed_state",
+    "interruption_rates",
     "metadata",
     "offers",
     "price_history",
@@ -201,8 +204,32 @@ class FeedStateRow(SQLModel, table=True):
     value: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class InterruptionRateRow(SQLModel, table=True):
+    """A seller's interruption data for one instance type in one region (see
+    :class:`aggregator.interruptions.InterruptionRate`), owned by the feed that last stored it."""
+
+    __tablename__ = "interruption_rates"
+    __table_args__ = (
+        PrimaryKeyConstraint("provider", "region", "instance_type", name="pk_interruption_rates"),
+        Index("ix_interruption_rates_feed", "feed"),
+    )
+
+    provider: str = Field(sa_column=Column(String, nullable=False))
+    region: str = Field(sa_column=Column(String, nullable=False))
+    instance_type: str = Field(sa_column=Column(String, nullable=False))
+    feed: str = Field(sa_column=Column(String, nullable=False))
+    bucket: int = Field(sa_column=Column(Integer, nullable=False))
+    bucket_label: str = Field(sa_column=Column(String, nullable=False))
+    interruption_min_percent: float = Field(sa_column=Column(Float, nullable=False))
+    interruption_max_percent: float = Field(sa_column=Column(Float, nullable=False))
+    savings_percent: float | None = Field(sa_column=Column(Float, nullable=True))
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    observed_at: datetime = _ts(nullable=False)
+
+
 class StoreVersionRow(SQLModel, table=True):
-    """A single row whose ``version`` goes up in every transaction that changes offers.
+    """A single row whose ``version`` goes up in every transaction that changes offers or
+    interruption rates.
 
     Readers that keep offers in memory (the planner's read cache) compare it to the version
     they read with: unequal means the offers may have changed. It is a row updated at the end
@@ -222,6 +249,7 @@ price_history: Table = metadata.tables["price_history"]
 sync_runs: Table = metadata.tables["sync_runs"]
 feed_state: Table = metadata.tables["feed_state"]
 store_version: Table = metadata.tables["store_version"]
+interruption_rates: Table = metadata.tables["interruption_rates"]
 
 OFFER_MATCH_COLUMNS = frozenset({"id", "instance_type", "gpu", "currency", *NATURAL_KEY_COLUMNS})
 """Offer columns an ``unchanged`` match of a feed snapshot may name.

@@ -1,7 +1,8 @@
 """Build the offline price snapshot shipped in ``plugins/snapshot/responses``.
 
 ``gpuhours sync --replay bundled`` answers every request of the three built-in plugins from
-that directory. It is made here by running the real feeds against a stand-in server that
+that directory (the AWS Spot Instance Advisor's file too, so the bundled sync fills
+``interruption_rates``). It is made here by running the real feeds against a stand-in server that
 serves the provenance-noted fixtures of ``tests/fixtures/`` (real recorded responses wherever
 one exists), recording what they receive with the ordinary record transport, gzipping the
 bodies, and then replaying the result once into a fresh store to prove it is complete.
@@ -43,6 +44,7 @@ OUT = ROOT / "plugins" / "snapshot" / "responses"
 AWS_EC2_INDEX = "/offers/v1.0/aws/AmazonEC2/current/region_index.json"
 AWS_SP_INDEX = "/savingsPlan/v1.0/aws/AWSComputeSavingsPlan/current/region_index.json"
 AWS_REGIONS = ("us-east-1",)  # the regions the fixtures have offer files for
+ADVISOR_PATH = "/spot-advisor-data.json"  # the Spot Instance Advisor's file, GPU types only
 GCP_PAGE_THREE = "FIXT-PAGE-3"
 GCP_PAGE_FOUR = "FIXT-PAGE-4"
 
@@ -165,6 +167,7 @@ def aws_routes() -> dict[str, Callable[[], httpx.Response]]:
         "/spot.js": lambda: httpx.Response(
             200, content=spot, headers={"content-type": "text/javascript"}
         ),
+        ADVISOR_PATH: lambda: _json(200, (aws / "spot-advisor-data.json").read_bytes()),
     }
 
 
@@ -253,6 +256,7 @@ RECEIVED_AT = {
     ("aws/on-demand", "aws/ec2"): "2025-05-23T23:27:44+00:00",  # region index publicationDate
     ("aws/spot", "aws/spot"): "2021-04-06T00:00:00+00:00",  # spotinfo recording commit
     ("aws/savings-plan", "aws/savings-plan"): "2025-09-11T18:44:47+00:00",  # index publicationDate
+    ("aws/spot-advisor", "aws/spot-advisor"): "2025-06-28T00:00:00+00:00",  # spotinfo commit
     ("azure/retail", "azure/eastus2"): "2026-01-11T00:00:00+00:00",  # page 1, recording commit
     ("azure/retail", "azure/mexicocentral"): "2026-08-14T00:00:00+00:00",  # page 2
     ("azure/retail", "azure/francecentral"): "2021-12-07T00:00:00+00:00",  # page 3
@@ -276,6 +280,8 @@ def _recorded_as(request: httpx.Request) -> str:
     host, path = request.url.host, request.url.path
     if host.startswith("website.spot."):
         return "aws/spot"
+    if host.startswith("spot-bid-advisor."):
+        return "aws/spot-advisor"
     if host.startswith("pricing."):
         return "aws/savings-plan" if "SavingsPlan" in path else "aws/ec2"
     if host == "prices.azure.com":
@@ -296,7 +302,7 @@ def handler(request: httpx.Request) -> httpx.Response:
 
 def _answer(request: httpx.Request) -> httpx.Response:
     host, path = request.url.host, request.url.path
-    if host.startswith("pricing.") or host.startswith("website.spot."):
+    if host.startswith(("pricing.", "website.spot.", "spot-bid-advisor.")):
         routes = aws_routes()
         key = "/spot.js" if host.startswith("website.spot.") else path
         if key in routes:

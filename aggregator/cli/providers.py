@@ -65,7 +65,7 @@ def providers(as_json: JsonOpt = False) -> None:
             feeds_table.add_row(
                 f.id,
                 duration(f.interval_seconds),
-                f"{f.live_offers:,}",
+                f"{f.interruption_rates:,} rates" if f.interruption_rates else f"{f.live_offers:,}",
                 age(run.finished_at or run.started_at) if run else "never",
                 status,
                 age(f.last_success_at),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 import pydantic
 
@@ -30,7 +29,11 @@ class Collector:
         self.held: list[str] = []  # ids of stored offers whose new rows were rejected
         self.rejected = 0
 
-    def add(self, item: Offer | Mapping[str, Any]) -> None:
+    @property
+    def seen(self) -> int:
+        return len(self.offers)
+
+    def add(self, item: object) -> None:
         try:
             offer = validate_offer(item)
         except ValueError as exc:

@@ -5,12 +5,14 @@ Where each guard lives (docs/sync.md says what they promise):
 * a row: :class:`~aggregator.sync.collect.Collector` validates it (with the price bounds of
   :mod:`aggregator.price_sanity`), holds the stored offer a rejected row names, and rejects a
   spot price that is no discount (:func:`~aggregator.sync.guards.interruptible_not_cheaper`);
+  an interruption feed's rows go through :class:`~aggregator.sync.rates.RateCollector`;
 * the fetch: bounded here by ``sync_feed_timeout``;
 * the result: pure functions of :mod:`aggregator.sync.guards`, run here (too many rejects, an
   empty feed, a recording older than the store);
 * against the stored offers, which they need: :func:`db.store.apply_snapshot`, in its write
   transaction (the shrink guard in :mod:`db.store.write`, the price-jump guard
-  :func:`db.store.diff.check_jumps`).
+  :func:`db.store.diff.check_jumps`); for interruption rates
+  :func:`db.store.replace_interruption_rates` (its shrink guard).
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from aggregator.errors import ConfigurationError, StoreError, SyncRejected
 from aggregator.http import make_client
 from aggregator.models import SyncRun, SyncStatus, utcnow
 from aggregator.plugins import FeedRef, Registry
-from aggregator.providers import FetchContext, Progress
+from aggregator.providers import FetchContext, InterruptionFeed, Progress
 from aggregator.settings import Settings
 from aggregator.sync.collect import Collector
 from aggregator.sync.context import describe_fetch_error, fetch_context, provider_settings
 from aggregator.sync.guards import empty_feed, older_than_stored, too_many_rejects
+from aggregator.sync.rates import RateCollector
 from db import store
 
 __all__ = ["ProgressFactory", "SyncOutcome", "sync_feed", "sync_feeds"]
@@ -167,17 +170,42 @@ class _FeedSync:
     async def fetch_and_store(self, ctx: FetchContext, *, force: bool) -> SyncOutcome:
         """The steps of a sync after configuration: collect, guard, store. A step that finds
         the result unusable raises :class:`_Refused`; this is the one place that records it."""
-        collector = Collector(self.ref, self.registry)
+        collector: Collector | RateCollector
+        if isinstance(self.ref.feed, InterruptionFeed):
+            collector = RateCollector(self.ref)
+        else:
+            collector = Collector(self.ref, self.registry)
         try:
             await self._collect(ctx, collector)
             may_shrink = force or not self.ref.feed.shrink_guard
-            snapshot = await self._guard(ctx, collector, may_shrink=may_shrink)
-            return await self._store(snapshot, force=force, may_shrink=may_shrink)
+            await self._guard(ctx, collector, may_shrink=may_shrink)
+            min_share = None if may_shrink else self.settings.sync_min_share_of_last
+            now = self.observed_at or utcnow()
+            if isinstance(collector, RateCollector):
+                rates = self._rate_snapshot(ctx, collector)
+                return await self._store(
+                    store.replace_interruption_rates,
+                    self.engine,
+                    rates,
+                    now=now,
+                    min_share_of_live=min_share,
+                    run_id=self.run_id,
+                )
+            return await self._store(
+                store.apply_snapshot,
+                self.engine,
+                self._offer_snapshot(ctx, collector),
+                now=now,
+                min_share_of_live=min_share,
+                jump_share=None if force else self.settings.sync_price_jump_share,
+                jump_factor=self.settings.sync_price_jump_factor,
+                run_id=self.run_id,
+            )
         except _Refused as refused:
             counts = None if refused.bare else _counts(collector, ctx)
             return await self.fail(refused.message, counts=counts)
 
-    async def _collect(self, ctx: FetchContext, collector: Collector) -> None:
+    async def _collect(self, ctx: FetchContext, collector: Collector | RateCollector) -> None:
         """Run the feed's fetch within its deadline, every row through ``collector``."""
         ref, deadline = self.ref, self.settings.sync_feed_timeout
         try:
@@ -199,7 +227,9 @@ class _FeedSync:
             raise _Refused(f"{describe_fetch_error(exc)}; nothing was changed") from exc
         for fields in ctx.held:
             collector.hold(fields)
-        if any(o.interruptible for o in collector.offers.values()):
+        if isinstance(collector, Collector) and any(
+            o.interruptible for o in collector.offers.values()
+        ):
             try:
                 stored = await asyncio.to_thread(
                     store.on_demand_prices, self.engine, ref.provider.name
@@ -209,31 +239,44 @@ class _FeedSync:
             collector.refuse_dear_interruptible(stored)
 
     async def _guard(
-        self, ctx: FetchContext, collector: Collector, *, may_shrink: bool
-    ) -> store.FeedSnapshot:
-        """The checks of :mod:`aggregator.sync.guards`; the snapshot to store if all pass."""
+        self, ctx: FetchContext, collector: Collector | RateCollector, *, may_shrink: bool
+    ) -> None:
+        """The checks of :mod:`aggregator.sync.guards`; raises :class:`_Refused` if one fails."""
         counts = _counts(collector, ctx)
         seen, rejected = counts["seen"], counts["rejected"]
+        what = "interruption rates" if isinstance(collector, RateCollector) else "offers"
         last_good = await self._last_good() if self.observed_at is not None else None
         problem = (
             too_many_rejects(seen, rejected, self.settings.sync_max_reject_share)
-            or empty_feed(seen, has_unchanged=bool(ctx.unchanged), may_shrink=may_shrink)
+            or empty_feed(seen, has_unchanged=bool(ctx.unchanged), may_shrink=may_shrink, what=what)
             or older_than_stored(self.observed_at, last_good)
         )
         if problem is not None:
             raise _Refused(problem)
-        return store.FeedSnapshot(
-            feed=self.ref.id,
-            provider=self.ref.provider.name,
-            offers=list(collector.offers.values()),
-            unchanged=[dict(u.match) for u in ctx.unchanged],
-            state=ctx.state,
-            started_at=self.started,
-            rejected=rejected,
-            unknown=len(ctx.unknowns),
-            unknown_names=ctx.unknown_names,
-            held=collector.held,
-        )
+
+    def _offer_snapshot(self, ctx: FetchContext, collector: Collector) -> store.FeedSnapshot:
+        offers = list(collector.offers.values())
+        return store.FeedSnapshot(offers=offers, held=collector.held, **self._meta(ctx, collector))
+
+    def _rate_snapshot(
+        self, ctx: FetchContext, collector: RateCollector
+    ) -> store.InterruptionSnapshot:
+        rates = list(collector.rates.values())
+        meta = self._meta(ctx, collector)
+        return store.InterruptionSnapshot(rates=rates, held=collector.held, **meta)
+
+    def _meta(self, ctx: FetchContext, collector: Collector | RateCollector) -> dict[str, Any]:
+        """What a snapshot says besides its rows (:class:`db.store.feed_txn.SnapshotMeta`)."""
+        return {
+            "feed": self.ref.id,
+            "provider": self.ref.provider.name,
+            "unchanged": [dict(u.match) for u in ctx.unchanged],
+            "state": ctx.state,
+            "started_at": self.started,
+            "rejected": _counts(collector, ctx)["rejected"],
+            "unknown": len(ctx.unknowns),
+            "unknown_names": ctx.unknown_names,
+        }
 
     async def _last_good(self) -> datetime | None:
         try:
@@ -242,23 +285,11 @@ class _FeedSync:
             raise _Refused(f"could not read the last sync: {exc}") from exc
         return last.finished_at if last is not None else None
 
-    async def _store(
-        self, snapshot: store.FeedSnapshot, *, force: bool, may_shrink: bool
-    ) -> SyncOutcome:
-        """Apply the snapshot in one transaction; the store's own guards (shrink, price jumps)
-        refuse it there."""
-        settings = self.settings
+    async def _store(self, write: Callable[..., SyncRun], *args: Any, **kwargs: Any) -> SyncOutcome:
+        """Run ``write`` (one store transaction); the store's own guards (shrink, price jumps)
+        refuse the result there, with :class:`SyncRejected`."""
         try:
-            run = await asyncio.to_thread(
-                store.apply_snapshot,
-                self.engine,
-                snapshot,
-                now=self.observed_at or utcnow(),
-                min_share_of_live=None if may_shrink else settings.sync_min_share_of_last,
-                jump_share=None if force else settings.sync_price_jump_share,
-                jump_factor=settings.sync_price_jump_factor,
-                run_id=self.run_id,
-            )
+            run = await asyncio.to_thread(write, *args, **kwargs)
         except SyncRejected as exc:
             raise _Refused(str(exc)) from exc
         except Exception as exc:
@@ -289,10 +320,10 @@ class _Refused(Exception):
         self.bare = bare
 
 
-def _counts(collector: Collector, ctx: FetchContext) -> dict[str, int]:
-    """What a run records of its rows: offers seen, rows rejected, unknown names skipped."""
+def _counts(collector: Collector | RateCollector, ctx: FetchContext) -> dict[str, int]:
+    """What a run records of its rows: offers (rates) seen, rows rejected, unknowns skipped."""
     return {
-        "seen": len(collector.offers),
+        "seen": collector.seen,
         "rejected": collector.rejected + len(ctx.rejects),
         "unknown": len(ctx.unknowns),
     }
@@ -336,7 +367,7 @@ async def sync_feeds(
                 )
             )
         )
-    if any(_wrote_offers(outcome.run) for outcome in outcomes):
+    if any(_wrote_offers(outcome) for outcome in outcomes):
         try:
             await asyncio.to_thread(store.refresh_statistics, engine)
         except StoreError as exc:
@@ -344,5 +375,8 @@ async def sync_feeds(
     return outcomes
 
 
-def _wrote_offers(run: SyncRun) -> bool:
-    return run.status is not SyncStatus.FAILED and bool(run.new or run.changed or run.withdrawn)
+def _wrote_offers(outcome: SyncOutcome) -> bool:
+    run = outcome.run
+    if isinstance(outcome.feed.feed, InterruptionFeed) or run.status is SyncStatus.FAILED:
+        return False
+    return bool(run.new or run.changed or run.withdrawn)

@@ -24,11 +24,15 @@ def too_many_rejects(seen: int, rejected: int, max_share: float) -> str | None:
     return None
 
 
-def empty_feed(seen: int, *, has_unchanged: bool, may_shrink: bool) -> str | None:
-    """Refuse a feed that returned nothing, unless it said parts are unchanged or may shrink."""
+def empty_feed(
+    seen: int, *, has_unchanged: bool, may_shrink: bool, what: str = "offers"
+) -> str | None:
+    """Refuse a feed that returned nothing, unless it said parts are unchanged or may shrink;
+    ``what`` names what it should have returned."""
     if not seen and not has_unchanged and not may_shrink:
         return (
-            "the feed returned no offers; nothing was changed (use --force to accept an empty feed)"
+            f"the feed returned no {what}; nothing was changed (use --force to accept an empty "
+            "feed)"
         )
     return None
 

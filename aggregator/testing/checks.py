@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, TypeGuard
+from typing import Final, TypeGuard, TypeVar
 
 from aggregator.errors import UnknownGpu
 from aggregator.gpus import GpuVocabulary
+from aggregator.interruptions import InterruptionRate, RateKey
 from aggregator.models import NATURAL_KEY_FIELDS, Offer
 from aggregator.sync import validate_offer
+from aggregator.sync.rates import validate_interruption_rate
 from aggregator.testing.replay_run import FeedRun
 from aggregator.testing.report import CheckFailure
 
@@ -28,6 +30,7 @@ __all__ = [
     "check_determinism",
     "check_items",
     "check_offline",
+    "check_rate_items",
     "check_run",
     "describe",
     "natural_key",
@@ -38,13 +41,15 @@ __all__ = [
 _KEY_FIELDS: Final = NATURAL_KEY_FIELDS
 _MISSING: Final = object()
 _DETAIL_LIMIT: Final = 300
+_Model = TypeVar("_Model", Offer, InterruptionRate)
 
 
 @dataclass
 class ItemVerdict:
-    """The offers found among a replay's items, and what was wrong with them."""
+    """The offers (or rates) found among a replay's items, and what was wrong with them."""
 
     offers: list[Offer] = field(default_factory=list)
+    rates: list[InterruptionRate] = field(default_factory=list)
     invalid: int = 0
     failures: list[CheckFailure] = field(default_factory=list)
 
@@ -91,24 +96,8 @@ def check_items(
     verdict = ItemVerdict()
     first_of_key: dict[tuple[str, ...], Offer] = {}
     for item in items:
-        try:
-            offer = validate_offer(item)
-        except ValueError as exc:
-            verdict.invalid += 1
-            verdict.failures.append(
-                CheckFailure("offers-validate", feed, f"{exc}: {_short(repr(item))}")
-            )
-            continue
-        named = _get(offer, "provider")
-        if named != provider:
-            verdict.invalid += 1
-            verdict.failures.append(
-                CheckFailure(
-                    "offers-validate",
-                    feed,
-                    f"provider {named!r} does not match {provider!r}: {describe(offer)}",
-                )
-            )
+        offer = _validated(verdict, _Judge(feed, "offers-validate", provider), item, validate_offer)
+        if offer is None:
             continue
         verdict.offers.append(offer)
         for check, problem in _value_problems(offer, vocabulary):
@@ -124,6 +113,57 @@ def check_items(
                 )
             )
     return verdict
+
+
+def check_rate_items(feed: str, provider: str, items: Sequence[object]) -> ItemVerdict:
+    """Validate every item of an interruption feed as a rate of ``provider``, one per key."""
+    verdict = ItemVerdict()
+    first_of_key: dict[RateKey, InterruptionRate] = {}
+    judge = _Judge(feed, "rates-validate", provider)
+    for item in items:
+        rate = _validated(verdict, judge, item, validate_interruption_rate)
+        if rate is None:
+            continue
+        verdict.rates.append(rate)
+        if (first := first_of_key.setdefault(rate.key(), rate)) is not rate:
+            verdict.failures.append(
+                CheckFailure(
+                    "unique-natural-keys",
+                    feed,
+                    f"interruption rate key duplicated: {rate.key()} source {first.source!r} "
+                    f"and again source {rate.source!r}",
+                )
+            )
+    return verdict
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """Which feed, check and provider a validation failure is reported against."""
+
+    feed: str
+    check: str
+    provider: str
+
+
+def _validated(
+    verdict: ItemVerdict, judge: _Judge, item: object, validate: Callable[[object], _Model]
+) -> _Model | None:
+    """``item`` validated by ``validate`` and of the judged provider, or ``None`` after
+    recording why not in ``verdict``."""
+    try:
+        model = validate(item)
+    except ValueError as exc:
+        problem = f"{exc}: {_short(repr(item))}"
+    else:
+        named = _get(model, "provider")
+        if named == judge.provider:
+            return model
+        what = describe(model) if isinstance(model, Offer) else _short(repr(model))
+        problem = f"provider {named!r} does not match {judge.provider!r}: {what}"
+    verdict.invalid += 1
+    verdict.failures.append(CheckFailure(judge.check, judge.feed, problem))
+    return None
 
 
 def check_determinism(feed: str, first: FeedRun, second: FeedRun) -> list[CheckFailure]:
@@ -211,20 +251,25 @@ def _fingerprints(items: Sequence[object]) -> tuple[Counter[str], dict[str, obje
 
 def _fingerprint(item: object) -> str:
     """The item's full field values as canonical JSON, ``observed_at`` left out."""
+    model: Offer | InterruptionRate
     try:
-        offer = validate_offer(item)
+        model = validate_offer(item)
     except ValueError:
-        if isinstance(item, Mapping):
-            item = {k: v for k, v in item.items() if k != "observed_at"}
-        return "invalid " + repr(item)
-    values = {name: _get(offer, name) for name in Offer.model_fields if name != "observed_at"}
+        try:
+            model = validate_interruption_rate(item)
+        except ValueError:
+            if isinstance(item, Mapping):
+                item = {k: v for k, v in item.items() if k != "observed_at"}
+            return "invalid " + repr(item)
+    names = type(model).model_fields
+    values = {name: getattr(model, name, None) for name in names if name != "observed_at"}
     try:
         return json.dumps(values, sort_keys=True, default=repr)
     except (TypeError, ValueError):  # a model_construct source with keys that do not sort
         return repr(values)
 
 
-def _get(offer: Offer, name: str, default: object = None) -> object:
+def _get(offer: Offer | InterruptionRate, name: str, default: object = None) -> object:
     value = getattr(offer, name, _MISSING)
     return default if value is _MISSING else value
 

@@ -19,13 +19,14 @@ from pydantic_settings import BaseSettings
 from aggregator.errors import ConfigurationError
 from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.plugins import FeedRef
-from aggregator.providers import Provider
+from aggregator.providers import InterruptionFeed, Provider
 from aggregator.settings import Settings
 from aggregator.sync import provider_settings
 from aggregator.testing.checks import (
     check_determinism,
     check_items,
     check_offline,
+    check_rate_items,
     check_run,
 )
 from aggregator.testing.replay_run import replay_feed
@@ -98,10 +99,14 @@ async def _check(
             provider_settings=settings,
             gpus=vocabulary,
         )
-        verdict = check_items(ref.id, provider.name, first.items, vocabulary)
+        if isinstance(ref.feed, InterruptionFeed):
+            verdict = check_rate_items(ref.id, provider.name, first.items)
+        else:
+            verdict = check_items(ref.id, provider.name, first.items, vocabulary)
         report.feeds[ref.id] = FeedReport(
             feed=ref.id,
             offers=len(verdict.offers),
+            interruption_rates=len(verdict.rates),
             invalid=verdict.invalid,
             rejects=len(first.rejects),
             unknowns=len(first.unknowns),

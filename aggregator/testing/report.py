@@ -28,12 +28,14 @@ CHECKS: Final[Mapping[str, str]] = {
     "feed-yields-offers": "the feed yields at least one offer",
     "offers-validate": "every yielded item is an Offer, or a mapping that validates as one, "
     "of this provider",
-    "unique-natural-keys": "no two offers of one feed share a natural key",
+    "unique-natural-keys": "no two offers (interruption rates) of one feed share a natural key",
     "source-named": "every offer's source names its row with a non-blank value",
     "gpu-known": "every offer's GPU resolves in the GPU vocabulary",
     "prices-finite-positive": "price_per_hour is finite and > 0; upfront is finite and >= 0",
     "rejects-within-limit": "rows skipped with ctx.reject stay within the share a sync accepts",
     "replay-deterministic": "a second replay yields offers with identical field values",
+    "rates-validate": "every item of an interruption feed is an InterruptionRate, or a mapping "
+    "that validates as one, of this provider",
 }
 
 #: How many failures of one check in one feed the exception message quotes (all are in
@@ -57,13 +59,15 @@ class CheckFailure:
 class FeedReport:
     """What one feed yielded in its first replay.
 
-    ``offers`` counts items that are (or validated as) offers, ``invalid`` the items that did
-    not, ``rejects`` and ``unknowns`` the rows the feed skipped through ``ctx.reject`` and
+    ``offers`` counts items that are (or validated as) offers, ``interruption_rates`` those of
+    an interruption feed that are (or validated as) rates, ``invalid`` the items that did not,
+    ``rejects`` and ``unknowns`` the rows the feed skipped through ``ctx.reject`` and
     ``ctx.report_unknown``, ``requests`` the HTTP requests it made.
     """
 
     feed: str
     offers: int = 0
+    interruption_rates: int = 0
     invalid: int = 0
     rejects: int = 0
     unknowns: int = 0

@@ -10,9 +10,8 @@ them (:func:`diff`). The result is a :class:`Plan` that the write carries out, o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, select
@@ -20,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, select
 from aggregator.errors import SyncRejected
 from aggregator.models import Offer
 from aggregator.price_sanity import price_problem
+from db.store.feed_txn import SnapshotMeta
 from db.store.rows import (
     CURRENCY,
     GPU_COUNT,
@@ -48,8 +48,8 @@ __all__ = [
 _JUMP_EXAMPLES = 3
 
 
-@dataclass
-class FeedSnapshot:
+@dataclass(kw_only=True)
+class FeedSnapshot(SnapshotMeta):
     """Everything one successful fetch of a feed produced, ready to be stored.
 
     ``offers`` are validated and unique by natural key. ``unchanged`` lists parts of the feed the
@@ -62,16 +62,8 @@ class FeedSnapshot:
     their last good price survives with its real age.
     """
 
-    feed: str
-    provider: str
     offers: list[Offer]
-    unchanged: list[Mapping[str, str]]
-    state: dict[str, str]
-    started_at: datetime
-    rejected: int = 0
-    unknown: int = 0
     held: list[str] = field(default_factory=list)
-    unknown_names: list[str] = field(default_factory=list)
 
 
 class _Stored(NamedTuple):

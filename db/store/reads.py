@@ -10,9 +10,15 @@ from sqlalchemy import Engine, func, select
 
 from aggregator.models import PurchaseOption
 from db.engine import store_errors
-from db.tables import feed_state, offers
+from db.tables import feed_state, interruption_rates, offers
 
-__all__ = ["live_offer_count", "live_offer_counts", "load_feed_state", "on_demand_prices"]
+__all__ = [
+    "interruption_rate_counts",
+    "live_offer_count",
+    "live_offer_counts",
+    "load_feed_state",
+    "on_demand_prices",
+]
 
 
 def load_feed_state(engine: Engine, feed: str) -> dict[str, str]:
@@ -56,4 +62,11 @@ def live_offer_counts(engine: Engine) -> dict[str, int]:
         .group_by(offers.c.feed)
     )
     with store_errors(engine, "counting offers"), engine.connect() as conn:
+        return {feed: int(n) for feed, n in conn.execute(stmt)}
+
+
+def interruption_rate_counts(engine: Engine) -> dict[str, int]:
+    """How many interruption rates each feed that has any holds."""
+    stmt = select(interruption_rates.c.feed, func.count()).group_by(interruption_rates.c.feed)
+    with store_errors(engine, "counting interruption rates"), engine.connect() as conn:
         return {feed: int(n) for feed, n in conn.execute(stmt)}

@@ -10,12 +10,11 @@ chunks that stay under both databases' bound-parameter limits.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, text, update
+from sqlalchemy import Connection, Engine, update
 
 from aggregator.errors import SyncRejected
 from aggregator.models import Offer, SyncRun, SyncStatus
@@ -29,9 +28,10 @@ from db.store.diff import (
     load_other_feeds,
     validate_snapshot,
 )
+from db.store.feed_txn import bump_version, lock_feed, replace_feed_state, require_aware
 from db.store.rows import HISTORY_LAYOUT, OFFER_LAYOUT, TupleRow, offer_row, timestamp_param
 from db.store.runs import save_run
-from db.tables import feed_state, offers, store_version
+from db.tables import offers
 from db.tables import price_history as _history
 
 __all__ = ["MAX_UNKNOWN_NAMES", "apply_snapshot", "refresh_statistics"]
@@ -91,8 +91,8 @@ def apply_snapshot(
     The status is ``unchanged`` when nothing was seen, new, changed or withdrawn and the
     snapshot carried unchanged matches; ``ok`` otherwise.
     """
-    _require_aware(now, "now")
-    _require_aware(snap.started_at, "snap.started_at")
+    require_aware(now, "now")
+    require_aware(snap.started_at, "snap.started_at")
     now_param = timestamp_param(engine.dialect, now)
     seen_params: dict[datetime, Any] = {}  # offers share a few dates (one per response)
 
@@ -108,7 +108,7 @@ def apply_snapshot(
     match_columns = validate_snapshot(snap, rows)
 
     with store_errors(engine, f"storing feed {snap.feed}"), write_transaction(engine) as conn:
-        _lock_feed(conn, snap.feed)
+        lock_feed(conn, snap.feed)
         stored = load_feed(conn, snap.feed, match_columns)
         moved = load_other_feeds(conn, snap.feed, rows, stored)
         plan = diff(snap, rows, stored, moved, match_columns, now_param)
@@ -133,7 +133,7 @@ def apply_snapshot(
             conn.execute(update(offers).where(offers.c.id.in_(chunk)).values(withdrawn_at=now))
         for chunk in _chunks(plan.keep_ids):
             conn.execute(update(offers).where(offers.c.id.in_(chunk)).values(observed_at=now))
-        _replace_feed_state(conn, snap.feed, snap.state)
+        replace_feed_state(conn, snap.feed, snap.state)
 
         quiet = not (rows or plan.new or plan.changed or plan.withdraw_ids)
         run = SyncRun(
@@ -152,7 +152,7 @@ def apply_snapshot(
             unknown_names=sorted(set(snap.unknown_names))[:MAX_UNKNOWN_NAMES],
         )
         run = save_run(conn, run.model_copy(update={"id": run_id}))
-        _bump_version(conn)  # last: the row lock it takes is held only until the commit
+        bump_version(conn)  # last: the row lock it takes is held only until the commit
         return run
 
 
@@ -174,23 +174,6 @@ def refresh_statistics(engine: Engine) -> None:
         conn.exec_driver_sql("VACUUM (ANALYZE, SKIP_LOCKED) offers")
 
 
-def _require_aware(value: datetime, name: str) -> None:
-    if value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime (UTC), got {value!r}")
-
-
-def _lock_feed(conn: Connection, feed: str) -> None:
-    """Serialize concurrent applies of the same feed on PostgreSQL.
-
-    Without it two overlapping syncs of one feed could both diff against the same old state
-    and write duplicate history intervals. SQLite needs nothing: ``BEGIN IMMEDIATE`` already
-    admits one writer at a time.
-    """
-    if conn.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"gpuhours:{feed}".encode()).digest()[:8], signed=True)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-
-
 def _upsert_offers(conn: Connection, rows: list[TupleRow]) -> None:
     """Insert or update offers by id; ``first_seen`` is kept from the first insert."""
     bulk_insert(conn, offers, OFFER_LAYOUT, rows, upsert=True)
@@ -203,23 +186,6 @@ def _close_intervals(conn: Connection, offer_ids: list[str], now: datetime) -> N
             .where(_history.c.offer_id.in_(chunk), _history.c.valid_to.is_(None))
             .values(valid_to=now)
         )
-
-
-def _replace_feed_state(conn: Connection, feed: str, state: Mapping[str, str]) -> None:
-    conn.execute(delete(feed_state).where(feed_state.c.feed == feed))
-    if state:
-        conn.execute(
-            insert(feed_state),
-            [{"feed": feed, "key": key, "value": value} for key, value in state.items()],
-        )
-
-
-def _bump_version(conn: Connection) -> None:
-    conn.execute(
-        update(store_version)
-        .where(store_version.c.id == 1)
-        .values(version=store_version.c.version + 1)
-    )
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:

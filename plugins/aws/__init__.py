@@ -2,10 +2,12 @@
 
 Registered through the ``gpuhours.providers`` entry point ``aws = "plugins.aws"``, as a
 third-party plugin would be. Feeds: ``aws/on-demand`` (on-demand and reserved, from the EC2
-offer files; daily), ``aws/spot`` (the public spot feed; every 15 minutes) and
-``aws/savings-plan`` (Compute Savings Plans rates; daily). Settings:
-``GPUHOURS_AWS_PRICING_URL`` (the Price List Bulk API's base), ``GPUHOURS_AWS_SPOT_URL`` (the
-spot feed) and ``GPUHOURS_AWS_REGIONS`` (the regions the offer-file feeds fetch; default all).
+offer files; daily), ``aws/spot`` (the public spot feed; every 15 minutes),
+``aws/savings-plan`` (Compute Savings Plans rates; daily) and ``aws/spot-advisor`` (the Spot
+Instance Advisor's interruption buckets; daily). Settings: ``GPUHOURS_AWS_PRICING_URL`` (the
+Price List Bulk API's base), ``GPUHOURS_AWS_SPOT_URL`` (the spot feed),
+``GPUHOURS_AWS_SPOT_ADVISOR_URL`` (the advisor's data) and ``GPUHOURS_AWS_REGIONS`` (the
+regions the offer-file feeds fetch; default all).
 Which rows count, how prices are read, and the defaults: docs/providers/aws.md.
 """
 

@@ -12,6 +12,7 @@ from plugins.aws.on_demand import OnDemandFeed
 from plugins.aws.savings_plans import SavingsPlanFeed
 from plugins.aws.settings import AwsSettings
 from plugins.aws.spot import SpotFeed
+from plugins.aws.spot_advisor import SpotAdvisorFeed
 
 __all__ = ["AwsProvider"]
 
@@ -24,4 +25,4 @@ class AwsProvider(Provider):
     settings_class: ClassVar[type[BaseSettings] | None] = AwsSettings
 
     def feeds(self) -> Sequence[Feed]:
-        return (OnDemandFeed(), SpotFeed(), SavingsPlanFeed())
+        return (OnDemandFeed(), SpotFeed(), SavingsPlanFeed(), SpotAdvisorFeed())

@@ -13,10 +13,17 @@ from pydantic_settings import SettingsConfigDict
 from aggregator.providers import FetchContext
 from aggregator.settings import GpuhoursSettings
 
-__all__ = ["DEFAULT_PRICING_URL", "DEFAULT_SPOT_URL", "AwsSettings", "settings_of"]
+__all__ = [
+    "DEFAULT_PRICING_URL",
+    "DEFAULT_SPOT_ADVISOR_URL",
+    "DEFAULT_SPOT_URL",
+    "AwsSettings",
+    "settings_of",
+]
 
 DEFAULT_PRICING_URL = "https://pricing.us-east-1.amazonaws.com"
 DEFAULT_SPOT_URL = "https://website.spot.ec2.aws.a2z.com/spot.js"
+DEFAULT_SPOT_ADVISOR_URL = "https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json"
 
 
 class AwsSettings(GpuhoursSettings):
@@ -30,6 +37,10 @@ class AwsSettings(GpuhoursSettings):
     )
     spot_url: str = Field(
         default=DEFAULT_SPOT_URL, description="the public spot price feed (JSONP)"
+    )
+    spot_advisor_url: str = Field(
+        default=DEFAULT_SPOT_ADVISOR_URL,
+        description="the Spot Instance Advisor's data (interruption frequency per instance type)",
     )
     regions: str = Field(
         default="",

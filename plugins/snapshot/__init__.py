@@ -16,8 +16,9 @@ SNAPSHOT_DIR = Path(__file__).resolve().parent / "responses"
 
 AGE_NOTE = (
     "prices from the bundled offline snapshot: AWS offer files of 2025-05 (us-east-1; "
-    "reserved and savings-plan rates constructed from published figures) and spot prices of "
-    "2021-04, Azure retail prices of 2021-12 (francecentral), 2026-01 (eastus2) and 2026-08 "
+    "reserved and savings-plan rates constructed from published figures), spot prices of "
+    "2021-04 and Spot Instance Advisor interruption rates of 2025-06, "
+    "Azure retail prices of 2021-12 (francecentral), 2026-01 (eastus2) and 2026-08 "
     "(mexicocentral and a few other regions), GCP SKUs of 2023-03 and 2024-09 (H100 machines "
     "in 42 regions) plus SKUs built from a published catalog; run `gpuhours sync` with "
     "network access for live prices"

@@ -19,7 +19,7 @@ from db.engine import make_engine, normalize_url, redacted_url
 from db.migrate import check_schema, current_revision, head_revision, upgrade
 from db.tables import metadata
 
-TABLES = {"offers", "price_history", "sync_runs", "feed_state"}
+TABLES = {"offers", "price_history", "sync_runs", "feed_state", "interruption_rates"}
 
 
 def schema_differences(engine: Engine) -> list[Any]:

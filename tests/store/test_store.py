@@ -390,7 +390,7 @@ def test_a_failure_after_the_upsert_rolls_everything_back(
         upserted.append(len(rows))
 
     monkeypatch.setattr(store_write, "_upsert_offers", upsert_then_count)
-    monkeypatch.setattr(store_write, "_replace_feed_state", replacement)
+    monkeypatch.setattr(store_write, "replace_feed_state", replacement)
     changed = [make_offer(region="us-east-1", price_per_hour=1.0), make_offer(region="x")]
 
     with pytest.raises(error):

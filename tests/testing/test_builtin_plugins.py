@@ -21,7 +21,7 @@ from plugins.gcp.settings import GcpSettings
 from plugins.snapshot import SNAPSHOT_DIR
 
 BUILTIN_FEEDS = {
-    "aws": ["aws/on-demand", "aws/spot", "aws/savings-plan"],
+    "aws": ["aws/on-demand", "aws/spot", "aws/savings-plan", "aws/spot-advisor"],
     "azure": ["azure/retail"],
     "gcp": ["gcp/catalog"],
 }
@@ -41,7 +41,12 @@ def default_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_builtin_provider_passes_the_kit_on_the_bundled_snapshot(provider: Provider) -> None:
     report = check_provider(provider, responses=SNAPSHOT_DIR)
     assert list(report.feeds) == BUILTIN_FEEDS[provider.name]
-    assert all(feed.offers > 0 and feed.invalid == 0 for feed in report.feeds.values())
+    assert all(
+        (feed.offers > 0 or feed.interruption_rates > 0) and feed.invalid == 0
+        for feed in report.feeds.values()
+    )
+    if provider.name == "aws":
+        assert report.feeds["aws/spot-advisor"].interruption_rates == 682
 
 
 def test_builtin_provider_passes_through_the_pytest_fixture(gpuhours_check: object) -> None:

@@ -22,7 +22,7 @@ import pytest
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from aggregator import Feed, FetchContext, Offer, Provider
+from aggregator import Feed, FetchContext, InterruptionFeed, Offer, Provider
 from aggregator.errors import ConfigurationError, ProviderError
 from aggregator.gpus import BUILTIN_GPUS, GpuSpec, GpuVocabulary
 from aggregator.http import make_client
@@ -35,6 +35,7 @@ from aggregator.testing import (
     ProviderReport,
     check_provider,
 )
+from tests.rates import rate_fields
 
 FEED = "kit/prices"
 PRICES_URL = "https://prices.example.test/v1/list"
@@ -155,6 +156,7 @@ def test_checks_have_stable_names() -> None:
         "prices-finite-positive",
         "rejects-within-limit",
         "replay-deterministic",
+        "rates-validate",
     ]
 
 
@@ -541,3 +543,56 @@ def test_without_the_plugin_there_is_no_fixture(pytester: pytest.Pytester) -> No
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:gpuhours")
     result.assert_outcomes(errors=1)
     assert "fixture 'gpuhours_check' not found" in result.stdout.str()
+
+
+# --------------------------------------------------------------------------------------------
+# Interruption feeds: rates are judged as rates
+
+
+RATES = "kit/rates"
+
+
+def rate(**overrides: Any) -> dict[str, Any]:
+    """A valid interruption rate of the ``kit`` provider, as a feed yields it."""
+    kit = {"provider": "kit", "instance_type": "k.8xh100", "source": {"path": "k.8xh100"}}
+    return rate_fields(**{**kit, **overrides})
+
+
+class RatesFeed(InterruptionFeed):
+    name: ClassVar[str] = "rates"
+
+    def __init__(self, *items: Any) -> None:
+        self.items = items
+
+    async def fetch(self, ctx: FetchContext) -> AsyncIterator[Any]:
+        for item in self.items:
+            yield item
+
+
+def test_an_interruption_feed_passes_with_its_rates_counted() -> None:
+    report = check_provider(KitProvider(RatesFeed(rate(), rate(region="eu-west-2"))))
+    feed = report.feeds[RATES]
+    assert (feed.offers, feed.interruption_rates, feed.invalid) == (0, 2, 0)
+
+
+def test_rates_validate_fails_on_a_rate_the_sync_engine_would_reject() -> None:
+    error = failed(KitProvider(RatesFeed(rate(), rate(region="x", bucket_label=""))))
+    [failure] = assert_only(error, "rates-validate", RATES)
+    assert "bucket_label" in failure.detail
+
+
+def test_rates_validate_fails_on_an_offer_in_an_interruption_feed() -> None:
+    error = failed(KitProvider(RatesFeed(rate(), row())))
+    assert_only(error, "rates-validate", RATES)
+
+
+def test_rates_validate_fails_on_a_rate_of_another_provider() -> None:
+    error = failed(KitProvider(RatesFeed(rate(), rate(provider="aws"))))
+    [failure] = assert_only(error, "rates-validate", RATES)
+    assert "does not match 'kit'" in failure.detail
+
+
+def test_unique_natural_keys_fails_on_two_rates_with_one_key() -> None:
+    error = failed(KitProvider(RatesFeed(rate(), rate(bucket=1, source={"path": "again"}))))
+    [failure] = assert_only(error, "unique-natural-keys", RATES)
+    assert "'again'" in failure.detail

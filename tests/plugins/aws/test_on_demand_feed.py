@@ -7,7 +7,6 @@ for us-east-1, a header-only file for every other region.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -16,14 +15,13 @@ import httpx
 import pytest
 
 from aggregator.errors import ProviderResponseError, ProviderUnavailable
-from aggregator.http import make_client
 from aggregator.models import Offer, PurchaseOption
 from aggregator.providers import FetchContext
-from aggregator.settings import Settings
 from plugins.aws.on_demand import OnDemandFeed
 from plugins.aws.regional import PARSER_REVISION
 from plugins.aws.settings import AwsSettings
 from tests import paths
+from tests.plugins.aws.running import run_feed
 
 FIXTURES = paths.FIXTURES / "aws"
 BASE = "https://pricing.test"
@@ -66,19 +64,8 @@ class Server:
 def run(
     server: Server, state: dict[str, str] | None = None, settings: AwsSettings | None = None
 ) -> tuple[list[Any], FetchContext]:
-    async def go() -> tuple[list[Any], FetchContext]:
-        async with make_client(
-            Settings(http_retries=0), transport=httpx.MockTransport(server)
-        ) as client:
-            ctx = FetchContext(
-                client=client,
-                feed_id="aws/on-demand",
-                settings=settings or AwsSettings(pricing_url=BASE + "/", regions=""),
-                state=state if state is not None else {},
-            )
-            return [item async for item in OnDemandFeed().fetch(ctx)], ctx
-
-    return asyncio.run(go())
+    settings = settings or AwsSettings(pricing_url=BASE + "/", regions="")
+    return run_feed(OnDemandFeed(), server, settings, state)
 
 
 def test_full_fetch_reads_every_region_of_the_index() -> None:

@@ -38,6 +38,7 @@ def test_register_providers_registers_the_aws_provider() -> None:
         "on-demand": timedelta(days=1),
         "spot": timedelta(minutes=15),
         "savings-plan": timedelta(days=1),
+        "spot-advisor": timedelta(days=1),
     }
     assert provider.settings_class is AwsSettings
     assert provider.not_configured_reason(AwsSettings()) is None
@@ -64,8 +65,10 @@ def test_module_docs_name_every_feed_and_setting() -> None:
         "aws/on-demand",
         "aws/spot",
         "aws/savings-plan",
+        "aws/spot-advisor",
         "GPUHOURS_AWS_PRICING_URL",
         "GPUHOURS_AWS_SPOT_URL",
+        "GPUHOURS_AWS_SPOT_ADVISOR_URL",
         "GPUHOURS_AWS_REGIONS",
     ):
         assert text in doc

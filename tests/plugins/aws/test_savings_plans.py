@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from aggregator.http import make_client
 from aggregator.models import Offer, Payment, PurchaseOption
 from aggregator.providers import FetchContext
-from aggregator.settings import Settings
 from plugins.aws.offer_file import RowProblem, RowSelector
 from plugins.aws.savings_plans import (
     SavingsPlanFeed,
@@ -23,6 +20,7 @@ from plugins.aws.savings_plans import (
 )
 from plugins.aws.settings import AwsSettings
 from tests import paths
+from tests.plugins.aws.running import run_feed
 
 FIXTURES = paths.FIXTURES / "aws"
 REAL_SP = FIXTURES / "5-ap-east-2-savingsplan-pricing.csv"
@@ -116,19 +114,8 @@ def run(state: dict[str, str], regions: str = "") -> tuple[list[Any], FetchConte
             return httpx.Response(200, content=REAL_SP.read_bytes())
         return httpx.Response(404)
 
-    async def go() -> tuple[list[Any], FetchContext]:
-        async with make_client(
-            Settings(http_retries=0), transport=httpx.MockTransport(server)
-        ) as client:
-            ctx = FetchContext(
-                client=client,
-                feed_id="aws/savings-plan",
-                settings=AwsSettings(pricing_url=BASE, regions=regions),
-                state=state,
-            )
-            return [o async for o in SavingsPlanFeed().fetch(ctx)], ctx
-
-    offers, ctx = asyncio.run(go())
+    settings = AwsSettings(pricing_url=BASE, regions=regions)
+    offers, ctx = run_feed(SavingsPlanFeed(), server, settings, state)
     return offers, ctx, requests
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -12,15 +11,13 @@ import pytest
 import respx
 
 from aggregator.errors import ProviderResponseError
-from aggregator.http import make_client
 from aggregator.models import Offer, PurchaseOption
-from aggregator.providers import FetchContext
-from aggregator.settings import Settings
 from plugins.aws.offer_file import RowProblem
 from plugins.aws.offers import Unknown
 from plugins.aws.settings import AwsSettings
 from plugins.aws.spot import SpotFeed, parse_jsonp, region_code, spot_offers
 from tests import paths
+from tests.plugins.aws import running
 
 FIXTURES = paths.FIXTURES / "aws"
 SPOT_URL = "https://spot.test/spot.js"
@@ -155,19 +152,7 @@ def test_a_price_that_is_not_a_number_is_a_problem() -> None:
 
 
 def run_feed(handler: Callable[[httpx.Request], httpx.Response], state: dict[str, str]) -> Any:
-    async def go() -> tuple[list[Any], FetchContext]:
-        async with make_client(
-            Settings(http_retries=0), transport=httpx.MockTransport(handler)
-        ) as client:
-            ctx = FetchContext(
-                client=client,
-                feed_id="aws/spot",
-                settings=AwsSettings(spot_url=SPOT_URL),
-                state=state,
-            )
-            return [o async for o in SpotFeed().fetch(ctx)], ctx
-
-    return asyncio.run(go())
+    return running.run_feed(SpotFeed(), handler, AwsSettings(spot_url=SPOT_URL), state)
 
 
 def test_feed_fetches_the_spot_url_conditionally() -> None:

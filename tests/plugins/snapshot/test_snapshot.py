@@ -46,6 +46,7 @@ def test_bundled_replay_fills_the_store_with_all_three_providers(cli: Any) -> No
         "aws/on-demand",
         "aws/spot",
         "aws/savings-plan",
+        "aws/spot-advisor",
         "azure/retail",
         "gcp/catalog",
     }
@@ -124,10 +125,12 @@ def test_the_snapshot_syncs_into_both_stores(engine: Any, monkeypatch: pytest.Mo
             observed_at=load_observed_at(SNAPSHOT_DIR),
         )
     )
-    assert [o.run.status for o in outcomes] == [SyncStatus.OK] * 5
+    assert [o.run.status for o in outcomes] == [SyncStatus.OK] * 6
     offers = store.query_offers(engine, store.OfferQuery())
     assert {o.provider for o in offers} == {"aws", "azure", "gcp"}
-    assert len(offers) == sum(o.run.seen for o in outcomes)
+    rates = {o.run.feed: o.run.seen for o in outcomes if o.run.feed == "aws/spot-advisor"}
+    assert len(offers) == sum(o.run.seen for o in outcomes) - rates["aws/spot-advisor"]
+    assert store.interruption_rate_counts(engine) == {"aws/spot-advisor": 682}
 
 
 @pytest.mark.parametrize(("gpu", "hours"), [("H100", "1000"), ("A100", "20000")])
@@ -194,11 +197,23 @@ def _snapshot_texts() -> dict[str, str]:
     }
 
 
+# Decoy names that real recordings carry too: the Spot Instance Advisor file has real
+# interruption data of p4de.24xlarge; only the constructed price row is a decoy.
+REAL_IN = {"p4de.24xlarge": "spot-bid-advisor.s3.amazonaws.com/"}
+
+
 def test_the_snapshot_ships_no_test_decoys() -> None:
     texts = _snapshot_texts()
     assert len(texts) > 10
-    found = {(name, decoy) for name, text in texts.items() for decoy in DECOYS if decoy in text}
+    found = {
+        (name, decoy)
+        for name, text in texts.items()
+        for decoy in DECOYS
+        if decoy in text and not (decoy in REAL_IN and name.startswith(REAL_IN[decoy]))
+    }
     assert found == set()
+    advisor = [t for n, t in texts.items() if n.startswith(REAL_IN["p4de.24xlarge"])]
+    assert len(advisor) == 2 and "p4de.24xlarge" in advisor[0] + advisor[1]
 
 
 def test_the_decoys_stay_in_the_fixtures_for_the_tests() -> None:
@@ -252,6 +267,30 @@ def test_rows_skipped_as_unknown_are_logged_at_info(tmp_path: Path) -> None:
     assert not any(line.startswith("WARNING") for line in done.stderr.splitlines())
     unknown = [line for line in done.stderr.splitlines() if "skipped unknown" in line]
     assert len(unknown) == 3 and all(line.startswith("INFO ") for line in unknown)
+
+
+def test_the_bundled_sync_fills_the_interruption_rates_with_their_recordings_date(
+    cli: Any, tmp_path: Path
+) -> None:
+    from aggregator.settings import Settings
+    from db import store
+    from db.engine import make_engine
+
+    assert cli("sync", "aws/spot-advisor", "--replay", "bundled").exit_code == 0
+    engine = make_engine(settings=Settings(data_dir=tmp_path / "data"))
+    try:
+        p5 = ("aws", "ca-central-1", "p5.48xlarge")
+        rate = store.interruption_rates(engine, [p5])[p5]
+        assert store.interruption_rate_counts(engine) == {"aws/spot-advisor": 682}
+    finally:
+        engine.dispose()
+    assert (rate.savings_percent, rate.bucket_label) == (-62, "<5%")
+    assert rate.observed_at is not None and rate.observed_at.isoformat()[:10] == "2025-06-28"
+    feeds = {f["id"]: f for f in json.loads(cli("providers", "--json").stdout)["feeds"]}
+    advisor = feeds["aws/spot-advisor"]
+    assert advisor["interruption_rates"] == 682 and advisor["last_run"]["status"] == "ok"
+    assert advisor["last_run"]["started_at"].startswith("2025-06-28")
+    assert "682 rates" in cli("providers").stdout
 
 
 def test_every_feed_yields_offers_from_the_snapshot(cli: Any) -> None:
