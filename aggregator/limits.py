@@ -8,6 +8,8 @@ or a response expensive.
 from __future__ import annotations
 
 __all__ = [
+    "MAX_INTERCONNECT_GBPS",
+    "MAX_INTERCONNECT_NAME",
     "MAX_LIST_ITEMS",
     "MAX_OFFER_LIMIT",
     "MAX_PATTERN_LENGTH",
@@ -41,6 +43,13 @@ MAX_OFFER_LIMIT = 100_000
 
 MIN_DEADLINE_HOURS = 0.1
 """Shortest plan deadline (6 minutes): below it a plan would need absurd numbers of GPUs."""
+
+MAX_INTERCONNECT_GBPS = 100_000.0
+"""Largest instance-to-instance bandwidth, in Gbit/s, that an offer may state or a filter ask
+for (the largest documented today is 6,400): a bigger figure is a unit mistake."""
+
+MAX_INTERCONNECT_NAME = 40
+"""Longest fabric name an offer may carry (``GPUDirect-TCPXO`` is 15 characters)."""
 
 MAX_TERMS_FILE_BYTES = 1024 * 1024
 """Largest price-terms file read (``GPUHOURS_TERMS_FILE``); a real one is a few KiB."""
