@@ -22,9 +22,12 @@ from pydantic import (
 from aggregator.globs import strip_space
 from aggregator.inputs import WHOLE_NUMBER, FiniteInput, Glob, Text, option_spelling
 from aggregator.limits import (
+    MAX_INTERCONNECT_GBPS,
     MAX_LIST_ITEMS,
+    MAX_MEMORY_GB_PER_GPU,
     MAX_PATTERN_LENGTH,
     MAX_PATTERN_WILDCARDS,
+    MAX_VCPUS_PER_GPU,
     MIN_DEADLINE_HOURS,
 )
 from aggregator.models import (
@@ -33,7 +36,14 @@ from aggregator.models import (
     PurchaseOption,
 )
 
-__all__ = ["DEFAULT_PLAN_PURCHASE_OPTIONS", "Plan", "PlanLine", "PlanRequest"]
+__all__ = [
+    "DEFAULT_MIN_MEMORY_GB_PER_GPU",
+    "DEFAULT_MIN_VCPUS_PER_GPU",
+    "DEFAULT_PLAN_PURCHASE_OPTIONS",
+    "Plan",
+    "PlanLine",
+    "PlanRequest",
+]
 
 
 DEFAULT_PLAN_PURCHASE_OPTIONS: tuple[PurchaseOption, ...] = (
@@ -43,6 +53,16 @@ DEFAULT_PLAN_PURCHASE_OPTIONS: tuple[PurchaseOption, ...] = (
     PurchaseOption.COMMITTED,
 )
 """What a plan may buy unless told otherwise: never interruptible capacity by surprise."""
+
+DEFAULT_MIN_VCPUS_PER_GPU = 4.0
+"""Host vCPUs per GPU a plan needs unless told otherwise: the fewest any seller ships in a
+GPU machine of fixed shape (g4dn.xlarge, g2-standard-4), so only composed hosts below it (N1
+with 8 V100 on 4 vCPUs) are left out. The data behind it: docs/planner.md, "Hosts that starve
+GPUs"."""
+
+DEFAULT_MIN_MEMORY_GB_PER_GPU = 8.0
+"""Host memory per GPU, in GB, a plan needs unless told otherwise: the least any seller ships in
+a GPU machine of fixed shape (AWS g5g.xlarge: 8 GiB for one T4G); see docs/planner.md."""
 
 # Bounds that keep the solver's numbers sane; far beyond any real request.
 _MIN_PLAN_GPU_HOURS = 1e-3  # 3.6 GPU-seconds: below it the solver's tolerances dominate
@@ -67,7 +87,9 @@ class PlanRequest(BaseModel):
 
     Defaults promise a plan a cautious buyer would accept: on-demand and commitments only
     (interruptible capacity only when ``purchase_options`` names spot or low priority), whole
-    GPUs only, no deadline and no cap on GPUs running at once.
+    GPUs only, hosts with at least :data:`DEFAULT_MIN_VCPUS_PER_GPU` vCPUs and
+    :data:`DEFAULT_MIN_MEMORY_GB_PER_GPU` GB per GPU, no deadline and no cap on GPUs running
+    at once.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -116,6 +138,21 @@ class PlanRequest(BaseModel):
     )
     allow_fractional: bool = Field(
         default=False, description="allow instances with a fraction of a GPU (1/6 A10)"
+    )
+    min_vcpus_per_gpu: Annotated[FiniteInput, Ge(0), Le(MAX_VCPUS_PER_GPU)] = Field(
+        default=DEFAULT_MIN_VCPUS_PER_GPU,
+        description="host vCPUs per GPU (vcpus / gpu_count) an instance needs; 0 allows any. "
+        "Offers whose host size the seller does not publish pass",
+    )
+    min_memory_gb_per_gpu: Annotated[FiniteInput, Ge(0), Le(MAX_MEMORY_GB_PER_GPU)] = Field(
+        default=DEFAULT_MIN_MEMORY_GB_PER_GPU,
+        description="host memory per GPU, GB, an instance needs; 0 allows any. Offers whose "
+        "host size the seller does not publish pass",
+    )
+    min_interconnect_gbps: Annotated[FiniteInput, Ge(0), Le(MAX_INTERCONNECT_GBPS)] | None = Field(
+        default=None,
+        description="documented instance-to-instance bandwidth, Gbit/s, an instance needs; "
+        "offers without a documented figure never pass",
     )
     spot_overhead: Annotated[FiniteInput, Ge(0), Le(100)] = Field(
         default=0.0,
