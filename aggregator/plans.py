@@ -20,14 +20,20 @@ from pydantic import (
 )
 
 from aggregator.globs import strip_space
-from aggregator.inputs import WHOLE_NUMBER, FiniteInput, Glob, Text, option_spelling
+from aggregator.inputs import (
+    WHOLE_NUMBER,
+    FiniteInput,
+    Glob,
+    InterconnectGbps,
+    MemoryGbPerGpu,
+    Text,
+    VcpusPerGpu,
+    option_spelling,
+)
 from aggregator.limits import (
-    MAX_INTERCONNECT_GBPS,
     MAX_LIST_ITEMS,
-    MAX_MEMORY_GB_PER_GPU,
     MAX_PATTERN_LENGTH,
     MAX_PATTERN_WILDCARDS,
-    MAX_VCPUS_PER_GPU,
     MIN_DEADLINE_HOURS,
 )
 from aggregator.models import (
@@ -35,15 +41,9 @@ from aggregator.models import (
     Payment,
     PurchaseOption,
 )
+from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
 
-__all__ = [
-    "DEFAULT_MIN_MEMORY_GB_PER_GPU",
-    "DEFAULT_MIN_VCPUS_PER_GPU",
-    "DEFAULT_PLAN_PURCHASE_OPTIONS",
-    "Plan",
-    "PlanLine",
-    "PlanRequest",
-]
+__all__ = ["DEFAULT_PLAN_PURCHASE_OPTIONS", "Plan", "PlanLine", "PlanRequest"]
 
 
 DEFAULT_PLAN_PURCHASE_OPTIONS: tuple[PurchaseOption, ...] = (
@@ -53,16 +53,6 @@ DEFAULT_PLAN_PURCHASE_OPTIONS: tuple[PurchaseOption, ...] = (
     PurchaseOption.COMMITTED,
 )
 """What a plan may buy unless told otherwise: never interruptible capacity by surprise."""
-
-DEFAULT_MIN_VCPUS_PER_GPU = 4.0
-"""Host vCPUs per GPU a plan needs unless told otherwise: the fewest any seller ships in a
-GPU machine of fixed shape (g4dn.xlarge, g2-standard-4), so only composed hosts below it (N1
-with 8 V100 on 4 vCPUs) are left out. The data behind it: docs/planner.md, "Hosts that starve
-GPUs"."""
-
-DEFAULT_MIN_MEMORY_GB_PER_GPU = 8.0
-"""Host memory per GPU, in GB, a plan needs unless told otherwise: the least any seller ships in
-a GPU machine of fixed shape (AWS g5g.xlarge: 8 GiB for one T4G); see docs/planner.md."""
 
 # Bounds that keep the solver's numbers sane; far beyond any real request.
 _MIN_PLAN_GPU_HOURS = 1e-3  # 3.6 GPU-seconds: below it the solver's tolerances dominate
@@ -139,17 +129,17 @@ class PlanRequest(BaseModel):
     allow_fractional: bool = Field(
         default=False, description="allow instances with a fraction of a GPU (1/6 A10)"
     )
-    min_vcpus_per_gpu: Annotated[FiniteInput, Ge(0), Le(MAX_VCPUS_PER_GPU)] = Field(
+    min_vcpus_per_gpu: VcpusPerGpu = Field(
         default=DEFAULT_MIN_VCPUS_PER_GPU,
         description="host vCPUs per GPU (vcpus / gpu_count) an instance needs; 0 allows any. "
         "Offers whose host size the seller does not publish pass",
     )
-    min_memory_gb_per_gpu: Annotated[FiniteInput, Ge(0), Le(MAX_MEMORY_GB_PER_GPU)] = Field(
+    min_memory_gb_per_gpu: MemoryGbPerGpu = Field(
         default=DEFAULT_MIN_MEMORY_GB_PER_GPU,
         description="host memory per GPU, GB, an instance needs; 0 allows any. Offers whose "
         "host size the seller does not publish pass",
     )
-    min_interconnect_gbps: Annotated[FiniteInput, Ge(0), Le(MAX_INTERCONNECT_GBPS)] | None = Field(
+    min_interconnect_gbps: InterconnectGbps | None = Field(
         default=None,
         description="documented instance-to-instance bandwidth, Gbit/s, an instance needs; "
         "offers without a documented figure never pass",

@@ -24,7 +24,8 @@ from aggregator.globs import glob_regex
 from aggregator.gpus import GpuVocabulary, ResolvedGpu
 from aggregator.models import PurchaseOption
 from aggregator.offer_view import PlannableOffer
-from aggregator.plans import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU, PlanRequest
+from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
+from aggregator.plans import PlanRequest
 from db.offer_sql import GPU_COUNT_TOLERANCE
 
 __all__ = [

@@ -18,8 +18,9 @@ from sqlalchemy import Engine
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import default_vocabulary
 from aggregator.models import Offer, PurchaseOption
+from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
 from aggregator.planner import plan_from_store, solve
-from aggregator.plans import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU, PlanRequest
+from aggregator.plans import PlanRequest
 from aggregator.terms import ActiveTerm, PriceTerm, TermedOffer, apply_terms
 from tests.offers import build_offer, save_offers
 
