@@ -541,3 +541,22 @@ def test_without_the_plugin_there_is_no_fixture(pytester: pytest.Pytester) -> No
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:gpuhours")
     result.assert_outcomes(errors=1)
     assert "fixture 'gpuhours_check' not found" in result.stdout.str()
+
+
+# --------------------------------------------------------------------------------------------
+# The fabric fields go through the same checks as every other offer field
+
+
+def test_a_row_with_an_implausible_fabric_fails_offers_validate() -> None:
+    error = failed(provider(yielding(row(interconnect="EFA", interconnect_gbps=float("nan")))))
+    [failure] = assert_only(error, "offers-validate")
+    assert "interconnect_gbps" in failure.detail
+
+
+def test_a_fabric_that_changes_between_replays_fails_replay_deterministic() -> None:
+    async def script(ctx: FetchContext, run: int) -> AsyncIterator[Any]:
+        yield row(interconnect="InfiniBand", interconnect_gbps=3200 if run == 1 else 1600)
+
+    assert len(assert_only(failed(provider(script)), "replay-deterministic")) == 2
+    steady = yielding(row(interconnect="InfiniBand", interconnect_gbps=3200))
+    assert check_provider(provider(steady)).feeds[FEED].offers == 1
