@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from pydantic import (
     AfterValidator,
     AllowInfNan,
@@ -19,11 +20,23 @@ from pydantic import (
 from aggregator.errors import InvalidInput
 from aggregator.globs import PATTERN_REGEX, check_pattern
 from aggregator.limits import (
+    MAX_INTERCONNECT_GBPS,
+    MAX_MEMORY_GB_PER_GPU,
     MAX_PATTERN_LENGTH,
     MAX_TEXT_LENGTH,
+    MAX_VCPUS_PER_GPU,
 )
 
-__all__ = ["WHOLE_NUMBER", "FiniteInput", "Glob", "Text", "option_spelling"]
+__all__ = [
+    "WHOLE_NUMBER",
+    "FiniteInput",
+    "Glob",
+    "InterconnectGbps",
+    "MemoryGbPerGpu",
+    "Text",
+    "VcpusPerGpu",
+    "option_spelling",
+]
 
 
 def option_spelling(value: Any) -> Any:
@@ -56,6 +69,13 @@ FiniteInput = Annotated[float, AllowInfNan(False)]
 before any bound is checked. Bounds go in an enclosing ``Annotated`` (``Gt(0)`` ...), where
 they apply to the number itself and render as standard JSON Schema keywords even when the
 field is optional (``Field(gt=0)`` on ``X | None`` renders a non-standard ``gt``)."""
+
+VcpusPerGpu = Annotated[FiniteInput, Ge(0), Le(MAX_VCPUS_PER_GPU)]
+"""A minimum of host vCPUs per GPU (``min_vcpus_per_gpu``)."""
+MemoryGbPerGpu = Annotated[FiniteInput, Ge(0), Le(MAX_MEMORY_GB_PER_GPU)]
+"""A minimum of host memory per GPU, in GB (``min_memory_gb_per_gpu``)."""
+InterconnectGbps = Annotated[FiniteInput, Ge(0), Le(MAX_INTERCONNECT_GBPS)]
+"""A minimum of documented bandwidth between instances, in Gbit/s (``min_interconnect_gbps``)."""
 
 WHOLE_NUMBER = BeforeValidator(_whole_number)
 """Marks an integer input that takes a whole-number float (``3.0``), as JSON Schema counts it:

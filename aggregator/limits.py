@@ -8,13 +8,17 @@ or a response expensive.
 from __future__ import annotations
 
 __all__ = [
+    "MAX_INTERCONNECT_GBPS",
+    "MAX_INTERCONNECT_NAME",
     "MAX_LIST_ITEMS",
+    "MAX_MEMORY_GB_PER_GPU",
     "MAX_OFFER_LIMIT",
     "MAX_PATTERN_LENGTH",
     "MAX_PATTERN_WILDCARDS",
     "MAX_REQUEST_BODY_BYTES",
     "MAX_TERMS_FILE_BYTES",
     "MAX_TEXT_LENGTH",
+    "MAX_VCPUS_PER_GPU",
     "MIN_DEADLINE_HOURS",
     "too_long",
     "validation_message",
@@ -41,6 +45,19 @@ MAX_OFFER_LIMIT = 100_000
 
 MIN_DEADLINE_HOURS = 0.1
 """Shortest plan deadline (6 minutes): below it a plan would need absurd numbers of GPUs."""
+
+MAX_INTERCONNECT_GBPS = 100_000.0
+"""Largest instance-to-instance bandwidth, in Gbit/s, that an offer may state or a filter ask
+for (the largest documented today is 6,400): a bigger figure is a unit mistake."""
+
+MAX_INTERCONNECT_NAME = 40
+"""Longest fabric name an offer may carry (``GPUDirect-TCPXO`` is 15 characters)."""
+
+MAX_VCPUS_PER_GPU = 10_000.0
+"""Largest vCPUs-per-GPU a filter may ask for (a 1/8 GPU slice of a 448-vCPU host is 3,584)."""
+
+MAX_MEMORY_GB_PER_GPU = 100_000.0
+"""Largest host memory per GPU, in GB, that a filter may ask for."""
 
 MAX_TERMS_FILE_BYTES = 1024 * 1024
 """Largest price-terms file read (``GPUHOURS_TERMS_FILE``); a real one is a few KiB."""

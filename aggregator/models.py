@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
 
-from annotated_types import Gt
+from annotated_types import Gt, Le
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,6 +26,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from aggregator.limits import MAX_INTERCONNECT_GBPS, MAX_INTERCONNECT_NAME
 
 __all__ = [
     "COMMITMENT_OPTIONS",
@@ -124,6 +126,7 @@ Finite = Annotated[float, AfterValidator(_finite)]
 # The bound before the validator, so it renders as JSON Schema's exclusiveMinimum even where
 # the field is optional (Field(gt=0) on `Finite | None` renders pydantic's own `gt`).
 _PositiveFinite = Annotated[float, Gt(0), AfterValidator(_finite)]
+_Gbps = Annotated[float, Gt(0), Le(MAX_INTERCONNECT_GBPS), AfterValidator(_finite)]
 UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
 
 
@@ -228,6 +231,19 @@ class Offer(BaseModel):
     gpu_memory_gb: Finite = Field(gt=0, description="memory per GPU")
     vcpus: _PositiveFinite | None = None
     memory_gb: _PositiveFinite | None = None
+    interconnect: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_INTERCONNECT_NAME,
+        pattern=r"^\S(.*\S)?$",
+        description="the documented instance-to-instance fabric (EFA, InfiniBand, "
+        "GPUDirect-TCPX ...); none where the seller documents none",
+    )
+    interconnect_gbps: _Gbps | None = Field(
+        default=None,
+        description="the instance's documented network bandwidth between instances, Gbit/s; "
+        "none where no sustained figure is documented",
+    )
     purchase_option: PurchaseOption
     term_hours: int = Field(default=0, ge=0)
     payment: Payment | None = None
@@ -259,9 +275,9 @@ class Offer(BaseModel):
             raise ValueError("must name the source row (e.g. {'sku': ..., 'rate_code': ...})")
         return value
 
-    @field_validator("zone", mode="before")
+    @field_validator("zone", "interconnect", mode="before")
     @classmethod
-    def _empty_zone_is_none(cls, value: Any) -> Any:
+    def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
     @model_validator(mode="after")

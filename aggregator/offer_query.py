@@ -14,11 +14,25 @@ from collections.abc import Sequence
 from aggregator.errors import InvalidInput
 from aggregator.globs import check_pattern
 from aggregator.gpus import GpuVocabulary
-from aggregator.limits import MAX_LIST_ITEMS, MAX_PATTERN_LENGTH, MAX_TEXT_LENGTH, too_long
+from aggregator.limits import (
+    MAX_INTERCONNECT_GBPS,
+    MAX_LIST_ITEMS,
+    MAX_MEMORY_GB_PER_GPU,
+    MAX_PATTERN_LENGTH,
+    MAX_TEXT_LENGTH,
+    MAX_VCPUS_PER_GPU,
+    too_long,
+)
 from aggregator.models import PurchaseOption
 from db.offer_sql import OfferQuery, OfferSort
 
-__all__ = ["build_offer_query", "check_number", "check_texts", "parse_purchase_options"]
+__all__ = [
+    "build_offer_query",
+    "check_bounded",
+    "check_number",
+    "check_texts",
+    "parse_purchase_options",
+]
 
 
 def check_texts(values: Sequence[str], field: str, max_length: int = MAX_TEXT_LENGTH) -> None:
@@ -38,6 +52,18 @@ def check_number(value: float | None, field: str) -> None:
     """:class:`InvalidInput` on ``field`` for NaN or an infinity (the API's message)."""
     if value is not None and not math.isfinite(value):
         raise InvalidInput(f"{field}: Input should be a finite number", field=field)
+
+
+def check_bounded(value: float | None, field: str, maximum: float) -> None:
+    """:class:`InvalidInput` on ``field`` unless ``value`` is absent or finite in
+    ``[0, maximum]``, in the API's (pydantic's) words."""
+    check_number(value, field)
+    if value is not None and value < 0:
+        raise InvalidInput(f"{field}: Input should be greater than or equal to 0", field=field)
+    if value is not None and value > maximum:
+        raise InvalidInput(
+            f"{field}: Input should be less than or equal to {maximum:g}", field=field
+        )
 
 
 def parse_purchase_options(values: Sequence[str]) -> list[PurchaseOption]:
@@ -73,6 +99,9 @@ def build_offer_query(
     max_gpu_count: float | None = None,
     whole_gpus: bool = False,
     currencies: Sequence[str] = (),
+    min_vcpus_per_gpu: float | None = None,
+    min_memory_gb_per_gpu: float | None = None,
+    min_interconnect_gbps: float | None = None,
     cheapest_per_shape: bool = False,
 ) -> OfferQuery:
     """Check user filters and turn them into a store query (fields as in :class:`OfferQuery`).
@@ -97,6 +126,12 @@ def build_offer_query(
         ("max_gpu_count", max_gpu_count),
     ):
         check_number(number, field)
+    for field, number, maximum in (
+        ("min_vcpus_per_gpu", min_vcpus_per_gpu, MAX_VCPUS_PER_GPU),
+        ("min_memory_gb_per_gpu", min_memory_gb_per_gpu, MAX_MEMORY_GB_PER_GPU),
+        ("min_interconnect_gbps", min_interconnect_gbps, MAX_INTERCONNECT_GBPS),
+    ):
+        check_bounded(number, field, maximum)
     patterns = [check_pattern(r, "region") for r in regions]
     variants: list[tuple[str, float | None]] = []
     for text in gpus:
@@ -122,5 +157,8 @@ def build_offer_query(
         max_gpu_count=max_gpu_count,
         whole_gpus=whole_gpus,
         currencies=list(currencies),
+        min_vcpus_per_gpu=min_vcpus_per_gpu,
+        min_memory_gb_per_gpu=min_memory_gb_per_gpu,
+        min_interconnect_gbps=min_interconnect_gbps,
         cheapest_per_shape=cheapest_per_shape,
     )

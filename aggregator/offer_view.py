@@ -50,6 +50,14 @@ class PlannableOffer(Protocol):
     @property
     def gpu_memory_gb(self) -> float: ...
     @property
+    def vcpus(self) -> float | None: ...
+    @property
+    def memory_gb(self) -> float | None: ...
+    @property
+    def interconnect(self) -> str | None: ...
+    @property
+    def interconnect_gbps(self) -> float | None: ...
+    @property
     def purchase_option(self) -> PurchaseOption: ...
     @property
     def term_hours(self) -> int: ...
@@ -71,10 +79,11 @@ class PlannableOffer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class OfferFields:
-    """What is sold, where, and how it is bought: the :class:`PlannableOffer` attributes that
-    :class:`db.store.OfferRecord` and :class:`~aggregator.terms.TermedOffer` hold alike, as
-    frozen, slotted fields. Each adds the price, currency and observation time its own way
-    (a termed offer keeps its list price beside its price; a stored one is always observed).
+    """What is sold (GPUs, host, fabric), where, and how it is bought: the
+    :class:`PlannableOffer` attributes that :class:`db.store.OfferRecord` and
+    :class:`~aggregator.terms.TermedOffer` hold alike, as frozen, slotted fields. Each adds
+    the price, currency and observation time its own way (a termed offer keeps its list
+    price beside its price; a stored one is always observed).
     """
 
     id: str
@@ -89,6 +98,10 @@ class OfferFields:
     term_hours: int
     payment: Payment | None
     offering_class: OfferingClass | None
+    vcpus: float | None
+    memory_gb: float | None
+    interconnect: str | None
+    interconnect_gbps: float | None
 
     @property
     def interruptible(self) -> bool:

@@ -20,7 +20,16 @@ from pydantic import (
 )
 
 from aggregator.globs import strip_space
-from aggregator.inputs import WHOLE_NUMBER, FiniteInput, Glob, Text, option_spelling
+from aggregator.inputs import (
+    WHOLE_NUMBER,
+    FiniteInput,
+    Glob,
+    InterconnectGbps,
+    MemoryGbPerGpu,
+    Text,
+    VcpusPerGpu,
+    option_spelling,
+)
 from aggregator.limits import (
     MAX_LIST_ITEMS,
     MAX_PATTERN_LENGTH,
@@ -32,6 +41,7 @@ from aggregator.models import (
     Payment,
     PurchaseOption,
 )
+from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
 
 __all__ = ["DEFAULT_PLAN_PURCHASE_OPTIONS", "Plan", "PlanLine", "PlanRequest"]
 
@@ -67,7 +77,9 @@ class PlanRequest(BaseModel):
 
     Defaults promise a plan a cautious buyer would accept: on-demand and commitments only
     (interruptible capacity only when ``purchase_options`` names spot or low priority), whole
-    GPUs only, no deadline and no cap on GPUs running at once.
+    GPUs only, hosts with at least :data:`DEFAULT_MIN_VCPUS_PER_GPU` vCPUs and
+    :data:`DEFAULT_MIN_MEMORY_GB_PER_GPU` GB per GPU, no deadline and no cap on GPUs running
+    at once.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -116,6 +128,21 @@ class PlanRequest(BaseModel):
     )
     allow_fractional: bool = Field(
         default=False, description="allow instances with a fraction of a GPU (1/6 A10)"
+    )
+    min_vcpus_per_gpu: VcpusPerGpu = Field(
+        default=DEFAULT_MIN_VCPUS_PER_GPU,
+        description="host vCPUs per GPU (vcpus / gpu_count) an instance needs; 0 allows any. "
+        "Offers whose host size the seller does not publish pass",
+    )
+    min_memory_gb_per_gpu: MemoryGbPerGpu = Field(
+        default=DEFAULT_MIN_MEMORY_GB_PER_GPU,
+        description="host memory per GPU, GB, an instance needs; 0 allows any. Offers whose "
+        "host size the seller does not publish pass",
+    )
+    min_interconnect_gbps: InterconnectGbps | None = Field(
+        default=None,
+        description="documented instance-to-instance bandwidth, Gbit/s, an instance needs; "
+        "offers without a documented figure never pass",
     )
     spot_overhead: Annotated[FiniteInput, Ge(0), Le(100)] = Field(
         default=0.0,

@@ -60,6 +60,12 @@ class OfferQuery:
     inclusive bounds compared as given; ``whole_gpus`` keeps counts within
     :data:`GPU_COUNT_TOLERANCE` of an integer. ``currencies`` empty: any currency.
 
+    Host and fabric: ``min_vcpus_per_gpu`` and ``min_memory_gb_per_gpu`` keep offers whose
+    ``vcpus / gpu_count`` (``memory_gb / gpu_count``) is at least the bound, and offers whose
+    host size the source does not publish (AWS spot prices carry none): they are not known to
+    be starved. ``min_interconnect_gbps`` keeps offers with a documented ``interconnect_gbps``
+    of at least the bound; an unknown bandwidth never passes it.
+
     ``cheapest_per_shape`` keeps, of the offers matching everything else, only the cheapest
     per hour of each planner shape (currency, provider, GPUs per instance, interruptible,
     commitment, term; ties go to the first in the result order), which is exactly what
@@ -83,6 +89,9 @@ class OfferQuery:
     max_gpu_count: float | None = None
     whole_gpus: bool = False
     currencies: Sequence[str] = ()
+    min_vcpus_per_gpu: float | None = None
+    min_memory_gb_per_gpu: float | None = None
+    min_interconnect_gbps: float | None = None
     cheapest_per_shape: bool = False
 
 
@@ -217,8 +226,23 @@ def _conditions(q: OfferQuery, params: SqlParams) -> list[str]:
     if q.currencies:
         conditions.append("currency IN " + params.in_list("currency", q.currencies))
     conditions.extend(_gpu_count_conditions(q, params))
+    conditions.extend(_host_conditions(q, params))
     if not q.include_withdrawn:
         conditions.append("withdrawn_at IS NULL")
+    return conditions
+
+
+def _host_conditions(q: OfferQuery, params: SqlParams) -> list[str]:
+    """Host size per GPU and fabric bandwidth, as the planner's Python predicates compute them
+    (a quotient of IEEE doubles on both databases); a bound of 0 per GPU keeps everything."""
+    conditions: list[str] = []
+    for column, bound in (("vcpus", q.min_vcpus_per_gpu), ("memory_gb", q.min_memory_gb_per_gpu)):
+        if bound:
+            value = params.add(column, float(bound))
+            conditions.append(f"({column} IS NULL OR {column} / gpu_count >= {value})")
+    if q.min_interconnect_gbps is not None:
+        value = params.add("interconnect_gbps", float(q.min_interconnect_gbps))
+        conditions.append(f"interconnect_gbps >= {value}")
     return conditions
 
 

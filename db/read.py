@@ -77,9 +77,10 @@ _RECORD_COLUMNS = tuple(f.name for f in fields(OfferRecord))
 # fmt: off
 OFFER_COLUMNS = (
     "id", "feed", "provider", "region", "zone", "instance_type", "gpu", "gpu_count",
-    "gpu_memory_gb", "vcpus", "memory_gb", "purchase_option", "term_hours", "payment",
-    "offering_class", "price_per_hour", "upfront", "currency", "billing_increment_seconds",
-    "billing_minimum_seconds", "source", "observed_at", "first_seen", "withdrawn_at",
+    "gpu_memory_gb", "vcpus", "memory_gb", "interconnect", "interconnect_gbps",
+    "purchase_option", "term_hours", "payment", "offering_class", "price_per_hour", "upfront",
+    "currency", "billing_increment_seconds", "billing_minimum_seconds", "source", "observed_at",
+    "first_seen", "withdrawn_at",
 )
 # fmt: on
 """The ``offers`` columns :func:`query_offers` reads, in the order it unpacks them."""
@@ -182,6 +183,10 @@ def query_offer_records(source: Reader | Engine, q: OfferQuery) -> list[OfferRec
         term_hours,
         payment,
         offering_class,
+        vcpus,
+        memory_gb,
+        interconnect,
+        interconnect_gbps,
         price_per_hour,
         currency,
         raw_observed_at,
@@ -203,6 +208,10 @@ def query_offer_records(source: Reader | Engine, q: OfferQuery) -> list[OfferRec
                 term_hours,
                 payments[payment],
                 classes[offering_class],
+                vcpus,
+                memory_gb,
+                interconnect,
+                interconnect_gbps,
                 price_per_hour,
                 currency,
                 observed_at,
@@ -334,6 +343,10 @@ def _stored_offer(row: Sequence[Any]) -> StoredOffer:
         gpu_memory_gb=float(r["gpu_memory_gb"]),
         vcpus=None if r["vcpus"] is None else float(r["vcpus"]),
         memory_gb=None if r["memory_gb"] is None else float(r["memory_gb"]),
+        interconnect=r["interconnect"],
+        interconnect_gbps=(
+            None if r["interconnect_gbps"] is None else float(r["interconnect_gbps"])
+        ),
         purchase_option=_PURCHASE_OPTIONS[r["purchase_option"]],
         term_hours=int(r["term_hours"]),
         payment=_PAYMENTS[r["payment"]],

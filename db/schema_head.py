@@ -10,9 +10,9 @@ from __future__ import annotations
 
 __all__ = ["KNOWN_REVISIONS", "SCHEMA_HEAD"]
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 """The head revision of ``db/migrations`` (:func:`db.migrate.head_revision`)."""
 
-KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
 """Every revision of ``db/migrations``, oldest first: a database at any other one was
 upgraded by a newer gpuhours."""

@@ -96,9 +96,10 @@ class OfferRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint(*NATURAL_KEY_COLUMNS, name="uq_offers_natural_key"),
         Index("ix_offers_gpu_live_price", "gpu", "withdrawn_at", "price_per_gpu_hour"),
-        # Covers the planner's cheapest-per-shape read (db.offer_sql): its filters and the
-        # MIN(price_per_hour) per shape come from the index alone, and the cheapest rows are
-        # found by a seek on the leading columns and the price (migration 0003).
+        # Covers the planner's cheapest-per-shape read (db.offer_sql): its filters (the host
+        # and fabric ones of migration 0005 included) and the MIN(price_per_hour) per shape
+        # come from the index alone, and the cheapest rows are found by a seek on the leading
+        # columns and the price (migration 0003).
         Index(
             "ix_offers_plan_shape",
             "gpu",
@@ -112,6 +113,9 @@ class OfferRow(SQLModel, table=True):
             "price_per_hour",
             "gpu_memory_gb",
             "region",
+            "vcpus",
+            "memory_gb",
+            "interconnect_gbps",
         ),
         Index("ix_offers_feed", "feed"),
         Index("ix_offers_provider_region", "provider", "region"),
@@ -128,6 +132,8 @@ class OfferRow(SQLModel, table=True):
     gpu_memory_gb: float = Field(sa_column=Column(Float, nullable=False))
     vcpus: float | None = Field(sa_column=Column(Float, nullable=True))
     memory_gb: float | None = Field(sa_column=Column(Float, nullable=True))
+    interconnect: str | None = Field(sa_column=Column(String, nullable=True))
+    interconnect_gbps: float | None = Field(sa_column=Column(Float, nullable=True))
     purchase_option: str = Field(sa_column=Column(String, nullable=False))
     term_hours: int = Field(sa_column=Column(Integer, nullable=False))
     payment: str = Field(sa_column=Column(String, nullable=False))

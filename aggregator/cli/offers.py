@@ -10,7 +10,14 @@ import typer
 
 from aggregator.cli.core import consoles, context, emit_json, errors, nothing, store_reader
 from aggregator.cli.format import age, money, option_text
-from aggregator.cli.options import GpuOpt, JsonOpt, LimitOpt, ProviderOpt, RegionOpt
+from aggregator.cli.options import (
+    GpuOpt,
+    JsonOpt,
+    LimitOpt,
+    MinInterconnectOpt,
+    ProviderOpt,
+    RegionOpt,
+)
 from aggregator.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -60,6 +67,14 @@ def offers(
     include_withdrawn: Annotated[
         bool, typer.Option("--include-withdrawn", help="Also offers no longer published.")
     ] = False,
+    min_vcpus_per_gpu: Annotated[
+        float | None, typer.Option("--min-vcpus-per-gpu", help="At least N host vCPUs per GPU.")
+    ] = None,
+    min_memory_per_gpu: Annotated[
+        float | None,
+        typer.Option("--min-memory-per-gpu", help="At least N GB of host memory per GPU."),
+    ] = None,
+    min_interconnect_gbps: MinInterconnectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List stored offers, cheapest first."""
@@ -80,6 +95,9 @@ def offers(
             include_withdrawn=include_withdrawn,
             sort=sort_key,
             limit=limit,
+            min_vcpus_per_gpu=min_vcpus_per_gpu,
+            min_memory_gb_per_gpu=min_memory_per_gpu,
+            min_interconnect_gbps=min_interconnect_gbps,
         )
         with store_reader(settings) as reader:
             found = catalog.find_offers(reader, query)
@@ -112,13 +130,19 @@ def _option_label(offer: StoredOffer) -> str:
     return label
 
 
+def _fabric(offer: StoredOffer) -> str:
+    """``EFA 3200G``: the fabric and its documented Gbit/s, whichever are known."""
+    gbps = f"{offer.interconnect_gbps:g}G" if offer.interconnect_gbps is not None else ""
+    return " ".join(part for part in (offer.interconnect or "", gbps) if part)
+
+
 def _offers_table(found: Sequence[StoredOffer]) -> Table:
     from rich.table import Table
 
     from aggregator.models import utcnow
 
     table = Table()
-    for column in ("id", "provider", "region", "instance type", "GPUs", "option"):
+    for column in ("id", "provider", "region", "instance type", "GPUs", "fabric", "option"):
         table.add_column(column)
     for column in ("$/hour", "$/GPU-hour", "cur", "seen"):
         table.add_column(column, justify="right")
@@ -130,6 +154,7 @@ def _offers_table(found: Sequence[StoredOffer]) -> Table:
             offer.region + (f" ({offer.zone})" if offer.zone else ""),
             offer.instance_type,
             f"{offer.gpu_count:g}x {offer.gpu} {offer.gpu_memory_gb:g}GB",
+            _fabric(offer),
             _option_label(offer) + (" [withdrawn]" if offer.withdrawn_at else ""),
             money(offer.price_per_hour),
             money(offer.price_per_gpu_hour),

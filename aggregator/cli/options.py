@@ -10,7 +10,15 @@ import typer
 
 from aggregator.limits import MAX_OFFER_LIMIT
 
-__all__ = ["GpuOpt", "JsonOpt", "LimitOpt", "ProviderOpt", "RegionOpt", "whole_number"]
+__all__ = [
+    "GpuOpt",
+    "JsonOpt",
+    "LimitOpt",
+    "MinInterconnectOpt",
+    "ProviderOpt",
+    "RegionOpt",
+    "whole_number",
+]
 
 
 _NOT_AN_INTEGER = "Input should be a valid integer"  # what the API answers for 3.5 or "abc"
@@ -59,5 +67,12 @@ LimitOpt = Annotated[
         parser=whole_number(1, MAX_OFFER_LIMIT),
         metavar="INTEGER",
         help="At most N offers.",
+    ),
+]
+MinInterconnectOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-interconnect-gbps",
+        help="Only instances documenting at least N Gbit/s between instances.",
     ),
 ]

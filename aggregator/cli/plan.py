@@ -12,9 +12,17 @@ import typer
 
 from aggregator.cli.core import consoles, context, emit_json, errors, store_reader
 from aggregator.cli.format import money, option_text
-from aggregator.cli.options import GpuOpt, JsonOpt, ProviderOpt, RegionOpt, whole_number
+from aggregator.cli.options import (
+    GpuOpt,
+    JsonOpt,
+    MinInterconnectOpt,
+    ProviderOpt,
+    RegionOpt,
+    whole_number,
+)
 from aggregator.durations import parse_duration_seconds
 from aggregator.errors import InvalidInput
+from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
 
 if TYPE_CHECKING:  # imported where used, so `gpuhours --help` does not load them
     from rich.console import Console
@@ -40,6 +48,9 @@ _FLAGS = {
     "gpus_per_node": "--gpus-per-node",
     "min_gpus_per_node": "--min-gpus-per-node",
     "max_gpus_per_node": "--max-gpus-per-node",
+    "min_vcpus_per_gpu": "--min-vcpus-per-gpu",
+    "min_memory_gb_per_gpu": "--min-memory-per-gpu",
+    "min_interconnect_gbps": "--min-interconnect-gbps",
     "deadline_hours": "--deadline",
     "max_gpus": "--max-gpus",
     "spot_overhead": "--spot-overhead",
@@ -137,6 +148,23 @@ def cheapest(
         bool,
         typer.Option("--allow-fractional", help="Allow instances with part of a GPU (1/6 A10)."),
     ] = False,
+    min_vcpus_per_gpu: Annotated[
+        float | None,
+        typer.Option(
+            "--min-vcpus-per-gpu",
+            help=f"At least N host vCPUs per GPU [default: {DEFAULT_MIN_VCPUS_PER_GPU:g}; "
+            "0: any host].",
+        ),
+    ] = None,
+    min_memory_per_gpu: Annotated[
+        float | None,
+        typer.Option(
+            "--min-memory-per-gpu",
+            help=f"At least N GB of host memory per GPU [default: "
+            f"{DEFAULT_MIN_MEMORY_GB_PER_GPU:g}; 0: any host].",
+        ),
+    ] = None,
+    min_interconnect_gbps: MinInterconnectOpt = None,
     top: Annotated[
         int,
         typer.Option(
@@ -169,6 +197,14 @@ def cheapest(
             options = [p.value for p in DEFAULT_PLAN_PURCHASE_OPTIONS]
         if spot:
             options += [PurchaseOption.SPOT.value, PurchaseOption.LOW_PRIORITY.value]
+        host_floor = {  # absent: the request's defaults
+            name: value
+            for name, value in (
+                ("min_vcpus_per_gpu", min_vcpus_per_gpu),
+                ("min_memory_gb_per_gpu", min_memory_per_gpu),
+            )
+            if value is not None
+        }
         request = request_from_options(
             gpu_hours=gpu_hours,
             gpus=gpu or [],
@@ -182,6 +218,8 @@ def cheapest(
             deadline_hours=parse_duration_hours(deadline) if deadline is not None else None,
             max_gpus=max_gpus,
             allow_fractional=allow_fractional,
+            min_interconnect_gbps=min_interconnect_gbps,
+            **host_floor,
             spot_overhead=spot_overhead,
             top=top,
             apply_terms=not list_prices,

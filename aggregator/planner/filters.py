@@ -1,14 +1,15 @@
 """Which offers may serve a request, and which filter left none when nothing may.
 
 The request's filters are an ordered list of :class:`FilterStep` s (GPU, memory, provider,
-region, purchase option, GPUs per instance, fractional GPUs). They are applied one at a time so
-that an empty result names the *first* filter that emptied the set, with a hint of what the
-earlier filters still allowed ("no offers with exactly 3 GPUs per instance (sizes available:
-1, 2, 8)"). Every step carries the :func:`aggregator.offer_query.build_offer_query` arguments
-that express it, so :mod:`aggregator.planner.from_store` filters entirely in SQL and diagnoses
-with the same steps and messages; the Python predicates here mirror the store's semantics
-exactly (GPU memory variants within 0.5 GB, case-insensitive region globs where only ``*`` and
-``?`` are special, GPU counts within :data:`db.offer_sql.GPU_COUNT_TOLERANCE`).
+region, purchase option, GPUs per instance, fractional GPUs, host size per GPU, interconnect).
+They are applied one at a time so that an empty result names the *first* filter that emptied
+the set, with a hint of what the earlier filters still allowed ("no offers with exactly 3 GPUs
+per instance (sizes available: 1, 2, 8)"). Every step carries the
+:func:`aggregator.offer_query.build_offer_query` arguments that express it, so
+:mod:`aggregator.planner.from_store` filters entirely in SQL and diagnoses with the same steps
+and messages; the Python predicates here mirror the store's semantics exactly (GPU memory
+variants within 0.5 GB, case-insensitive region globs where only ``*`` and ``?`` are special,
+GPU counts within :data:`db.offer_sql.GPU_COUNT_TOLERANCE`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aggregator.globs import glob_regex
 from aggregator.gpus import GpuVocabulary, ResolvedGpu
 from aggregator.models import PurchaseOption
 from aggregator.offer_view import PlannableOffer
+from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
 from aggregator.plans import PlanRequest
 from db.offer_sql import GPU_COUNT_TOLERANCE
 
@@ -101,6 +103,12 @@ def filter_steps(request: PlanRequest, wanted: Sequence[ResolvedGpu]) -> list[Fi
         steps.append(size_step)
     if not request.allow_fractional:
         steps.append(_fractional_step())
+    if request.min_vcpus_per_gpu:
+        steps.append(_per_gpu_step(_VCPUS, request.min_vcpus_per_gpu))
+    if request.min_memory_gb_per_gpu:
+        steps.append(_per_gpu_step(_MEMORY, request.min_memory_gb_per_gpu))
+    if request.min_interconnect_gbps is not None:
+        steps.append(_interconnect_step(request.min_interconnect_gbps))
     return steps
 
 
@@ -240,3 +248,71 @@ def _fractional_step() -> FilterStep:
     return FilterStep(
         "allow_fractional", lambda offer: not is_fractional(offer), explain, {"whole_gpus": True}
     )
+
+
+@dataclass(frozen=True)
+class _HostSize:
+    """A host size a request bounds per GPU: the request field, its flag and default, the
+    unit in messages, and how to read it from an offer."""
+
+    field: str
+    flag: str
+    default: float
+    unit: str
+    of: Callable[[PlannableOffer], float | None]
+
+
+def _vcpus(offer: PlannableOffer) -> float | None:
+    return offer.vcpus
+
+
+def _memory_gb(offer: PlannableOffer) -> float | None:
+    return offer.memory_gb
+
+
+_VCPUS = _HostSize(
+    "min_vcpus_per_gpu", "--min-vcpus-per-gpu", DEFAULT_MIN_VCPUS_PER_GPU, "vCPUs", _vcpus
+)
+_MEMORY = _HostSize(
+    "min_memory_gb_per_gpu",
+    "--min-memory-per-gpu",
+    DEFAULT_MIN_MEMORY_GB_PER_GPU,
+    "GB of host memory",
+    _memory_gb,
+)
+
+
+def _per_gpu_step(size: _HostSize, minimum: float) -> FilterStep:
+    """A host of unknown size passes: the store's rule (:class:`db.offer_sql.OfferQuery`)."""
+
+    def keep(offer: PlannableOffer) -> bool:
+        value = size.of(offer)
+        return value is None or value / offer.gpu_count >= minimum
+
+    def explain(before: Sequence[PlannableOffer]) -> str:
+        known = [value / o.gpu_count for o in before if (value := size.of(o)) is not None]
+        hint = f" (the most is {max(known):.3g})" if known else ""
+        return (
+            f"no matching offers have at least {minimum:g} {size.unit} per GPU{hint}; lower "
+            f"{size.field} ({size.flag}, default {size.default:g}; 0 allows any host) to plan "
+            "with smaller hosts"
+        )
+
+    return FilterStep(size.field, keep, explain, {size.field: minimum})
+
+
+def _interconnect_step(minimum: float) -> FilterStep:
+    def keep(offer: PlannableOffer) -> bool:
+        gbps = offer.interconnect_gbps
+        return gbps is not None and gbps >= minimum
+
+    def explain(before: Sequence[PlannableOffer]) -> str:
+        known = [o.interconnect_gbps for o in before if o.interconnect_gbps is not None]
+        hint = ""
+        if known:
+            hint = f" (the most documented is {max(known):g} Gbit/s)"
+        elif before:
+            hint = " (none of them has a documented bandwidth)"
+        return f"no matching offers document at least {minimum:g} Gbit/s between instances{hint}"
+
+    return FilterStep("min_interconnect_gbps", keep, explain, {"min_interconnect_gbps": minimum})

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from aggregator.models import HOURS_PER_YEAR, OfferingClass, Payment, PurchaseOption
 from plugins.aws.csv_stream import CsvStream, adrive, drive
 from plugins.aws.families import GPU_FAMILIES, NOT_GPU_FAMILIES, GpuFamily, family_of
+from plugins.aws.network import NETWORK_COLUMN
 from plugins.aws.rows import Row, RowProblem, RowSelector, named_rows, parse_price
 
 # The row types of plugins.aws.rows are importable from here too, beside the parser using them.
@@ -54,6 +55,7 @@ COLUMNS = (
     "Instance Type",
     "vCPU",
     "Memory",
+    NETWORK_COLUMN,
     "Tenancy",
     "Operating System",
     "License Model",
@@ -117,8 +119,9 @@ class PricePoint:
     """One way to pay for one machine in one region: an on-demand rate or a reserved term.
 
     ``hourly`` is the rate per hour (0 for all upfront), ``upfront`` the one-off fee;
-    :attr:`price_per_hour` amortizes the fee over the term. ``gpu``, ``gpu_memory``, ``vcpu``
-    and ``memory`` are the raw column texts, checked later against the GPU table.
+    :attr:`price_per_hour` amortizes the fee over the term. ``gpu``, ``gpu_memory``, ``vcpu``,
+    ``memory`` and ``network`` are the raw column texts, checked later against the GPU table
+    and read by :mod:`plugins.aws.offers`.
     """
 
     instance_type: str
@@ -131,6 +134,7 @@ class PricePoint:
     gpu_memory: str = ""
     vcpu: str = ""
     memory: str = ""
+    network: str = ""
     upfront: float = 0.0
     term_hours: int = 0
     payment: Payment | None = None
@@ -280,6 +284,7 @@ class OfferFileParser:
             gpu_memory=row["GPU Memory"],
             vcpu=row["vCPU"],
             memory=row["Memory"],
+            network=row[NETWORK_COLUMN],
         )
 
     def _reserved_part(self, row: Row) -> Result | None:
@@ -357,6 +362,7 @@ class OfferFileParser:
             gpu_memory=hourly_row["GPU Memory"],
             vcpu=hourly_row["vCPU"],
             memory=hourly_row["Memory"],
+            network=hourly_row[NETWORK_COLUMN],
             upfront=upfront,
             term_hours=term_hours,
             payment=payment,

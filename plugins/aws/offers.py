@@ -18,7 +18,14 @@ from dataclasses import dataclass
 import pydantic
 
 from aggregator.models import Billing, Offer
-from plugins.aws.families import GPU_FAMILIES, NOT_GPU_FAMILIES, GpuFamily, split_instance_type
+from plugins.aws.families import (
+    GPU_FAMILIES,
+    NOT_GPU_FAMILIES,
+    GpuFamily,
+    fabric_of,
+    split_instance_type,
+)
+from plugins.aws.network import sustained_gbps
 from plugins.aws.offer_file import PricePoint, gpu_count
 from plugins.aws.rows import RowProblem
 
@@ -124,8 +131,9 @@ def fit_gpu(
 
 
 def make_offer(fit: GpuFit, **fields: object) -> Offer | RowProblem:
-    """A validated AWS offer for ``fit`` and the offer ``fields``; a field that fails
-    validation (a zero price, an unknown currency) becomes a :class:`RowProblem`."""
+    """A validated AWS offer for ``fit`` and the offer ``fields`` (its fabric from the family
+    table); a field that fails validation (a zero price, an unknown currency) becomes a
+    :class:`RowProblem`."""
     try:
         return Offer.model_validate(
             {
@@ -133,6 +141,7 @@ def make_offer(fit: GpuFit, **fields: object) -> Offer | RowProblem:
                 "gpu": fit.gpu,
                 "gpu_count": fit.count,
                 "gpu_memory_gb": fit.memory_gb,
+                "interconnect": fabric_of(str(fields.get("instance_type", ""))),
                 **fields,
             }
         )
@@ -159,12 +168,16 @@ def offer_from_point(
     if not isinstance(fit, GpuFit):
         return fit
     pay_as_you_go = not point.term_hours
+    source = point.source
+    if point.network:
+        source = {**source, "network_performance": point.network}
     return make_offer(
         fit,
         region=point.region,
         instance_type=point.instance_type,
         vcpus=_positive(point.vcpu),
         memory_gb=_positive(point.memory),
+        interconnect_gbps=sustained_gbps(point.network),
         purchase_option=point.purchase_option,
         term_hours=point.term_hours,
         payment=point.payment,
@@ -173,5 +186,5 @@ def offer_from_point(
         upfront=point.upfront,
         currency=point.currency,
         billing=LINUX_BILLING if pay_as_you_go else None,
-        source=point.source,
+        source=source,
     )

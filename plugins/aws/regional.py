@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: Bump when the parsers read the files differently, so stored versions no longer match.
-PARSER_REVISION = "1"
+PARSER_REVISION = "2"
 
 T = TypeVar("T")
 

@@ -180,6 +180,8 @@ def classify(item: object) -> Verdict:
         "gpu_memory_gb": sku.gpu_memory_gb,
         "vcpus": float(sku.vcpus),
         "memory_gb": sku.memory_gb,
+        "interconnect": sku.fabric.name if sku.fabric else None,
+        "interconnect_gbps": sku.fabric.gbps if sku.fabric else None,
         "currency": currency,
     }
     effective = _text(item, "effectiveStartDate")

@@ -9,7 +9,8 @@ Azure catalog (v6, US regions; 46 of the 61 sizes): the same GPU count, vCPUs an
 except where it departs from Microsoft's pages, which win here: ND96amsr_A100_v4 1,800 GiB
 there (1,900 documented), ND96isr_H100_v5 12 GPUs there (8), whole GPUs for the fractional
 NVv4 sizes, and no GPU count for NCC H100 v5 and NGads V620. What the numbers mean and which
-sizes are left out on purpose: docs/providers/azure.md, "The size table".
+sizes are left out on purpose: docs/providers/azure.md, "The size table". The InfiniBand
+fabric of the sizes Microsoft documents one for: :data:`FABRICS`, each with its page.
 """
 
 from __future__ import annotations
@@ -19,7 +20,76 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-__all__ = ["GPU_SKUS", "GpuSku", "looks_like_gpu", "lookup", "sku_key"]
+__all__ = [
+    "FABRICS",
+    "FABRICS_CHECKED",
+    "GPU_SKUS",
+    "INFINIBAND",
+    "Fabric",
+    "GpuSku",
+    "looks_like_gpu",
+    "lookup",
+    "sku_key",
+]
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """The fabric between VMs of one size, its bandwidth per VM (Gbit/s) and the page saying so."""
+
+    name: str
+    gbps: float
+    source: str
+
+
+INFINIBAND = "InfiniBand"
+FABRICS_CHECKED = "2026-12-03"
+_SIZES = "learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/"
+_COMPUTE_DOCS = "MicrosoftDocs/azure-compute-docs articles/virtual-machines/sizes/gpu-accelerated/"
+_DOCS = "MicrosoftDocs/azure-docs articles/virtual-machines/sizes/gpu-accelerated/"
+
+#: Sizes whose page documents the InfiniBand per VM; checked on :data:`FABRICS_CHECKED`. The ND
+#: A100 v4 pages write HDR InfiniBand as "200 GB/s" per GPU and "1.6 TB/s" per VM: HDR links
+#: run at 200 Gbit/s, so 1,600 Gbit/s. Sizes with an "r" but no figure on their page (NC24r,
+#: NC24rs v2 and v3, ND24rs) and ND96ams_A100_v4, which has no RDMA, name none.
+FABRICS: Final[dict[str, Fabric]] = {
+    "Standard_ND96isr_H100_v5": Fabric(
+        INFINIBAND,
+        3200,
+        f"{_SIZES}ndh100v5-series: 8 x 400 Gb/s NDR, 3.2 Tbps per VM "
+        f"({_COMPUTE_DOCS}includes/ndh100v5-series-summary.md @ a18807c)",
+    ),
+    "Standard_ND96isr_H200_v5": Fabric(
+        INFINIBAND,
+        3200,
+        f"{_SIZES}nd-h200-v5-series: 8 x 400 Gbps NDR, 3.2 Tb/s per VM "
+        f"({_COMPUTE_DOCS}includes/nd-h200-v5-series-summary.md @ a18807c)",
+    ),
+    "Standard_ND96isr_MI300X_v5": Fabric(
+        INFINIBAND,
+        3200,
+        f"{_SIZES}ndmi300xv5-series: 8 x 400 Gb/s NDR, 3.2 Tb/s per VM "
+        f"({_COMPUTE_DOCS}includes/ndmi300xv5-series-summary.md @ 2bc777f)",
+    ),
+    "Standard_ND96asr_v4": Fabric(
+        INFINIBAND,
+        1600,
+        f'{_SIZES}ndasra100v4-series: 8 x HDR ("200 GB/s"), "1.6 TB/s" per VM '
+        f"({_DOCS}includes/ndasra100v4-series-summary.md @ 6acc6f6)",
+    ),
+    "Standard_ND96amsr_A100_v4": Fabric(
+        INFINIBAND,
+        1600,
+        f'{_SIZES}ndma100v4-series: 8 x HDR ("200 GB/s"), "1.6 TB/s" per VM '
+        f"({_DOCS}includes/ndma100v4-series-summary.md @ 516167e)",
+    ),
+    "Standard_ND40rs_v2": Fabric(
+        INFINIBAND,
+        100,
+        f"{_SIZES}ndv2-series: 100-Gigabit InfiniBand EDR "
+        f"({_DOCS}includes/ndv2-series-summary.md @ 60e1879)",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +103,11 @@ class GpuSku:
     gpu_memory_gb: float  # one whole GPU
     vcpus: int
     memory_gb: float  # host memory, GiB as Azure publishes it
+
+    @property
+    def fabric(self) -> Fabric | None:
+        """The documented fabric between VMs of this size, if any (:data:`FABRICS`)."""
+        return FABRICS.get(self.name)
 
 
 # Azure's GPU VM families all start with N: NC (compute), ND (deep learning), NG (gaming), NV

@@ -167,6 +167,7 @@ def compose(
                 if sku.observed_at is not None
             )
             price = sum(sku.price_per_hour * quantity for _, sku, quantity in parts)
+            fabric = machine.fabric
             stats.offers += 1
             yield Offer(
                 provider=PROVIDER,
@@ -177,6 +178,8 @@ def compose(
                 gpu_memory_gb=machine.gpu.memory_gb,
                 vcpus=machine.vcpus,
                 memory_gb=machine.memory_gib,
+                interconnect=fabric.name if fabric else None,
+                interconnect_gbps=fabric.gbps if fabric else None,
                 purchase_option=option,
                 term_hours=term,
                 price_per_hour=round(price, 9),

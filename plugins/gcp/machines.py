@@ -9,6 +9,8 @@ the vCPUs and memory of all 78 rows equal Compute Engine's machine-types list (`
 compute machine-types list``, as saved by Cyclenerd/google-cloud-pricing-cost-calculator,
 ``tools/machinetyperegion.csv`` of 2026-08-17). Which SKUs bill each host, the local SSD of
 A4, and the N1 shapes: docs/providers/gcp.md, "The machine table".
+
+The fabric between machines, for the machine types Google documents one for: :data:`FABRICS`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "FABRICS",
+    "FABRICS_CHECKED",
+    "FABRICS_SOURCE",
     "GPU_MODELS",
     "MACHINE_TYPES",
     "N1_GPU_LIMITS",
+    "Fabric",
     "GpuModel",
     "MachineType",
 ]
@@ -52,6 +58,36 @@ GPU_MODELS: dict[str, GpuModel] = {
 
 
 @dataclass(frozen=True)
+class Fabric:
+    """The GPU-to-GPU network Google documents for a machine type, and its bandwidth (Gbit/s)."""
+
+    name: str
+    gbps: float
+
+
+FABRICS_SOURCE = (
+    'Compute Engine, "Networking and GPU machines" '
+    "(docs.cloud.google.com/compute/docs/gpus/gpu-network-bandwidth): the overview table's "
+    "GPU-to-GPU networking technology and bandwidth per machine series, and each series' "
+    "NIC arrangement"
+)
+FABRICS_CHECKED = "2026-12-03"
+
+#: Only the 8-GPU machines: the page gives GPUDirect to them alone (A3 High with 1 to 4 GPUs
+#: has a single NIC), and A2, G2 and N1 have no GPU-to-GPU networking and a bandwidth "up to
+#: 100 Gbps, based on the machine type" that the page does not give per type. Where versions
+#: of the page disagree, the lower figure: A3 Mega 1,600 (also 1,800), A3 Edge 600 (also
+#: 800); A3 Ultra and A4 3,200, the bandwidth of their GPU NICs (3,600 with the general NICs).
+FABRICS: dict[str, Fabric] = {
+    "a3-highgpu-8g": Fabric("GPUDirect-TCPX", 1000),
+    "a3-megagpu-8g": Fabric("GPUDirect-TCPXO", 1600),
+    "a3-edgegpu-8g": Fabric("GPUDirect-TCPX", 600),
+    "a3-ultragpu-8g": Fabric("GPUDirect-RDMA", 3200),
+    "a4-highgpu-8g": Fabric("GPUDirect-RDMA", 3200),
+}
+
+
+@dataclass(frozen=True)
 class MachineType:
     """One priceable machine: its host shape, its GPUs and its bundled local SSD.
 
@@ -69,6 +105,11 @@ class MachineType:
     gpu: GpuModel
     gpu_count: int
     local_ssd_gib: int = 0
+
+    @property
+    def fabric(self) -> Fabric | None:
+        """The documented fabric between machines of this type, if any (:data:`FABRICS`)."""
+        return FABRICS.get(self.machine_type)
 
 
 def _accelerator_optimized() -> list[MachineType]:

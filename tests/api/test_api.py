@@ -612,3 +612,92 @@ def test_openapi_documents_every_route_and_error(client: TestClient) -> None:
     assert {"401", "403", "422"} <= set(sync_op["responses"])
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+# -- host and fabric -------------------------------------------------------------------------------
+
+
+def _fabric_rows() -> list[dict[str, Any]]:
+    return [
+        offer_row(interconnect="EFA", interconnect_gbps=3200),  # 24 vCPUs, 256 GB per GPU
+        offer_row(instance_type="fk.8xh100.lean", vcpus=4, memory_gb=15, price_per_hour=40.0),
+        offer_row(instance_type="fk.8xh100.open", vcpus=None, memory_gb=None, price_per_hour=60),
+        offer_row(instance_type="fk.1xh100", gpu_count=1, vcpus=4, memory_gb=16,
+                  interconnect_gbps=25, price_per_hour=12.5),
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def fabric_client(client: TestClient, fake_catalog: Catalog) -> TestClient:
+    fake_catalog(_fabric_rows())
+    sync(client)
+    return client
+
+
+def test_offers_show_and_filter_on_host_and_fabric(fabric_client: TestClient) -> None:
+    def types(**params: Any) -> set[str]:
+        page = fabric_client.get("/v1/offers", params=params)
+        assert page.status_code == 200, page.text
+        return {o["instance_type"] for o in page.json()["offers"]}
+
+    (efa,) = fabric_client.get("/v1/offers", params={"min_interconnect_gbps": 400}).json()["offers"]
+    assert (efa["interconnect"], efa["interconnect_gbps"], efa["vcpus"]) == ("EFA", 3200, 192)
+    assert types(min_interconnect_gbps=0) == {"fk.8xh100", "fk.1xh100"}
+    assert types(min_vcpus_per_gpu=4) == {"fk.8xh100", "fk.8xh100.open", "fk.1xh100"}
+    assert types(min_memory_gb_per_gpu=100) == {"fk.8xh100", "fk.8xh100.open"}
+    assert types(min_vcpus_per_gpu=0, min_memory_gb_per_gpu=0) == types()
+
+
+def test_plans_leave_starved_hosts_out_unless_told_and_can_require_a_fabric(
+    fabric_client: TestClient,
+) -> None:
+    def lines(method: str, **request: Any) -> list[str]:
+        body = {"gpu_hours": 800, "gpus": ["H100"], "gpus_per_node": 8, **request}
+        response = (
+            fabric_client.post("/v1/plan", json=body)
+            if method == "post"
+            else fabric_client.get("/v1/plan", params=body)
+        )
+        assert response.status_code == 200, response.text
+        return [line["instance_type"] for line in response.json()["lines"]]
+
+    for method in ("post", "get"):
+        assert lines(method) == ["fk.8xh100.open"]  # 60/h: the 40/h host is starved
+        assert lines(method, min_vcpus_per_gpu=0, min_memory_gb_per_gpu=0) == ["fk.8xh100.lean"]
+        assert lines(method, min_interconnect_gbps=400) == ["fk.8xh100"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"min_vcpus_per_gpu": -1}, "min_vcpus_per_gpu"),
+        ({"min_memory_gb_per_gpu": "nan"}, "min_memory_gb_per_gpu"),
+        ({"min_interconnect_gbps": 1e9}, "min_interconnect_gbps"),
+        ({"min_interconnect_gbps": "fast"}, "min_interconnect_gbps"),
+    ],
+)
+def test_bad_host_and_fabric_bounds_are_422_naming_the_field(
+    fabric_client: TestClient, params: dict[str, Any], field: str
+) -> None:
+    offers = fabric_client.get("/v1/offers", params=params)
+    assert offers.status_code == 422 and error_of(offers)["field"] == field
+    plan = {"gpu_hours": 10, **params}
+    got = fabric_client.get("/v1/plan", params=plan)
+    assert got.status_code == 422 and error_of(got)["field"] == field
+    if isinstance(params[field], str):
+        return  # a string is never a number in a JSON body: the type error, not the bound
+    posted = fabric_client.post("/v1/plan", json=plan)
+    assert posted.status_code == 422 and error_of(posted)["field"] == field
+
+
+def test_a_plan_that_needs_a_faster_fabric_is_422_with_the_reason(
+    fabric_client: TestClient,
+) -> None:
+    response = fabric_client.post("/v1/plan", json={"gpu_hours": 10, "min_interconnect_gbps": 6400})
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["type"] == "NoFeasiblePlan"
+    assert error["message"] == (
+        "no matching offers document at least 6400 Gbit/s between instances "
+        "(the most documented is 3200 Gbit/s)"
+    )

@@ -266,3 +266,77 @@ def test_providers_shows_a_sync_that_died_by_the_configured_feed_timeout(
     row = next(line for line in table.stdout.splitlines() if "fakecloud/static" in line)
     cells = [cell.strip() for cell in row.split("│")]
     assert cells[4] == "1h" and cells[5].startswith(shown)  # last sync: when it started
+
+
+def _fabric_rows() -> list[dict[str, Any]]:
+    return [
+        offer_row(interconnect="EFA", interconnect_gbps=3200),  # 24 vCPUs per GPU
+        offer_row(instance_type="fk.8xh100.lean", vcpus=4, memory_gb=15, price_per_hour=40.0),
+        offer_row(instance_type="fk.1xh100", gpu_count=1, interconnect_gbps=25, price_per_hour=12),
+    ]
+
+
+def test_offers_show_and_filter_on_host_and_fabric(cli: Any, fake_catalog: Catalog) -> None:
+    fake_catalog(_fabric_rows())
+    cli("sync", "fakecloud/static", "--json")
+    fabric = _json(cli("offers", "--min-interconnect-gbps", "400", "--json"))["offers"]
+    assert [(o["interconnect"], o["interconnect_gbps"]) for o in fabric] == [("EFA", 3200)]
+    documented = _json(cli("offers", "--min-interconnect-gbps", "0", "--json"))["offers"]
+    assert {o["instance_type"] for o in documented} == {"fk.8xh100", "fk.1xh100"}
+    fed = _json(cli("offers", "--min-vcpus-per-gpu", "8", "--json"))["offers"]
+    assert {o["instance_type"] for o in fed} == {"fk.8xh100", "fk.1xh100"}
+    roomy = _json(cli("offers", "--min-memory-per-gpu", "100", "--json"))["offers"]
+    assert {o["instance_type"] for o in roomy} == {"fk.8xh100", "fk.1xh100"}
+    table = cli("offers", "--gpu", "H100")
+    assert table.exit_code == 0 and "EFA 3200G" in table.stdout and "25G" in table.stdout
+
+
+def test_cheapest_leaves_starved_hosts_out_unless_told(cli: Any, fake_catalog: Catalog) -> None:
+    fake_catalog(_fabric_rows())
+    cli("sync", "fakecloud/static", "--json")
+    base = ["cheapest", "--gpu", "H100", "--gpu-hours", "800", "--gpus-per-node", "8", "--json"]
+
+    def used(*args: str) -> list[str]:
+        result = cli(*base, *args)
+        assert result.exit_code == 0, result.output
+        return [line["instance_type"] for line in _json(result)["lines"]]
+
+    assert used() == ["fk.8xh100"]
+    lowered = ("--min-vcpus-per-gpu", "0", "--min-memory-per-gpu", "0")
+    assert used(*lowered) == ["fk.8xh100.lean"]
+    assert used(*lowered, "--min-interconnect-gbps", "400") == ["fk.8xh100"]
+    result = cli(*base, "--min-interconnect-gbps", "6400")
+    assert result.exit_code == 1
+    assert "at least 6400 Gbit/s between instances" in _json(result)["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--min-vcpus-per-gpu", "-1"], "--min-vcpus-per-gpu: Input should be greater than"),
+        (["--min-memory-per-gpu", "inf"], "--min-memory-per-gpu: Input should be a finite"),
+        (["--min-interconnect-gbps", "1e9"], "--min-interconnect-gbps: Input should be less"),
+        (["--min-vcpus-per-gpu", "many"], "Invalid value for '--min-vcpus-per-gpu'"),
+    ],
+)
+def test_bad_host_and_fabric_bounds_exit_2_naming_the_flag(
+    cli: Any, fake_plugins: None, args: list[str], message: str
+) -> None:
+    result = cli("cheapest", "--gpu-hours", "10", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--min-vcpus-per-gpu", "-1"], "min_vcpus_per_gpu: Input should be greater than"),
+        (["--min-interconnect-gbps", "nan"], "min_interconnect_gbps: Input should be a finite"),
+    ],
+)
+def test_bad_offer_host_and_fabric_filters_exit_2(
+    cli: Any, fake_plugins: None, args: list[str], message: str
+) -> None:
+    result = cli("offers", *args)
+    assert result.exit_code == 2
+    assert message in result.output

@@ -129,3 +129,29 @@ def test_the_natural_key_is_defined_once() -> None:
     offer = build_offer(zone="us-east-1a")
     assert tuple(map(str, offer.natural_key())) == checks.natural_key(offer)
     assert len(offer.natural_key()) == len(NATURAL_KEY_FIELDS)
+
+
+def test_an_offer_names_its_fabric_and_bandwidth_or_neither() -> None:
+    offer = make(interconnect="EFA", interconnect_gbps=3200)
+    assert (offer.interconnect, offer.interconnect_gbps) == ("EFA", 3200.0)
+    assert (make().interconnect, make().interconnect_gbps) == (None, None)
+    assert make(interconnect="").interconnect is None  # "" is "not documented", like a zone
+    assert make(interconnect_gbps=25).interconnect is None  # a bandwidth without a fabric name
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"interconnect_gbps": float("nan")},
+        {"interconnect_gbps": float("inf")},
+        {"interconnect_gbps": 0},
+        {"interconnect_gbps": -100},
+        {"interconnect_gbps": 100_001},  # above aggregator.limits.MAX_INTERCONNECT_GBPS
+        {"interconnect": " EFA"},
+        {"interconnect": "   "},
+        {"interconnect": "x" * 41},
+    ],
+)
+def test_an_implausible_fabric_is_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError, match=next(iter(overrides))):
+        make(**overrides)

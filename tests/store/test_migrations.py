@@ -5,19 +5,24 @@ Every test runs against SQLite and PostgreSQL (``engine`` / ``empty_engine`` fix
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, column, insert, inspect, table, text
 
 from aggregator.errors import SchemaOutdated
 from aggregator.settings import Settings
-from db.engine import make_engine, normalize_url, redacted_url
-from db.migrate import check_schema, current_revision, head_revision, upgrade
+from db.engine import make_engine, normalize_url, redacted_url, write_transaction
+from db.migrate import alembic_config, check_schema, current_revision, head_revision, upgrade
+from db.store import get_offer
+from db.store.rows import OFFER_LAYOUT, offer_row, timestamp_param
 from db.tables import metadata
+from tests.offers import build_offer
 
 TABLES = {"offers", "price_history", "sync_runs", "feed_state", "interruption_rates"}
 
@@ -114,3 +119,51 @@ def test_make_engine_defaults_to_a_sqlite_file_in_the_data_dir(tmp_path: Path) -
 )
 def test_postgres_urls_use_psycopg_3(url: str) -> None:
     assert normalize_url(url).drivername == "postgresql+psycopg"
+
+
+def _migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
+    config = alembic_config()
+    with write_transaction(engine) as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def _plan_shape_columns(engine: Engine) -> list[str]:
+    (index,) = [
+        ix for ix in inspect(engine).get_indexes("offers") if ix["name"] == "ix_offers_plan_shape"
+    ]
+    return [str(name) for name in index["column_names"]]
+
+
+def test_0006_adds_the_fabric_as_unknown_to_stored_offers_and_covers_the_host_filters(
+    empty_engine: Engine,
+) -> None:
+    _migrate(empty_engine, "0005")
+    offer = build_offer(interconnect="EFA", interconnect_gbps=3200)
+    now = timestamp_param(empty_engine.dialect, datetime(2025, 3, 1, tzinfo=UTC))
+    values = dict(zip(OFFER_LAYOUT, offer_row(offer, "aws/on-demand", now, now), strict=True))
+    old = {k: v for k, v in values.items() if k not in ("interconnect", "interconnect_gbps")}
+    with empty_engine.begin() as conn:  # a row as a 0005 gpuhours wrote it
+        conn.execute(insert(table("offers", *map(column, old))).values(old))
+    shape_before = _plan_shape_columns(empty_engine)
+
+    _migrate(empty_engine, "0006")
+
+    stored = get_offer(empty_engine, offer.id)
+    assert stored is not None
+    assert (stored.interconnect, stored.interconnect_gbps) == (None, None)
+    assert (stored.vcpus, stored.memory_gb) == (192, 2048)
+    assert _plan_shape_columns(empty_engine) == [
+        *shape_before,
+        "vcpus",
+        "memory_gb",
+        "interconnect_gbps",
+    ]
+
+    _migrate(empty_engine, "0005", down=True)
+
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("offers")}
+    assert not columns & {"interconnect", "interconnect_gbps"}
+    assert _plan_shape_columns(empty_engine) == shape_before
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM offers")).scalar() == 1

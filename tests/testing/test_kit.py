@@ -596,3 +596,22 @@ def test_unique_natural_keys_fails_on_two_rates_with_one_key() -> None:
     error = failed(KitProvider(RatesFeed(rate(), rate(bucket=1, source={"path": "again"}))))
     [failure] = assert_only(error, "unique-natural-keys", RATES)
     assert "'again'" in failure.detail
+
+
+# --------------------------------------------------------------------------------------------
+# The fabric fields go through the same checks as every other offer field
+
+
+def test_a_row_with_an_implausible_fabric_fails_offers_validate() -> None:
+    error = failed(provider(yielding(row(interconnect="EFA", interconnect_gbps=float("nan")))))
+    [failure] = assert_only(error, "offers-validate")
+    assert "interconnect_gbps" in failure.detail
+
+
+def test_a_fabric_that_changes_between_replays_fails_replay_deterministic() -> None:
+    async def script(ctx: FetchContext, run: int) -> AsyncIterator[Any]:
+        yield row(interconnect="InfiniBand", interconnect_gbps=3200 if run == 1 else 1600)
+
+    assert len(assert_only(failed(provider(script)), "replay-deterministic")) == 2
+    steady = yielding(row(interconnect="InfiniBand", interconnect_gbps=3200))
+    assert check_provider(provider(steady)).feeds[FEED].offers == 1

@@ -30,7 +30,16 @@ from aggregator.api.routes.shared import (
 )
 from aggregator.api.schemas import OffersPage
 from aggregator.api.state import ServiceDep
-from aggregator.inputs import WHOLE_NUMBER, FiniteInput, Glob, Text, option_spelling
+from aggregator.inputs import (
+    WHOLE_NUMBER,
+    FiniteInput,
+    Glob,
+    InterconnectGbps,
+    MemoryGbPerGpu,
+    Text,
+    VcpusPerGpu,
+    option_spelling,
+)
 from aggregator.limits import MAX_LIST_ITEMS, MAX_PATTERN_WILDCARDS
 from aggregator.models import PurchaseOption, StoredOffer
 from aggregator.offer_query import build_offer_query
@@ -41,6 +50,7 @@ router = family_router("offers")
 
 MAX_PAGE = 500
 MEMO_MAX_PAGE = 100  # larger pages are not memoized: bounds the memo's memory
+_UNKNOWN_HOST = "offers whose host size is not published pass"
 
 
 @router.get(
@@ -104,6 +114,16 @@ async def list_offers(
     include_withdrawn: Annotated[
         bool, Query(description="also offers no longer published")
     ] = False,
+    min_vcpus_per_gpu: Annotated[
+        VcpusPerGpu | None, Query(description=f"host vCPUs per GPU, at least; {_UNKNOWN_HOST}")
+    ] = None,
+    min_memory_gb_per_gpu: Annotated[
+        MemoryGbPerGpu | None, Query(description=f"host GB per GPU, at least; {_UNKNOWN_HOST}")
+    ] = None,
+    min_interconnect_gbps: Annotated[
+        InterconnectGbps | None,
+        Query(description="documented Gbit/s between instances, at least"),
+    ] = None,
 ) -> Response:
     """Offers matching the filters (all of them combine), one page at a time.
 
@@ -121,6 +141,9 @@ async def list_offers(
         "spot": spot,
         "sort": catalog.SORT_KEYS[sort],
         "include_withdrawn": include_withdrawn,
+        "min_vcpus_per_gpu": min_vcpus_per_gpu,
+        "min_memory_gb_per_gpu": min_memory_gb_per_gpu,
+        "min_interconnect_gbps": min_interconnect_gbps,
     }
     digest = fingerprint(filters)
     offset = decode_cursor(cursor, digest) if cursor else 0
@@ -141,6 +164,9 @@ async def list_offers(
         include_withdrawn=include_withdrawn,
         sort=catalog.SORT_KEYS[sort],
         limit=offset + limit + 1,
+        min_vcpus_per_gpu=min_vcpus_per_gpu,
+        min_memory_gb_per_gpu=min_memory_gb_per_gpu,
+        min_interconnect_gbps=min_interconnect_gbps,
     )
     found = await limited("read", READ_SLOTS, catalog.find_offers, service.engine, query)
     page = found[offset : offset + limit]

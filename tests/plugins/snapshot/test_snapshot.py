@@ -406,3 +406,35 @@ def test_providers_lists_what_the_tables_did_not_know_in_the_last_sync(cli: Any)
     assert feeds["azure/retail"]["last_run"]["unknown"] == 3
     text = cli("providers").stdout
     assert "azure/retail: not in gpuhours' tables" in text and "ND96is_MI300X_v5" in text
+
+
+def test_the_snapshot_stores_each_providers_fabric(cli: Any) -> None:
+    assert cli("sync", "--replay", "bundled").exit_code == 0
+    offers = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
+    fabric = {
+        (o["provider"], o["instance_type"], o["purchase_option"]): (
+            o["interconnect"],
+            o["interconnect_gbps"],
+        )
+        for o in offers
+    }
+    assert fabric["aws", "p5.48xlarge", "on_demand"] == ("EFA", 3200)
+    assert fabric["aws", "p4d.24xlarge", "spot"] == ("EFA", None)  # the spot feed has no figure
+    assert fabric["aws", "g4dn.xlarge", "spot"] == (None, None)
+    assert fabric["azure", "Standard_ND96isr_H200_v5", "on_demand"] == ("InfiniBand", 3200)
+    assert fabric["gcp", "a3-megagpu-8g", "on_demand"] == ("GPUDirect-TCPXO", 1600)
+    assert fabric["gcp", "a2-highgpu-8g", "on_demand"] == (None, None)
+
+
+def test_the_cheapest_v100_node_is_no_longer_a_starved_host(cli: Any) -> None:
+    assert cli("sync", "--replay", "bundled").exit_code == 0
+    request = ["cheapest", "--gpu", "V100", "--gpu-hours", "800", "--gpus-per-node", "8", "--json"]
+
+    def instance_types(*extra: str) -> list[str]:
+        result = cli(*request, *extra)
+        assert result.exit_code == 0, result.output
+        return [line["instance_type"] for line in json.loads(result.stdout)["lines"]]
+
+    assert instance_types() == ["n1-standard-32+8xnvidia-tesla-v100"]  # 4 vCPUs per GPU
+    lowered = ("--min-vcpus-per-gpu", "0", "--min-memory-per-gpu", "0")
+    assert instance_types(*lowered) == ["n1-standard-4+8xnvidia-tesla-v100"]  # 0.5 per GPU
