@@ -74,6 +74,7 @@ def build_offer_query(
     whole_gpus: bool = False,
     currencies: Sequence[str] = (),
     cheapest_per_shape: bool = False,
+    shape_columns: Sequence[str] = (),
 ) -> OfferQuery:
     """Check user filters and turn them into a store query (fields as in :class:`OfferQuery`).
 
@@ -123,4 +124,5 @@ def build_offer_query(
         whole_gpus=whole_gpus,
         currencies=list(currencies),
         cheapest_per_shape=cheapest_per_shape,
+        shape_columns=list(shape_columns),
     )
