@@ -8,6 +8,7 @@ or a response expensive.
 from __future__ import annotations
 
 __all__ = [
+    "MAX_BUDGET",
     "MAX_LIST_ITEMS",
     "MAX_OFFER_LIMIT",
     "MAX_PATTERN_LENGTH",
@@ -15,6 +16,7 @@ __all__ = [
     "MAX_REQUEST_BODY_BYTES",
     "MAX_TERMS_FILE_BYTES",
     "MAX_TEXT_LENGTH",
+    "MAX_WORK_RATIO",
     "MIN_DEADLINE_HOURS",
     "too_long",
     "validation_message",
@@ -41,6 +43,13 @@ MAX_OFFER_LIMIT = 100_000
 
 MIN_DEADLINE_HOURS = 0.1
 """Shortest plan deadline (6 minutes): below it a plan would need absurd numbers of GPUs."""
+
+MAX_BUDGET = 1e9
+"""Largest plan budget, in the plan's currency: a billion buys more than any store's capacity."""
+
+MAX_WORK_RATIO = 1000.0
+"""How far apart two GPUs' throughputs may be in a work-normalized plan (1/1000 to 1000 times
+the reference GPU's): wider ratios are typing mistakes, and would spoil the solver's scaling."""
 
 MAX_TERMS_FILE_BYTES = 1024 * 1024
 """Largest price-terms file read (``GPUHOURS_TERMS_FILE``); a real one is a few KiB."""

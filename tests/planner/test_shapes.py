@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import solve
 from aggregator.planner.candidates import cheapest_per_shape, make_candidates, prune
+from aggregator.planner.problem import Problem
 from aggregator.plans import PlanRequest
 from tests.offers import build_offer
 
@@ -69,8 +70,9 @@ def test_pruning_keeps_the_same_offers_with_or_without_representatives(
     for currency in ("USD", "EUR"):
         mine = [o for o in offers if o.currency == currency]
         for group in (mine, [o for o in mine if o.provider == "aws"]):
-            everything = prune(make_candidates(group, request), request)
-            reduced = prune(make_candidates(cheapest_per_shape(group), request), request)
+            problem = Problem.of(request)
+            everything = prune(make_candidates(group, request), problem)
+            reduced = prune(make_candidates(cheapest_per_shape(group), request), problem)
             assert [c.offer.id for c in reduced] == [c.offer.id for c in everything]
 
 
