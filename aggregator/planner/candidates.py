@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
+from aggregator.models import PurchaseOption
 from aggregator.offer_view import PlannableOffer
 from aggregator.planner.problem import Problem
 from aggregator.planner.throughput import RAW, WorkScale
@@ -33,9 +34,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Candidate:
-    """One offer in the optimizer's terms (the cost model of docs/planner.md)."""
+    """One offer in the optimizer's terms (the cost model of docs/planner.md).
+
+    Not frozen: a plan builds one per matching offer, and a frozen dataclass costs five times
+    as much to construct; nothing changes a candidate once made.
+    """
 
     offer: PlannableOffer
     gpus: float
@@ -61,14 +66,13 @@ def cheapest_per_shape(
     GPU-hour in a work-normalized plan, its cluster in a one-cluster plan.
     """
     best: dict[tuple[object, ...], tuple[int, PlannableOffer]] = {}
+    kinds = _KINDS
     for index, offer in enumerate(offers):
-        option = offer.purchase_option
         key = (
             offer.currency,
             offer.provider,
             offer.gpu_count,
-            option.interruptible,
-            option.is_commitment,
+            kinds[offer.purchase_option],
             offer.term_hours,
             None if refine is None else refine(offer),
         )
@@ -76,6 +80,10 @@ def cheapest_per_shape(
         if kept is None or offer.price_per_hour < kept[1].price_per_hour:
             best[key] = (index, offer)
     return [offer for _, offer in sorted(best.values(), key=lambda item: item[0])]
+
+
+_KINDS = {option: (option.interruptible, option.is_commitment) for option in PurchaseOption}
+"""Whether each purchase option is interruptible, and a commitment: looked up per offer."""
 
 
 def lost_share(offer: PlannableOffer, request: PlanRequest) -> float:
@@ -97,28 +105,29 @@ def make_candidates(
         work = scale.of(offer)
         assert work is not None, "offers of unknown throughput are filtered out first"
         price = float(offer.price_per_hour)
-        commitment = offer.purchase_option.is_commitment
-        interruptible = offer.purchase_option.interruptible
-        rate = gpus * work / (1.0 + lost_share(offer, request))
+        interruptible, commitment = _KINDS[offer.purchase_option]
+        rate = gpus * work / (1.0 + lost_share(offer, request)) if interruptible else gpus * work
         if commitment:
             hours = float(offer.term_hours) if deadline is None else min(offer.term_hours, deadline)
             unit_cost = price * offer.term_hours
             unit_capacity = gpus * work * hours
+            per_unit = unit_cost / unit_capacity
         else:
             unit_cost = 0.0
             unit_capacity = math.inf if deadline is None else rate * deadline
+            per_unit = price / rate
         candidates.append(
             Candidate(
-                offer=offer,
-                gpus=gpus,
-                work=work,
-                rate=rate,
-                price=price,
-                commitment=commitment,
-                interruptible=interruptible,
-                unit_cost=unit_cost,
-                unit_capacity=unit_capacity,
-                cost_per_gpu_hour=unit_cost / unit_capacity if commitment else price / rate,
+                offer,
+                gpus,
+                work,
+                rate,
+                price,
+                commitment,
+                interruptible,
+                unit_cost,
+                unit_capacity,
+                per_unit,
             )
         )
     return candidates

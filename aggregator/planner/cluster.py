@@ -24,10 +24,20 @@ from aggregator.planner.milp import SolverOptions
 from aggregator.planner.problem import Problem, reach
 from aggregator.planner.solution import SAME_WORK, Solution, better
 
-__all__ = ["ClusterKey", "best_cluster", "capacity", "cluster_of", "clusters", "cost_floor"]
+__all__ = [
+    "Cluster",
+    "ClusterKey",
+    "best_cluster",
+    "capacity",
+    "cluster_of",
+    "clusters",
+    "cost_floor",
+    "narrowed",
+]
 
 ClusterKey = tuple[str, str, str | None, str]
 """Provider, region, zone (``None``: the whole region) and instance type."""
+Cluster = tuple[ClusterKey, list[Candidate]]
 
 _Solve = Callable[[Sequence[Candidate], Problem, SolverOptions, float], Solution | None]
 
@@ -37,13 +47,13 @@ def cluster_of(offer: PlannableOffer) -> ClusterKey:
     return (offer.provider, offer.region, offer.zone, offer.instance_type)
 
 
-def clusters(candidates: Sequence[Candidate]) -> list[tuple[ClusterKey, list[Candidate]]]:
+def clusters(candidates: Sequence[Candidate]) -> list[Cluster]:
     """The clusters of ``candidates``, in the order they first appear."""
     groups: dict[tuple[str, str, str], dict[str | None, list[Candidate]]] = {}
     for c in candidates:
         provider, region, zone, instance_type = cluster_of(c.offer)
         groups.setdefault((provider, region, instance_type), {}).setdefault(zone, []).append(c)
-    found: list[tuple[ClusterKey, list[Candidate]]] = []
+    found: list[Cluster] = []
     for (provider, region, instance_type), by_zone in groups.items():
         regional = by_zone.get(None, [])
         zones = [zone for zone in by_zone if zone is not None]
@@ -82,16 +92,23 @@ def cost_floor(group: Sequence[Candidate], demand: float) -> float:
     return min(demand * payg, max(unit, demand * cheapest))
 
 
+def narrowed(groups: Sequence[Cluster], keep: Callable[[Candidate], bool]) -> list[Cluster]:
+    """``groups`` with only the candidates ``keep`` keeps (clusters left empty dropped): the
+    clusters of a subset, without grouping it again."""
+    found = [(key, [c for c in group if keep(c)]) for key, group in groups]
+    return [(key, group) for key, group in found if group]
+
+
 def best_cluster(
-    candidates: Sequence[Candidate], problem: Problem, options: SolverOptions, *, solve: _Solve
+    groups: Sequence[Cluster], problem: Problem, options: SolverOptions, *, solve: _Solve
 ) -> Solution | None:
-    """The best plan whose lines all share one cluster (see the module docstring)."""
+    """The best plan whose lines all share one of ``groups`` (see the module docstring)."""
     found: Solution | None = None
     if problem.demand is not None:
         demand = problem.demand
         ranked = sorted(
             (cost_floor(group, demand), index, group)
-            for index, (_, group) in enumerate(clusters(candidates))
+            for index, (_, group) in enumerate(groups)
             if capacity(group, problem) >= demand * (1 - SAME_WORK)
         )
         for floor, _, group in ranked:
@@ -105,7 +122,7 @@ def best_cluster(
     assert budget is not None
     by_reach = sorted(
         (-min(reach(group, budget), capacity(group, problem)), index, group)
-        for index, (_, group) in enumerate(clusters(candidates))
+        for index, (_, group) in enumerate(groups)
     )
     for negative, _, group in by_reach:
         most = -negative

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
+from functools import partial
 
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary, default_vocabulary
@@ -21,7 +22,7 @@ from aggregator.models import utcnow
 from aggregator.offer_view import PlannableOffer
 from aggregator.planner.allocate import plan_lines
 from aggregator.planner.candidates import Candidate, cheapest_per_shape, make_candidates
-from aggregator.planner.cluster import cluster_of
+from aggregator.planner.cluster import Cluster, cluster_of, clusters, narrowed
 from aggregator.planner.explain import explain
 from aggregator.planner.filters import apply_steps, filter_steps, resolve_gpus
 from aggregator.planner.milp import SolverOptions
@@ -64,11 +65,13 @@ def shape_refinement(
 ) -> Callable[[PlannableOffer], Hashable] | None:
     """What splits the per-shape reduction further for ``request``: an offer's work per
     GPU-hour when work is normalized, its cluster in a one-cluster plan."""
-    if scale.reference is None and not request.one_cluster:
-        return None
+    if not request.one_cluster:
+        return None if scale.reference is None else scale.of
+    if scale.reference is None:
+        return cluster_of
 
     def refine(offer: PlannableOffer) -> Hashable:
-        return (scale.of(offer), cluster_of(offer) if request.one_cluster else None)
+        return (scale.of(offer), cluster_of(offer))
 
     return refine
 
@@ -94,9 +97,12 @@ def plan_matching(
     plans: dict[str, Plan] = {}
     failures: dict[str, str] = {}
     candidates = {c: make_candidates(by_currency[c], request, scale) for c in currencies}
+    groups = {c: clusters(candidates[c]) if request.one_cluster else None for c in currencies}
     for currency in currencies:
         try:
-            plans[currency] = planner.plan(candidates[currency], planner.label(""))
+            plans[currency] = planner.plan(
+                candidates[currency], planner.label(""), groups[currency]
+            )
         except NoFeasiblePlan as exc:
             failures[currency] = str(exc)
     if not plans:
@@ -108,7 +114,7 @@ def plan_matching(
     alternatives: list[Plan] = []
     notes = list(main.notes)
     if request.top > 0:
-        alternatives = planner.alternatives(candidates[main_currency], main)
+        alternatives = planner.alternatives(candidates[main_currency], main, groups[main_currency])
     others = [c for c in currencies if c != main_currency]
     if others:
         listed = any(c in plans for c in others)
@@ -146,12 +152,20 @@ class _Planner:
             return "most for the budget" if self.problem.maximizing else word
         return f"{word} {what}"
 
-    def plan(self, candidates: Sequence[Candidate], label: str) -> Plan:
-        """The best plan over candidates of one currency, or :class:`NoFeasiblePlan`."""
+    def plan(
+        self,
+        candidates: Sequence[Candidate],
+        label: str,
+        groups: Sequence[Cluster] | None = None,
+    ) -> Plan:
+        """The best plan over candidates of one currency (``groups``: their clusters, if
+        known), or :class:`NoFeasiblePlan`."""
         if not candidates:
             raise NoFeasiblePlan("no offers left to plan with")
         one_cluster = self.request.one_cluster
-        solution = best(candidates, self.problem, self.options, one_cluster=one_cluster)
+        solution = best(
+            candidates, self.problem, self.options, one_cluster=one_cluster, groups=groups
+        )
         if solution is None:
             raise NoFeasiblePlan(
                 explain(candidates, self.problem, self.options, one_cluster=one_cluster)
@@ -167,12 +181,26 @@ class _Planner:
             )
         return plan
 
-    def alternatives(self, candidates: Sequence[Candidate], main: Plan) -> list[Plan]:
-        """The best plan without commitments (when the main one has some), then per provider."""
+    def alternatives(
+        self, candidates: Sequence[Candidate], main: Plan, groups: Sequence[Cluster] | None
+    ) -> list[Plan]:
+        """The best plan without commitments (when the main one has some), then per provider;
+        ``groups`` are the candidates' clusters in a one-cluster plan."""
         found: list[Plan] = []
+
+        def subset(keep: Callable[[Candidate], bool], label: str) -> list[Plan]:
+            own = [c for c in candidates if keep(c)]
+            return self._try(own, label, None if groups is None else narrowed(groups, keep))
+
+        def on(provider: str) -> list[Plan]:
+            label = self.label(f"on {provider}")
+            if groups is None:
+                return subset(partial(_on, provider), label)
+            own = [c for c in candidates if c.offer.provider == provider]
+            return self._try(own, label, [g for g in groups if g[0][0] == provider])
+
         if any(line.term_hours for line in main.lines):
-            flexible = [c for c in candidates if not c.commitment]
-            found.extend(self._try(flexible, self.label("without commitments")))
+            found.extend(subset(lambda c: not c.commitment, self.label("without commitments")))
         providers = sorted({c.offer.provider for c in candidates})
         used = {line.provider for line in main.lines}
         per_provider: list[Plan] = []
@@ -180,8 +208,7 @@ class _Planner:
             for provider in providers:
                 if used == {provider}:
                     continue  # the main plan is already this provider's best
-                own = [c for c in candidates if c.offer.provider == provider]
-                per_provider.extend(self._try(own, self.label(f"on {provider}")))
+                per_provider.extend(on(provider))
         found.extend(sorted(per_provider, key=self._rank))
         unique: list[Plan] = []
         seen = {_signature(main)}
@@ -196,11 +223,13 @@ class _Planner:
             return (plan.total_cost, 0.0)
         return (-(plan.equivalent_gpu_hours or plan.gpu_hours), plan.total_cost)
 
-    def _try(self, candidates: Sequence[Candidate], label: str) -> list[Plan]:
+    def _try(
+        self, candidates: Sequence[Candidate], label: str, groups: Sequence[Cluster] | None
+    ) -> list[Plan]:
         if not candidates:
             return []
         try:
-            return [self.plan(candidates, label)]
+            return [self.plan(candidates, label, groups)]
         except NoFeasiblePlan:
             return []
 
@@ -236,6 +265,10 @@ class _Planner:
                 scale=self.scale,
             ),
         )
+
+
+def _on(provider: str, candidate: Candidate) -> bool:
+    return candidate.offer.provider == provider
 
 
 def _signature(plan: Plan) -> tuple[tuple[str, int, float], ...]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from aggregator.planner.allocate import Allocation, allocate, allocate_budget, allocation_cost
 from aggregator.planner.candidates import Candidate, count_bound, prune
-from aggregator.planner.cluster import best_cluster
+from aggregator.planner.cluster import Cluster, best_cluster, clusters
 from aggregator.planner.milp import Counts, SolverOptions, choose_counts, most_counts
 from aggregator.planner.problem import Problem, reach
 from aggregator.planner.solution import Solution
@@ -29,10 +29,13 @@ def best(
     options: SolverOptions,
     *,
     one_cluster: bool = False,
+    groups: Sequence[Cluster] | None = None,
 ) -> Solution | None:
-    """The best plan of ``candidates`` (all in one currency), within one cluster if asked."""
+    """The best plan of ``candidates`` (all in one currency), within one cluster if asked;
+    ``groups``, when given, are their clusters (grouped once for several searches)."""
     if one_cluster:
-        return best_cluster(candidates, problem, options, solve=_solve)
+        groups = clusters(candidates) if groups is None else groups
+        return best_cluster(groups, problem, options, solve=_solve)
     return _solve(candidates, problem, options, math.inf)
 
 

@@ -40,6 +40,10 @@ class WorkScale:
     models: Mapping[str, Ratio] = field(default_factory=dict)
     variants: Mapping[tuple[str, float], Ratio] = field(default_factory=dict)
     """Ratios given for one memory variant (``A100-80GB``); they win over the model's."""
+    _seen: dict[tuple[str, float], float | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """:meth:`of` per GPU and memory size: a plan asks it for every matching offer."""
 
     @property
     def unit(self) -> str:
@@ -57,8 +61,13 @@ class WorkScale:
 
     def of(self, offer: PlannableOffer) -> float | None:
         """What one GPU-hour of ``offer`` counts; ``None`` when its GPU's throughput is unknown."""
-        ratio = self.ratio(offer.gpu, offer.gpu_memory_gb)
-        return None if ratio is None else ratio.value
+        key = (offer.gpu, offer.gpu_memory_gb)
+        try:
+            return self._seen[key]
+        except KeyError:
+            ratio = self.ratio(*key)
+            value = self._seen[key] = None if ratio is None else ratio.value
+            return value
 
     def known_gpus(self, wanted: Sequence[ResolvedGpu]) -> list[str]:
         """GPU names (``A100``, ``A100-80GB``) covering exactly the offers of ``wanted`` (empty:
