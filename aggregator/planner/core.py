@@ -197,7 +197,7 @@ class _Planner:
             if groups is None:
                 return subset(partial(_on, provider), label)
             own = [c for c in candidates if c.offer.provider == provider]
-            return self._try(own, label, [g for g in groups if g[0][0] == provider])
+            return self._try(own, label, [g for g in groups if g.key[0] == provider])
 
         if any(line.term_hours for line in main.lines):
             found.extend(subset(lambda c: not c.commitment, self.label("without commitments")))

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 
 from aggregator.planner.candidates import Candidate
-from aggregator.planner.cluster import capacity, clusters
+from aggregator.planner.cluster import clusters
 from aggregator.planner.milp import SolverOptions, max_deliverable
 from aggregator.planner.notes import money
 from aggregator.planner.problem import Problem
@@ -72,7 +72,7 @@ def _in_time(
 
 def _one_cluster(candidates: Sequence[Candidate], problem: Problem, demand: float) -> str | None:
     """The largest cluster's capacity, when no cluster is large enough; ``None`` otherwise."""
-    sized = [(capacity(group, problem), key) for key, group in clusters(candidates)]
+    sized = [(cluster.capacity(problem), cluster.key) for cluster in clusters(candidates)]
     most, (provider, region, zone, instance_type) = max(sized, key=lambda item: item[0])
     if most >= demand:
         return None

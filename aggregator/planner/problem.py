@@ -9,15 +9,9 @@ the scale the mixed-integer program measures delivery in.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from aggregator.plans import MAX_PLAN_GPU_HOURS, PlanRequest
-
-if TYPE_CHECKING:
-    from aggregator.planner.candidates import Candidate
 
 __all__ = ["Problem", "reach"]
 
@@ -53,9 +47,8 @@ class Problem:
         return replace(self, demand=demand)
 
 
-def reach(candidates: Sequence[Candidate], budget: float) -> float:
-    """An upper bound on the work ``budget`` buys from ``candidates``: every unit of work costs
-    at least the lowest ``cost_per_gpu_hour`` (a commitment's is its cost per unit of capacity);
-    never more than the largest plan (``MAX_PLAN_GPU_HOURS``)."""
-    cheapest = min((c.cost_per_gpu_hour for c in candidates), default=math.inf)
+def reach(budget: float, cheapest: float) -> float:
+    """An upper bound on the work ``budget`` buys when no unit of work costs less than
+    ``cheapest`` (the lowest ``cost_per_gpu_hour`` of the candidates; a commitment's is its
+    cost per unit of capacity); never more than the largest plan (``MAX_PLAN_GPU_HOURS``)."""
     return min(budget / cheapest, MAX_PLAN_GPU_HOURS)

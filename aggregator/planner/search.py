@@ -87,7 +87,7 @@ def most(
     if not kept:
         return None
     deadline, max_gpus = problem.deadline, problem.max_gpus
-    most_work = reach(kept, budget)
+    most_work = reach(budget, min(c.cost_per_gpu_hour for c in kept))
     counts: Counts | None
     if max_gpus is None and not any(c.commitment for c in kept):
         # Without commitments or a GPU cap every offer runs as many instances as it could use:

@@ -143,13 +143,10 @@ def test_refined_shapes_keep_what_pruning_keeps_in_each_cluster(
     problem = Problem.of(training, scale.unit)
     refine = shape_refinement(training, scale)
     everything = clusters(make_candidates(list(offers.values()), training, scale))
-    reduced = dict(
-        clusters(
-            make_candidates(cheapest_per_shape(list(offers.values()), refine), training, scale)
-        )
-    )
-    assert {key for key, _ in everything} == set(reduced)
-    for key, group in everything:
-        assert [c.offer.id for c in prune(reduced[key], problem)] == [
-            c.offer.id for c in prune(group, problem)
+    candidates = make_candidates(cheapest_per_shape(list(offers.values()), refine), training, scale)
+    reduced = {cluster.key: cluster for cluster in clusters(candidates)}
+    assert {cluster.key for cluster in everything} == set(reduced)
+    for cluster in everything:
+        assert [c.offer.id for c in prune(reduced[cluster.key].candidates, problem)] == [
+            c.offer.id for c in prune(cluster.candidates, problem)
         ]
