@@ -197,6 +197,10 @@ def _amd(
 
 #: The GPUs gpuhours knows without any plugin: everything the three built-in clouds rent out
 #: (current and still-listed older generations) plus common names from other GPU clouds.
+#: Each row names the public page its figures come from. "checked 2026-12-03" marks the
+#: figures re-checked that day against public copies of the vendor's table (docs/gpus.md says
+#: which); "not re-checked" rows keep the figure of the data sheet named. Work-normalized plans
+#: (``--equivalent``) count GPU-hours by ``bf16_tflops``, so a wrong figure misprices plans.
 BUILTIN_GPUS: tuple[GpuSpec, ...] = (
     # --- NVIDIA, pre-tensor-core generations: no BF16 and no useful FP16 rate -> None. ---
     _nvidia("K80", (12.0,), None, "Tesla K80 (one GK210 of the dual-GPU board); Kepler"),
@@ -204,9 +208,14 @@ BUILTIN_GPUS: tuple[GpuSpec, ...] = (
     _nvidia("P4", (8.0,), None, "Tesla P4; Pascal, FP16 not accelerated"),
     _nvidia("P40", (24.0,), None, "Tesla P40; Pascal, FP16 not accelerated"),
     # FP16, no BF16 and no tensor cores: 18.7 is the PCIe card (SXM2: 21.2).
+    # nvidia.com/en-us/data-center/tesla-p100/; not re-checked.
     _nvidia("P100", (16.0,), 18.7, "Tesla P100; Pascal"),
     # --- Volta / Turing: tensor cores, FP16 only (no BF16); figures are FP16 tensor. ---
+    # V100 SXM2 125 (PCIe 112): developer.nvidia.com/programming-tensor-cores-cuda-9-0 and the
+    # V100 data sheet; checked 2026-12-03.
     _nvidia("V100", (16.0, 32.0), 125.0, "Tesla V100 (SXM2 figure; PCIe 112); FP16, no BF16"),
+    # T4 65 FP16/FP32 mixed precision: nvidia.com/en-us/data-center/tesla-t4/; checked
+    # 2026-12-03.
     _nvidia("T4", (16.0,), 65.0, "Tesla T4; Turing, FP16, no BF16"),
     _nvidia(
         "T4G",
@@ -215,35 +224,59 @@ BUILTIN_GPUS: tuple[GpuSpec, ...] = (
         "T4G (AWS g5g, beside Graviton2); T4 silicon figures, FP16, no BF16",
     ),
     # --- Ampere ---
+    # A10 125 dense (250 sparse): nvidia.com/en-us/data-center/products/a10-gpu/; not
+    # re-checked.
     _nvidia("A10", (24.0,), 125.0, "A10 (Azure NVadsA10 v5 also sells 1/6..1/2 slices of it)"),
     # NVIDIA publishes no A10G data sheet; it is an AWS-only A10 variant at lower clocks. ~70
-    # dense BF16 is the commonly quoted figure, not a vendor number.
+    # dense BF16 is the commonly quoted figure (baseten.co/blog/nvidia-a10-vs-a10g-for-ml-model-
+    # inference/ compares the two), not a vendor number; checked 2026-12-03 that no vendor
+    # figure exists, the ~70 itself could not be confirmed. Give --throughput A10G=... to plan
+    # on a measured figure.
     _nvidia("A10G", (24.0,), 70.0, "A10G (AWS g5); tensor figure approximate"),
+    # nvidia.com/en-us/data-center/products/a30-gpu/; not re-checked.
     _nvidia("A30", (24.0,), 165.0, "A30"),
+    # A40 149.7 dense (299.4 sparse): nvidia.com/en-us/data-center/a40/; checked 2026-12-03.
     _nvidia("A40", (48.0,), 149.7, "A40"),
+    # A100 312 dense BF16 (624 sparse), SXM4 and PCIe alike: the A100 data sheet,
+    # nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-
+    # nvidia-1758950-r4-web.pdf; checked 2026-12-03.
     _nvidia("A100", (40.0, 80.0), 312.0, "A100 (SXM4 and PCIe, 40 or 80 GB)"),
     # RTX Ampere data sheets give only a sparse "Tensor Performance"; dense is half of it.
+    # nvidia.com/en-us/design-visualization/rtx-a4000/ and .../rtx-a6000/; not re-checked.
     _nvidia("A4000", (16.0,), 76.7, "RTX A4000", aliases=("RTX A4000",)),
     _nvidia("A6000", (48.0,), 154.8, "RTX A6000", aliases=("RTX A6000",)),
     # --- Ada ---
+    # L4 121 dense (242 sparse): nvidia.com/en-us/data-center/l4/; checked 2026-12-03.
     _nvidia("L4", (24.0,), 121.0, "L4"),
+    # L40 181.05 and L40S 362.05 dense BF16 (362.1 / 733 sparse): the L40 and L40S data sheets,
+    # nvidia.com/en-us/data-center/l40/ and .../l40s/; checked 2026-12-03.
     _nvidia("L40", (48.0,), 181.0, "L40"),
     _nvidia("L40S", (48.0,), 362.0, "L40S"),
     # --- Hopper ---
-    # SXM5 figure (989); the H100 PCIe (756) is priced by the clouds under the same name.
+    # SXM5 figure (989; 1,979 sparse); the H100 PCIe (756) is priced by the clouds under the
+    # same name. nvidia.com/en-us/data-center/h100/ (data sheet); checked 2026-12-03.
     # "H100 NVLink" (e.g. Fluidstack) is the SXM H100 with NVLink, NOT the H100 NVL.
     _nvidia("H100", (80.0,), 989.0, "H100 (SXM5; PCIe also 80 GB)", aliases=("H100 NVLink",)),
+    # H100 NVL 835 dense (1,671 sparse) per GPU: the H100 data sheet; not re-checked.
     _nvidia("H100NVL", (94.0,), 835.0, "H100 NVL (94 GB, PCIe; Azure NC H100 v5)"),
+    # H200: the H100's GH100 compute with more memory, 989 dense; nvidia.com/en-us/data-center/
+    # h200/; checked 2026-12-03.
     _nvidia("H200", (141.0,), 989.0, "H200"),
+    # nvidia.com/en-us/data-center/grace-hopper-superchip/; not re-checked.
     _nvidia("GH200", (96.0, 144.0), 989.0, "GH200 Grace Hopper superchip (its Hopper GPU)"),
     # --- Blackwell ---
-    # HGX/DGX B200 expose 180 GB per GPU (some listings quote the chip's 192 GB).
+    # HGX/DGX B200 expose 180 GB per GPU (some listings quote the chip's 192 GB). 2,250 dense
+    # BF16 (4,500 sparse) per GPU at 1,000 W: nvidia.com/en-us/data-center/hgx/ (HGX B200);
+    # checked 2026-12-03.
     _nvidia("B200", (180.0,), 2250.0, "B200"),
-    # Approximate: HGX B300 data sheet totals / 8; the dense BF16 rate equals B200's.
+    # Approximate: HGX B300 data sheet totals / 8; the dense BF16 rate equals B200's. Not
+    # re-checked (one third-party page quotes ~3,500 dense; no vendor table confirms it).
     _nvidia("B300", (288.0,), 2250.0, "B300 (Blackwell Ultra)"),
-    # Approximate: GB200 NVL72 rack figures / 72 GPUs (5 PF sparse -> 2.5 PF dense BF16).
+    # GB200 NVL72 rack figures / 72 GPUs (5 PF sparse -> 2.5 PF dense BF16, at 1,200 W):
+    # nvidia.com/en-us/data-center/gb200-nvl72/; checked 2026-12-03.
     _nvidia("GB200", (186.0,), 2500.0, "GB200 Grace Blackwell superchip (its Blackwell GPU)"),
-    # Approximate, from GB300 NVL72 rack totals / 72.
+    # Approximate, from GB300 NVL72 rack totals / 72: nvidia.com/en-us/data-center/
+    # gb300-nvl72/; not re-checked.
     _nvidia("GB300", (288.0,), 2500.0, "GB300 Grace Blackwell Ultra superchip (its GPU)"),
     # No dense BF16 figure published for the Server Edition; left unknown rather than derived.
     _nvidia(
@@ -261,7 +294,8 @@ BUILTIN_GPUS: tuple[GpuSpec, ...] = (
         ),
     ),
     # --- AMD ---
-    # FP16 (packed math, no matrix cores, no BF16).
+    # FP16 (packed math, no matrix cores, no BF16). amd.com (Radeon Instinct MI25 data sheet);
+    # not re-checked.
     _amd("MI25", (16.0,), 24.6, "Radeon Instinct MI25 (Azure NV v4 sells slices of it)"),
     # Workstation/VDI cards; no matrix-core BF16 figure published.
     _amd("V520", (8.0,), None, "Radeon Pro V520 (AWS g4ad)", aliases=("Radeon Pro V520",)),
@@ -269,6 +303,9 @@ BUILTIN_GPUS: tuple[GpuSpec, ...] = (
     _amd(
         "V710", (28.0,), None, "Radeon Pro V710 (Azure NVads V710 v5)", aliases=("Radeon Pro V710",)
     ),
+    # MI300X 1,307.4 dense BF16 (2,614.9 sparse): amd.com/en/products/accelerators/instinct/
+    # mi300/mi300x.html; checked 2026-12-03. MI325X: the same compute, amd.com .../mi325x.html;
+    # not re-checked.
     _amd("MI300X", (192.0,), 1307.4, "Instinct MI300X"),
     _amd("MI325X", (256.0,), 1307.4, "Instinct MI325X (MI300X compute, more memory)"),
 )

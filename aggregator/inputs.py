@@ -1,11 +1,12 @@
 """Types for numbers and names users give (CLI options, API fields), checked the same way
 everywhere: finite numbers, whole numbers that may be written ``3.0``, bounded names and
-region globs, and the spellings of purchase options.
+region globs, the spellings of purchase options, and ``GPU=RATIO`` pairs.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
@@ -28,6 +29,7 @@ from aggregator.limits import (
 )
 
 __all__ = [
+    "RATIO_PAIR_PATTERN",
     "WHOLE_NUMBER",
     "FiniteInput",
     "Glob",
@@ -36,6 +38,7 @@ __all__ = [
     "Text",
     "VcpusPerGpu",
     "option_spelling",
+    "ratio_pairs",
 ]
 
 
@@ -46,6 +49,39 @@ def option_spelling(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [option_spelling(item) for item in value]
     return value
+
+
+RATIO_PAIR_PATTERN = r"^[^=]+=\s*[0-9]*\.?[0-9]+\s*$"
+"""What one ``GPU=RATIO`` text looks like (``H100=1``, ``a100:80=0.45``), for schemas; the
+name and the number are checked further where they are used."""
+
+_ECHOED = 40  # characters of a malformed pair quoted back
+
+
+def ratio_pairs(texts: Sequence[str], field: str, label: str) -> dict[str, float]:
+    """``GPU=RATIO`` texts (``--throughput``, repeated query values) as a name-to-ratio mapping.
+
+    The name is everything before the last ``=``; the ratio is read as a float and judged
+    where the mapping is validated. :class:`InvalidInput` on ``field``, worded with ``label``
+    (the flag or parameter the user wrote), for a text that is not a pair or a name given twice.
+    """
+    pairs: dict[str, float] = {}
+    for text in texts:
+        name, equals, number = text.rpartition("=")
+        name = name.strip()
+        try:
+            if not equals or not name:
+                raise ValueError
+            ratio = float(number)
+        except ValueError:
+            raise InvalidInput(
+                f"{label}: expected GPU=RATIO (e.g. H100=1 or A100=0.4), got {text[:_ECHOED]!r}",
+                field=field,
+            ) from None
+        if name in pairs:
+            raise InvalidInput(f"{label}: {name[:_ECHOED]!r} is given twice", field=field)
+        pairs[name] = ratio
+    return pairs
 
 
 _WHOLE_TEXT = re.compile(r"\s*\d+(\.0*)?\s*")

@@ -8,6 +8,7 @@ or a response expensive.
 from __future__ import annotations
 
 __all__ = [
+    "MAX_BUDGET",
     "MAX_INTERCONNECT_GBPS",
     "MAX_INTERCONNECT_NAME",
     "MAX_LIST_ITEMS",
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_TERMS_FILE_BYTES",
     "MAX_TEXT_LENGTH",
     "MAX_VCPUS_PER_GPU",
+    "MAX_WORK_RATIO",
     "MIN_DEADLINE_HOURS",
     "too_long",
     "validation_message",
@@ -58,6 +60,13 @@ MAX_VCPUS_PER_GPU = 10_000.0
 
 MAX_MEMORY_GB_PER_GPU = 100_000.0
 """Largest host memory per GPU, in GB, that a filter may ask for."""
+
+MAX_BUDGET = 1e9
+"""Largest plan budget, in the plan's currency: a billion buys more than any store's capacity."""
+
+MAX_WORK_RATIO = 1000.0
+"""How far apart two GPUs' throughputs may be in a work-normalized plan (1/1000 to 1000 times
+the reference GPU's): wider ratios are typing mistakes, and would spoil the solver's scaling."""
 
 MAX_TERMS_FILE_BYTES = 1024 * 1024
 """Largest price-terms file read (``GPUHOURS_TERMS_FILE``); a real one is a few KiB."""

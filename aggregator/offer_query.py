@@ -103,6 +103,7 @@ def build_offer_query(
     min_memory_gb_per_gpu: float | None = None,
     min_interconnect_gbps: float | None = None,
     cheapest_per_shape: bool = False,
+    shape_columns: Sequence[str] = (),
 ) -> OfferQuery:
     """Check user filters and turn them into a store query (fields as in :class:`OfferQuery`).
 
@@ -161,4 +162,5 @@ def build_offer_query(
         min_memory_gb_per_gpu=min_memory_gb_per_gpu,
         min_interconnect_gbps=min_interconnect_gbps,
         cheapest_per_shape=cheapest_per_shape,
+        shape_columns=list(shape_columns),
     )

@@ -1,7 +1,8 @@
 """The planner's request and answer: what to plan, and the priced plan that comes back.
 
 Every request field is checked here, so the CLI (exit 2) and the API (HTTP 422 naming the
-field) refuse the same input. The solver is :mod:`aggregator.planner`.
+field) refuse the same input; :class:`PlanQuery` is the request as ``GET`` query parameters.
+The solver is :mod:`aggregator.planner`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     computed_field,
     field_validator,
     model_validator,
 )
 
+from aggregator.errors import InvalidInput
 from aggregator.globs import strip_space
 from aggregator.inputs import (
+    RATIO_PAIR_PATTERN,
     WHOLE_NUMBER,
     FiniteInput,
     Glob,
@@ -29,12 +33,16 @@ from aggregator.inputs import (
     Text,
     VcpusPerGpu,
     option_spelling,
+    ratio_pairs,
 )
 from aggregator.limits import (
+    MAX_BUDGET,
     MAX_LIST_ITEMS,
     MAX_PATTERN_LENGTH,
     MAX_PATTERN_WILDCARDS,
+    MAX_TEXT_LENGTH,
     MIN_DEADLINE_HOURS,
+    validation_message,
 )
 from aggregator.models import (
     OfferingClass,
@@ -43,7 +51,15 @@ from aggregator.models import (
 )
 from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
 
-__all__ = ["DEFAULT_PLAN_PURCHASE_OPTIONS", "Plan", "PlanLine", "PlanRequest"]
+__all__ = [
+    "DEFAULT_PLAN_PURCHASE_OPTIONS",
+    "MAX_PLAN_GPU_HOURS",
+    "MIN_PLAN_GPU_HOURS",
+    "Plan",
+    "PlanLine",
+    "PlanQuery",
+    "PlanRequest",
+]
 
 
 DEFAULT_PLAN_PURCHASE_OPTIONS: tuple[PurchaseOption, ...] = (
@@ -55,8 +71,8 @@ DEFAULT_PLAN_PURCHASE_OPTIONS: tuple[PurchaseOption, ...] = (
 """What a plan may buy unless told otherwise: never interruptible capacity by surprise."""
 
 # Bounds that keep the solver's numbers sane; far beyond any real request.
-_MIN_PLAN_GPU_HOURS = 1e-3  # 3.6 GPU-seconds: below it the solver's tolerances dominate
-_MAX_PLAN_GPU_HOURS = 1e9
+MIN_PLAN_GPU_HOURS = 1e-3  # 3.6 GPU-seconds: below it the solver's tolerances dominate
+MAX_PLAN_GPU_HOURS = 1e9  # also the most a budget plan delivers
 _MAX_PLAN_HOURS = 876_000.0  # 100 years
 _MAX_PLAN_GPUS = 10_000_000
 
@@ -69,11 +85,12 @@ def _names(values: list[str], what: str) -> list[str]:
 
 
 class PlanRequest(BaseModel):
-    """What to plan: N GPU-hours, which GPUs and offers may serve them, and the constraints.
+    """What to plan: N GPU-hours (or a budget), which offers may serve them, and the constraints.
 
     Every field is checked here, so the CLI (exit 2) and the API (HTTP 422 naming the field)
     reject the same bad input. GPU names are resolved (aliases, memory variants) by the
-    planner against the GPU vocabulary, which may include plugin GPUs.
+    planner against the GPU vocabulary, which may include plugin GPUs. With ``equivalent_gpu``
+    every quantity (``gpu_hours``, what a budget buys) is in GPU-hours of that GPU's work.
 
     Defaults promise a plan a cautious buyer would accept: on-demand and commitments only
     (interruptible capacity only when ``purchase_options`` names spot or low priority), whole
@@ -84,9 +101,13 @@ class PlanRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    gpu_hours: Annotated[FiniteInput, Ge(_MIN_PLAN_GPU_HOURS), Le(_MAX_PLAN_GPU_HOURS)] = Field(
-        description="GPU-hours to buy (delivered, after overhead); at least "
-        f"{_MIN_PLAN_GPU_HOURS:g}"
+    gpu_hours: Annotated[FiniteInput, Ge(MIN_PLAN_GPU_HOURS), Le(MAX_PLAN_GPU_HOURS)] | None = (
+        Field(
+            default=None,
+            description="GPU-hours to buy (delivered, after overhead; of equivalent_gpu's work "
+            f"when it is set); at least {MIN_PLAN_GPU_HOURS:g}; may be left out when budget "
+            "is given",
+        )
     )
     gpus: list[Text] = Field(
         default_factory=list,
@@ -148,6 +169,28 @@ class PlanRequest(BaseModel):
         default=0.0,
         description="share of interruptible GPU-hours lost to interruptions (0.1 = 10 %)",
     )
+    equivalent_gpu: Text | None = Field(
+        default=None,
+        description="count GPU-hours as this GPU's work: an offer's GPU-hour counts "
+        "throughput(its GPU) / throughput(this one); gpus becomes an optional filter",
+    )
+    throughput: dict[Text, Annotated[FiniteInput, Gt(0)]] = Field(
+        default_factory=dict,
+        max_length=MAX_LIST_ITEMS,
+        description='measured throughput ratios by GPU name ({"H100": 1, "A100": 0.4}), '
+        "relative to each other; they win over the data sheets' dense BF16/FP16 TFLOPS for the "
+        "GPUs they name; needs equivalent_gpu",
+    )
+    one_cluster: bool = Field(
+        default=False,
+        description="every line on one provider, region (and zone, where priced per zone) and "
+        "instance type; purchase options may still mix",
+    )
+    budget: Annotated[FiniteInput, Gt(0), Le(MAX_BUDGET)] | None = Field(
+        default=None,
+        description="most to spend, in the plan's currency: without gpu_hours the plan "
+        "delivers the most GPU-hours within it; with gpu_hours a plan over it is refused",
+    )
     top: Annotated[int, Ge(0), Le(20), WHOLE_NUMBER] = Field(
         default=3, description="how many alternatives to show"
     )
@@ -193,6 +236,23 @@ class PlanRequest(BaseModel):
             raise ValueError(f"min_gpus_per_node ({low:g}) exceeds max_gpus_per_node ({high:g})")
         return self
 
+    @model_validator(mode="after")
+    def _quantity_given(self) -> Self:
+        if self.gpu_hours is None and self.budget is None:
+            raise ValueError(
+                "give gpu_hours (how many GPU-hours to buy), budget (how much to spend), or both"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _throughput_needs_reference(self) -> Self:
+        if self.throughput and self.equivalent_gpu is None:
+            raise ValueError(
+                "throughput ratios need equivalent_gpu: they say what each GPU's hour is worth "
+                "in GPU-hours of that GPU"
+            )
+        return self
+
     @property
     def allows_interruptible(self) -> bool:
         return any(option.interruptible for option in self.purchase_options)
@@ -205,7 +265,9 @@ class PlanLine(BaseModel):
     ``cost`` is ``instance_hours x unit_price``. For commitments ``instances`` is the number
     of units bought: ``cost`` is ``instances x term_hours x unit_price`` however little of the
     term the job uses (``billed_instance_hours`` vs ``instance_hours`` shows the difference).
-    ``gpu_hours`` is what the line delivers to the job, after ``spot_overhead``.
+    ``gpu_hours`` is what the line delivers to the job, after ``spot_overhead``; in a
+    work-normalized plan ``equivalent_gpu_hours`` is the same work in GPU-hours of the plan's
+    ``equivalent_gpu`` (``gpu_hours x throughput_ratio``).
 
     ``unit_price`` and ``cost`` are what the user pays: the provider's list price after the
     user's negotiated terms (:mod:`aggregator.terms`), named in ``terms`` in the order they
@@ -232,6 +294,13 @@ class PlanLine(BaseModel):
     instance_hours: float
     billed_instance_hours: float
     gpu_hours: float
+    equivalent_gpu_hours: float | None = Field(
+        default=None, description="gpu_hours in GPU-hours of the plan's equivalent_gpu"
+    )
+    throughput_ratio: float | None = Field(
+        default=None,
+        description="what one GPU-hour of this line counts in GPU-hours of equivalent_gpu",
+    )
     unit_price: float = Field(description="price of one instance-hour after your terms")
     cost: float = Field(description="what the line costs after your terms")
     list_unit_price: float = Field(description="the provider's list price of one instance-hour")
@@ -251,6 +320,9 @@ class Plan(BaseModel):
     when no term applied). ``gpus_at_once`` is the peak number of GPUs running when every line
     starts at once, ``duration_hours`` the longest line. ``optimal`` is False only when the
     solver's time limit stopped the search before it proved the plan cheapest (a note says so).
+    ``requested_gpu_hours`` is ``None`` for a budget plan (the most GPU-hours ``budget`` buys);
+    in a work-normalized plan it, like ``equivalent_gpu_hours``, counts ``equivalent_gpu``'s
+    GPU-hours, while ``gpu_hours`` stays the raw GPU-hours of whatever GPUs run.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -259,8 +331,20 @@ class Plan(BaseModel):
     currency: str
     total_cost: float = Field(description="what the plan costs after your terms")
     gpu_hours: float = Field(description="GPU-hours delivered")
-    requested_gpu_hours: float
+    requested_gpu_hours: float | None = Field(
+        description="what was asked for; none for a budget plan"
+    )
     price_per_gpu_hour: float = Field(description="total_cost / gpu_hours")
+    equivalent_gpu: str | None = Field(
+        default=None, description="the GPU whose work the plan's equivalent GPU-hours count"
+    )
+    equivalent_gpu_hours: float | None = Field(
+        default=None, description="GPU-hours of equivalent_gpu's work delivered"
+    )
+    price_per_equivalent_gpu_hour: float | None = Field(
+        default=None, description="total_cost / equivalent_gpu_hours"
+    )
+    budget: float | None = Field(default=None, description="the request's budget, if any")
     gpus_at_once: float
     duration_hours: float
     interruptible_gpu_hours: float
@@ -275,3 +359,32 @@ class Plan(BaseModel):
     @property
     def list_total_cost(self) -> float:
         return sum(line.list_cost for line in self.lines)
+
+
+_RatioPair = Annotated[
+    str, Field(min_length=3, max_length=MAX_TEXT_LENGTH, pattern=RATIO_PAIR_PATTERN)
+]
+
+
+class PlanQuery(PlanRequest):
+    """A :class:`PlanRequest` as ``GET`` query parameters: ``throughput`` repeats as
+    ``GPU=RATIO`` texts (``?throughput=H100=1&throughput=A100=0.4``), the rest as in the body."""
+
+    throughput: list[_RatioPair] = Field(  # type: ignore[assignment]
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description="measured throughput ratio per GPU as GPU=RATIO, repeatable (H100=1); "
+        "they win over the data sheets' figures for the GPUs they name; needs equivalent_gpu",
+    )
+
+    def request(self) -> PlanRequest:
+        """The request these parameters spell; :class:`InvalidInput` naming ``throughput``."""
+        fields = {name: getattr(self, name) for name in PlanRequest.model_fields}
+        fields["throughput"] = ratio_pairs(self.throughput, "throughput", "throughput")
+        try:
+            return PlanRequest.model_validate(fields)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "throughput"
+            message = validation_message(error["msg"])
+            raise InvalidInput(f"{where}: {message}", field="throughput") from None

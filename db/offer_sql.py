@@ -24,6 +24,7 @@ from aggregator.models import COMMITMENT_OPTIONS, PurchaseOption
 
 __all__ = [
     "GPU_COUNT_TOLERANCE",
+    "SHAPE_COLUMNS",
     "OfferQuery",
     "OfferSort",
     "SqlParams",
@@ -35,6 +36,8 @@ OfferSort = Literal["price_per_gpu_hour", "price_per_hour"]
 GPU_COUNT_TOLERANCE = 1e-9
 """How far a GPU count may be from a size and still count as it (float GPU counts such as
 1/3 are stored as the nearest double)."""
+SHAPE_COLUMNS = frozenset({"gpu", "gpu_memory_gb", "region", "zone", "instance_type"})
+"""The columns :attr:`OfferQuery.shape_columns` may split the planner's shapes by."""
 _SORT_COLUMNS: dict[str, str] = {
     "price_per_gpu_hour": "price_per_gpu_hour",
     "price_per_hour": "price_per_hour",
@@ -70,7 +73,9 @@ class OfferQuery:
     per hour of each planner shape (currency, provider, GPUs per instance, interruptible,
     commitment, term; ties go to the first in the result order), which is exactly what
     :func:`aggregator.planner.candidates.cheapest_per_shape` keeps of the full result: the
-    planner then reads dozens of rows instead of thousands.
+    planner then reads dozens of rows instead of thousands. ``shape_columns`` (of
+    :data:`SHAPE_COLUMNS`) split the shapes further, as the planner's ``refine`` does: by GPU
+    and memory for a work-normalized plan, by region, zone and instance type for one cluster.
     """
 
     gpus: Sequence[str] = ()
@@ -93,6 +98,7 @@ class OfferQuery:
     min_memory_gb_per_gpu: float | None = None
     min_interconnect_gbps: float | None = None
     cheapest_per_shape: bool = False
+    shape_columns: Sequence[str] = ()
 
 
 class SqlParams(dict[str, Any]):
@@ -123,7 +129,8 @@ def offer_select(
     selected = ", ".join(columns)
     where_sql = " AND ".join(where) if where else "1 = 1"
     if q.cheapest_per_shape:
-        where_sql = _cheapest_per_shape(where_sql, sort, params, dialect)
+        extra = [c for c in sorted(SHAPE_COLUMNS) if c in q.shape_columns]  # names, not input
+        where_sql = _cheapest_per_shape(where_sql, sort, params, dialect, extra)
     sql = f"SELECT {selected} FROM offers WHERE {where_sql} ORDER BY {sort}, id"
     if q.limit is not None:
         sql += " LIMIT " + params.add("limit", int(q.limit))
@@ -137,16 +144,19 @@ _GROUPS = ("gpu", "interruptible", "purchase_option", "gpu_count", "term_hours",
            "currency")  # fmt: skip
 
 
-def _planner_shape(params: SqlParams) -> str:
-    """The planner's shape of an offer (PARTITION BY list)."""
+def _planner_shape(params: SqlParams, extra: Sequence[str]) -> str:
+    """The planner's shape of an offer (PARTITION BY list), split further by ``extra``."""
     commitment = params.in_list("commitment", sorted(o.value for o in COMMITMENT_OPTIONS))
     return (
         f"gpu_count, term_hours, interruptible, "
         f"CASE WHEN purchase_option IN {commitment} THEN 1 ELSE 0 END, provider, currency"
+        + "".join(f", {column}" for column in extra)
     )
 
 
-def _cheapest_per_shape(where_sql: str, sort: str, params: SqlParams, dialect: str) -> str:
+def _cheapest_per_shape(
+    where_sql: str, sort: str, params: SqlParams, dialect: str, extra: Sequence[str] = ()
+) -> str:
     """The condition keeping the cheapest matching offer of each planner shape.
 
     Three steps, each over few rows but the first: ``groups`` is MIN(price_per_hour) of the
@@ -157,7 +167,8 @@ def _cheapest_per_shape(where_sql: str, sort: str, params: SqlParams, dialect: s
     shape's minimum is at its group's minimum too, so the first in the result order wins a tie
     on price, as in the planner's own reduction. At 100k offers: 3-8 ms on SQLite, 8-18 ms on
     an analyzed PostgreSQL store, where ranking all matching rows in one window took 30-50 ms,
-    nearly all of it sorting them.
+    nearly all of it sorting them. ``extra`` shape columns split the groups too (a shape's
+    minimum must be its group's), which the index only covers for GPU memory.
 
     The join back must be a seek per group whatever the statistics say. SQLite: ``CROSS JOIN``
     keeps the groups as its outer loop (with a plain join and no statistics it may pick
@@ -167,14 +178,15 @@ def _cheapest_per_shape(where_sql: str, sort: str, params: SqlParams, dialect: s
     statistics to prefer ix_offers_plan_shape, which :func:`db.store.refresh_statistics` keeps
     after every sync.
     """
-    shape = _planner_shape(params)
-    grouped = ", ".join(_GROUPS)
+    shape = _planner_shape(params, extra)
+    columns = [*_GROUPS, *(c for c in extra if c not in _GROUPS)]
+    grouped = ", ".join(columns)
     groups = (
-        f"SELECT {', '.join(f'{c} AS group_{c}' for c in _GROUPS)}, "
+        f"SELECT {', '.join(f'{c} AS group_{c}' for c in columns)}, "
         f"MIN(price_per_hour) AS group_price FROM offers WHERE {where_sql} GROUP BY {grouped}"
     )
     at_minimum = (
-        " AND ".join(f"{c} = group_{c}" for c in _GROUPS)
+        " AND ".join(f"{c} = group_{c}" for c in columns)
         + f" AND price_per_hour = group_price AND {where_sql}"
     )
     if dialect == "sqlite":

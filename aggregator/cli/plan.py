@@ -1,7 +1,8 @@
 """``gpuhours cheapest``: the planner on the command line, and how a plan is printed.
 
 ``--json`` prints the :class:`~aggregator.plans.Plan` (or ``{"error": ...}``); exit 0 with a
-plan, 1 when no plan meets the request (the message names the constraint), 2 for bad input.
+plan, 1 when no plan meets the request (the message names the constraint; a plan over
+``--budget`` is one), 2 for bad input.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ _FLAGS = {
     "deadline_hours": "--deadline",
     "max_gpus": "--max-gpus",
     "spot_overhead": "--spot-overhead",
+    "equivalent_gpu": "--equivalent",
+    "throughput": "--throughput",
+    "one_cluster": "--one-cluster",
+    "budget": "--budget",
     "top": "--top",
     "apply_terms": "--list-prices",
 }
@@ -106,8 +111,15 @@ OptionOpt = Annotated[
 
 def cheapest(
     gpu_hours: Annotated[
-        float, typer.Option("--gpu-hours", "-n", help="GPU-hours to buy.", show_default=False)
-    ],
+        float | None,
+        typer.Option(
+            "--gpu-hours",
+            "-n",
+            help="GPU-hours to buy (of the --equivalent GPU's work when given); may be left "
+            "out with --budget.",
+            show_default=False,
+        ),
+    ] = None,
     gpu: GpuOpt = None,
     deadline: Annotated[
         str | None,
@@ -171,6 +183,40 @@ def cheapest(
             "--top", parser=whole_number(), metavar="INTEGER", help="How many alternatives to show."
         ),
     ] = 3,
+    equivalent: Annotated[
+        str | None,
+        typer.Option(
+            "--equivalent",
+            metavar="GPU",
+            help="Count GPU-hours as this GPU's work (by dense BF16/FP16 TFLOPS unless "
+            "--throughput says otherwise); --gpu becomes an optional filter.",
+        ),
+    ] = None,
+    throughput: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--throughput",
+            metavar="GPU=RATIO",
+            help="Measured throughput of a GPU relative to the others (H100=1, A100=0.4); "
+            "repeatable; needs --equivalent.",
+        ),
+    ] = None,
+    one_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--one-cluster",
+            help="Keep every line on one provider, region (and zone) and instance type.",
+        ),
+    ] = False,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget",
+            metavar="AMOUNT",
+            help="Most to spend, in the plan's currency: without --gpu-hours, buy the most "
+            "GPU-hours within it; with it, refuse a plan that costs more.",
+        ),
+    ] = None,
     list_prices: Annotated[
         bool,
         typer.Option(
@@ -181,11 +227,13 @@ def cheapest(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The cheapest way to buy N GPU-hours: a plan over the stored offers.
+    """The cheapest way to buy N GPU-hours (or the most a budget buys): a plan over the
+    stored offers.
 
     Prices are the providers' list prices after your negotiated terms, if any; the plan shows
     both.
     """
+    from aggregator.inputs import ratio_pairs
     from aggregator.models import PurchaseOption
     from aggregator.offer_query import parse_purchase_options
     from aggregator.planner import plan_from_store
@@ -221,6 +269,10 @@ def cheapest(
             min_interconnect_gbps=min_interconnect_gbps,
             **host_floor,
             spot_overhead=spot_overhead,
+            equivalent_gpu=equivalent,
+            throughput=ratio_pairs(throughput or [], "throughput", "--throughput"),
+            one_cluster=one_cluster,
+            budget=budget,
             top=top,
             apply_terms=not list_prices,
         )
@@ -250,12 +302,19 @@ def _total(plan: Plan) -> str:
 
 def _summary(plan: Plan) -> str:
     gpus = sorted({line.gpu for line in plan.lines})
-    return (
+    text = (
         f"{plan.label}: {_total(plan)} for "
         f"{_hours(plan.gpu_hours)} {'/'.join(gpus)} GPU-hours "
         f"= {money(plan.price_per_gpu_hour)} {plan.currency} per GPU-hour; "
-        f"{plan.gpus_at_once:g} GPUs at once for up to {_hours(plan.duration_hours)} h"
     )
+    if plan.equivalent_gpu_hours is not None and plan.price_per_equivalent_gpu_hour is not None:
+        text += (
+            f"{_hours(plan.equivalent_gpu_hours)} {plan.equivalent_gpu}-equivalent GPU-hours "
+            f"= {money(plan.price_per_equivalent_gpu_hour)} {plan.currency} each; "
+        )
+    if plan.budget is not None:
+        text += f"budget {money(plan.budget)} {plan.currency}; "
+    return text + f"{plan.gpus_at_once:g} GPUs at once for up to {_hours(plan.duration_hours)} h"
 
 
 def _print_plan(plan: Plan, console: Console) -> None:
@@ -268,7 +327,8 @@ def _print_plan(plan: Plan, console: Console) -> None:
         lines.add_column(column)
     currency = plan.currency
     prices = [f"list {currency}/h", f"your {currency}/h"] if termed else [f"{currency}/h"]
-    for column in ("instances", "h each", "GPU-hours", *prices, "cost"):
+    work = [f"{plan.equivalent_gpu}-eq GPU-h"] if plan.equivalent_gpu else []
+    for column in ("instances", "h each", "GPU-hours", *work, *prices, "cost"):
         lines.add_column(column, justify="right")
     for column in ("terms", "offer id") if termed else ("offer id",):
         lines.add_column(column)
@@ -284,6 +344,7 @@ def _print_plan(plan: Plan, console: Console) -> None:
             f"{line.instances:,}",
             _hours(line.hours_per_instance),
             _hours(line.gpu_hours),
+            *([_hours(line.equivalent_gpu_hours or 0.0)] if work else []),
             *prices,
             *(["; ".join(line.terms) or "-"] if termed else []),
             line.offer_id,
@@ -292,14 +353,16 @@ def _print_plan(plan: Plan, console: Console) -> None:
     if plan.alternatives:
         alternatives = Table(title="alternatives")
         alternatives.add_column("plan")
-        for column in ("total", "per GPU-hour", "GPUs at once"):
+        unit = f"{plan.equivalent_gpu}-eq GPU-h" if plan.equivalent_gpu else "GPU-hours"
+        for column in ("total", unit, f"per {unit}", "GPUs at once"):
             alternatives.add_column(column, justify="right")
         alternatives.add_column("uses")
         for alt in plan.alternatives:
             alternatives.add_row(
                 alt.label,
                 _total(alt),
-                money(alt.price_per_gpu_hour),
+                _hours(alt.equivalent_gpu_hours or alt.gpu_hours),
+                money(alt.price_per_equivalent_gpu_hour or alt.price_per_gpu_hour),
                 f"{alt.gpus_at_once:g}",
                 "; ".join(
                     f"{ln.instances}x {ln.provider} {ln.instance_type} {ln.region} "

@@ -1,10 +1,11 @@
 """Offers as the optimizer sees them, and the pruning of offers that can never help.
 
 A :class:`Candidate` reduces an offer to the cost model: a pay-as-you-go instance-hour costs
-``price`` and delivers ``rate`` GPU-hours; a commitment unit costs ``unit_cost`` whatever is
-used and delivers at most ``unit_capacity``. :func:`prune` drops an offer only when an offer it
-already kept :func:`dominates` it, or when one pay-as-you-go offer alone serves the request for
-less than a commitment's unit (:func:`upper_bound`), so the optimum never changes;
+``price`` and delivers ``rate`` units of work (GPU-hours, or GPU-hours of the reference GPU's
+work); a commitment unit costs ``unit_cost`` whatever is used and delivers at most
+``unit_capacity``. :func:`prune` drops an offer only when an offer it already kept
+:func:`dominates` it, or when its unit costs more than a plan known to be possible
+(:func:`upper_bound`, or the caller's ceiling), so the optimum never changes;
 :func:`cheapest_per_shape` drops same-shape offers first, only to spare building thousands of
 candidates. The dominance rules and why they are sound: docs/planner.md.
 """
@@ -12,10 +13,13 @@ candidates. The dominance rules and why they are sound: docs/planner.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
+from aggregator.models import PurchaseOption
 from aggregator.offer_view import PlannableOffer
+from aggregator.planner.problem import Problem
+from aggregator.planner.throughput import RAW, WorkScale
 from aggregator.plans import PlanRequest
 
 __all__ = [
@@ -23,18 +27,25 @@ __all__ = [
     "cheapest_per_shape",
     "count_bound",
     "dominates",
+    "lost_share",
     "make_candidates",
     "prune",
     "upper_bound",
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Candidate:
-    """One offer in the optimizer's terms (the cost model of docs/planner.md)."""
+    """One offer in the optimizer's terms (the cost model of docs/planner.md).
+
+    Not frozen: a plan builds one per matching offer, and a frozen dataclass costs five times
+    as much to construct; nothing changes a candidate once made.
+    """
 
     offer: PlannableOffer
     gpus: float
+    work: float
+    """What one GPU-hour of the offer counts (1 unless the request is work-normalized)."""
     rate: float
     price: float
     commitment: bool
@@ -45,18 +56,25 @@ class Candidate:
     """Pay-as-you-go: price per delivered GPU-hour; commitment: per GPU-hour of capacity."""
 
 
-def cheapest_per_shape(offers: Sequence[PlannableOffer]) -> list[PlannableOffer]:
-    """The cheapest offer of each shape (docs/planner.md), in the order of ``offers``."""
+def cheapest_per_shape(
+    offers: Sequence[PlannableOffer],
+    refine: Callable[[PlannableOffer], Hashable] | None = None,
+) -> list[PlannableOffer]:
+    """The cheapest offer of each shape (docs/planner.md), in the order of ``offers``.
+
+    ``refine`` splits shapes further by what else decides an offer's use: its work per
+    GPU-hour in a work-normalized plan, its cluster in a one-cluster plan.
+    """
     best: dict[tuple[object, ...], tuple[int, PlannableOffer]] = {}
+    kinds = _KINDS
     for index, offer in enumerate(offers):
-        option = offer.purchase_option
         key = (
             offer.currency,
             offer.provider,
             offer.gpu_count,
-            option.interruptible,
-            option.is_commitment,
+            kinds[offer.purchase_option],
             offer.term_hours,
+            None if refine is None else refine(offer),
         )
         kept = best.get(key)
         if kept is None or offer.price_per_hour < kept[1].price_per_hour:
@@ -64,34 +82,52 @@ def cheapest_per_shape(offers: Sequence[PlannableOffer]) -> list[PlannableOffer]
     return [offer for _, offer in sorted(best.values(), key=lambda item: item[0])]
 
 
-def make_candidates(offers: Sequence[PlannableOffer], request: PlanRequest) -> list[Candidate]:
-    """Candidates for offers that already passed the request's filters."""
+_KINDS = {option: (option.interruptible, option.is_commitment) for option in PurchaseOption}
+"""Whether each purchase option is interruptible, and a commitment: looked up per offer."""
+
+
+def lost_share(offer: PlannableOffer, request: PlanRequest) -> float:
+    """The share of an offer's GPU-hours assumed lost to interruptions: the request's
+    ``spot_overhead`` for interruptible capacity, nothing otherwise. Every delivery rate goes
+    through here, so a per-offer figure has one place to come in."""
+    return request.spot_overhead if offer.purchase_option.interruptible else 0.0
+
+
+def make_candidates(
+    offers: Sequence[PlannableOffer], request: PlanRequest, scale: WorkScale = RAW
+) -> list[Candidate]:
+    """Candidates for offers that already passed the request's filters (``scale`` among them:
+    every offer's work per GPU-hour is known)."""
     deadline = request.deadline_hours
     candidates: list[Candidate] = []
     for offer in offers:
         gpus = float(offer.gpu_count)
+        work = scale.of(offer)
+        assert work is not None, "offers of unknown throughput are filtered out first"
         price = float(offer.price_per_hour)
-        commitment = offer.purchase_option.is_commitment
-        interruptible = offer.purchase_option.interruptible
-        rate = gpus / (1.0 + request.spot_overhead) if interruptible else gpus
+        interruptible, commitment = _KINDS[offer.purchase_option]
+        rate = gpus * work / (1.0 + lost_share(offer, request)) if interruptible else gpus * work
         if commitment:
             hours = float(offer.term_hours) if deadline is None else min(offer.term_hours, deadline)
             unit_cost = price * offer.term_hours
-            unit_capacity = gpus * hours
+            unit_capacity = gpus * work * hours
+            per_unit = unit_cost / unit_capacity
         else:
             unit_cost = 0.0
             unit_capacity = math.inf if deadline is None else rate * deadline
+            per_unit = price / rate
         candidates.append(
             Candidate(
-                offer=offer,
-                gpus=gpus,
-                rate=rate,
-                price=price,
-                commitment=commitment,
-                interruptible=interruptible,
-                unit_cost=unit_cost,
-                unit_capacity=unit_capacity,
-                cost_per_gpu_hour=unit_cost / unit_capacity if commitment else price / rate,
+                offer,
+                gpus,
+                work,
+                rate,
+                price,
+                commitment,
+                interruptible,
+                unit_cost,
+                unit_capacity,
+                per_unit,
             )
         )
     return candidates
@@ -122,27 +158,41 @@ def dominates(a: Candidate, b: Candidate, *, max_gpus: int | None, deadline: flo
 
 
 def count_bound(
-    candidate: Candidate, demand: float, *, max_gpus: int | None, deadline: float | None
+    candidate: Candidate,
+    demand: float,
+    *,
+    max_gpus: int | None,
+    deadline: float | None,
+    budget: float | None = None,
 ) -> int:
     """The most instances (units) of a candidate any optimal plan can use.
 
     Commitments: ``ceil(N / unit_capacity)`` (one more only adds cost); pay-as-you-go with a
     deadline: ``ceil(N / (rate x D))``, without one: 1; never more than ``max_gpus`` allows.
+    With a ``budget`` (``demand`` then the most any plan can deliver), never more than it pays
+    for: ``floor(budget / unit_cost)`` units, instances for ``budget / cost_per_gpu_hour``.
     """
     if candidate.commitment:
         bound = math.ceil(demand / candidate.unit_capacity)
+        if budget is not None:
+            bound = min(bound, math.floor(budget / candidate.unit_cost * (1 + 1e-12)))
     elif deadline is None:
         bound = 1
     else:
+        if budget is not None:
+            demand = min(demand, budget / candidate.cost_per_gpu_hour)
         bound = math.ceil(demand / (candidate.rate * deadline))
     if max_gpus is not None:
         bound = min(bound, math.floor(max_gpus / candidate.gpus + 1e-9))
     return max(bound, 0)
 
 
-def upper_bound(candidates: Sequence[Candidate], request: PlanRequest) -> float:
-    """The cost of the cheapest plan that uses one pay-as-you-go offer alone (inf if none can)."""
-    demand, deadline, max_gpus = request.gpu_hours, request.deadline_hours, request.max_gpus
+def upper_bound(candidates: Sequence[Candidate], problem: Problem) -> float:
+    """The cost of the cheapest plan that uses one pay-as-you-go offer alone (inf if none can);
+    with no demand, the budget (no plan may cost more)."""
+    demand, deadline, max_gpus = problem.demand, problem.deadline, problem.max_gpus
+    if demand is None:
+        return math.inf if problem.budget is None else problem.budget
     best = math.inf
     for c in candidates:
         if c.commitment:
@@ -162,15 +212,21 @@ def _order(item: tuple[int, Candidate]) -> tuple[bool, float, bool, float, int]:
     return (c.commitment, c.cost_per_gpu_hour, c.interruptible, c.gpus, index)
 
 
-def prune(candidates: Sequence[Candidate], request: PlanRequest) -> list[Candidate]:
-    """The candidates no kept candidate dominates and the demand bound does not exclude."""
-    ceiling = upper_bound(candidates, request) * (1 + 1e-9)
+def prune(
+    candidates: Sequence[Candidate], problem: Problem, *, ceiling: float = math.inf
+) -> list[Candidate]:
+    """The candidates no kept candidate dominates and the cost bound does not exclude.
+
+    A commitment whose unit costs more than :func:`upper_bound` or ``ceiling`` (the cost of a
+    plan found elsewhere, which a plan using it could never beat) is dropped.
+    """
+    limit = min(upper_bound(candidates, problem), ceiling) * (1 + 1e-9)
     kept: list[Candidate] = []
     for _, candidate in sorted(enumerate(candidates), key=_order):
-        if candidate.commitment and candidate.unit_cost > ceiling:
+        if candidate.commitment and candidate.unit_cost > limit:
             continue
         if not any(
-            dominates(k, candidate, max_gpus=request.max_gpus, deadline=request.deadline_hours)
+            dominates(k, candidate, max_gpus=problem.max_gpus, deadline=problem.deadline)
             for k in kept
         ):
             kept.append(candidate)

@@ -7,35 +7,36 @@ Currencies are never summed. Offers are planned per currency; the main plan is t
 when USD offers can serve the request (every built-in provider prices in USD), otherwise the
 first currency in alphabetical order that can. Plans in other currencies are listed among the
 alternatives, each labelled with its currency, and a note says so. No exchange rate is
-assumed anywhere.
+assumed anywhere: a budget is read in the currency of each plan it limits.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
+from functools import partial
 
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary, default_vocabulary
 from aggregator.models import utcnow
 from aggregator.offer_view import PlannableOffer
-from aggregator.planner.allocate import allocate, plan_lines
-from aggregator.planner.candidates import (
-    Candidate,
-    cheapest_per_shape,
-    count_bound,
-    make_candidates,
-    prune,
-)
+from aggregator.planner.allocate import plan_lines
+from aggregator.planner.candidates import Candidate, cheapest_per_shape, make_candidates
+from aggregator.planner.cluster import Cluster, cluster_of, clusters, narrowed
+from aggregator.planner.explain import explain
 from aggregator.planner.filters import apply_steps, filter_steps, resolve_gpus
-from aggregator.planner.milp import Counts, SolverOptions, choose_counts, max_deliverable
-from aggregator.planner.notes import plan_notes
+from aggregator.planner.milp import SolverOptions
+from aggregator.planner.notes import money, plan_notes
+from aggregator.planner.problem import Problem
+from aggregator.planner.search import best
+from aggregator.planner.solution import Solution
+from aggregator.planner.throughput import RAW, WorkScale, work_scale
 from aggregator.plans import Plan, PlanRequest
 
-__all__ = ["MAIN_CURRENCY", "plan_matching", "solve"]
+__all__ = ["MAIN_CURRENCY", "plan_matching", "shape_refinement", "solve"]
 
 MAIN_CURRENCY = "USD"
+_OVER = 1e-9  # relative excess over a budget that is rounding, not spending
 
 
 def solve(
@@ -46,36 +47,62 @@ def solve(
     options: SolverOptions | None = None,
     now: datetime | None = None,
 ) -> Plan:
-    """The cheapest plan for ``request`` using only ``offers``, with alternatives and notes.
+    """The best plan for ``request`` using only ``offers``, with alternatives and notes.
 
     Applies every filter of the request (``vocabulary`` resolves GPU names; default: the
     built-in GPUs). Raises :class:`~aggregator.errors.NoFeasiblePlan` naming the constraint
-    that leaves nothing, :class:`~aggregator.errors.UnknownGpu` for an unknown GPU name.
+    that leaves nothing, :class:`~aggregator.errors.InvalidInput` for an unknown GPU name or
+    unusable throughput ratios.
     """
-    steps = filter_steps(request, resolve_gpus(request, vocabulary or default_vocabulary()))
-    return plan_matching(apply_steps(offers, steps), request, options=options, now=now)
+    vocabulary = vocabulary or default_vocabulary()
+    scale = work_scale(request, vocabulary)
+    steps = filter_steps(request, resolve_gpus(request, vocabulary), scale)
+    return plan_matching(apply_steps(offers, steps), request, scale=scale, options=options, now=now)
+
+
+def shape_refinement(
+    request: PlanRequest, scale: WorkScale
+) -> Callable[[PlannableOffer], Hashable] | None:
+    """What splits the per-shape reduction further for ``request``: an offer's work per
+    GPU-hour when work is normalized, its cluster in a one-cluster plan."""
+    if not request.one_cluster:
+        return None if scale.reference is None else scale.of
+    if scale.reference is None:
+        return cluster_of
+
+    def refine(offer: PlannableOffer) -> Hashable:
+        return (scale.of(offer), cluster_of(offer))
+
+    return refine
 
 
 def plan_matching(
     offers: Sequence[PlannableOffer],
     request: PlanRequest,
     *,
+    scale: WorkScale = RAW,
     options: SolverOptions | None = None,
     now: datetime | None = None,
 ) -> Plan:
-    """Plan over offers that already passed the request's filters (see :func:`solve`)."""
+    """Plan over offers that already passed the request's filters (see :func:`solve`);
+    ``scale`` is the request's :func:`~aggregator.planner.throughput.work_scale`."""
     options = options or SolverOptions()
     now = now or utcnow()
+    problem = Problem.of(request, scale.unit)
     by_currency: dict[str, list[PlannableOffer]] = {}
-    for offer in cheapest_per_shape(offers):
+    for offer in cheapest_per_shape(offers, shape_refinement(request, scale)):
         by_currency.setdefault(offer.currency, []).append(offer)
     currencies = sorted(by_currency, key=lambda c: (c != MAIN_CURRENCY, c))
+    planner = _Planner(request, problem, scale, options, now)
     plans: dict[str, Plan] = {}
     failures: dict[str, str] = {}
-    candidates = {c: make_candidates(by_currency[c], request) for c in currencies}
+    candidates = {c: make_candidates(by_currency[c], request, scale) for c in currencies}
+    groups = {c: clusters(candidates[c]) if request.one_cluster else None for c in currencies}
     for currency in currencies:
         try:
-            plans[currency] = _best(candidates[currency], request, options, now, "cheapest")
+            plans[currency] = planner.plan(
+                candidates[currency], planner.label(""), groups[currency]
+            )
         except NoFeasiblePlan as exc:
             failures[currency] = str(exc)
     if not plans:
@@ -87,7 +114,7 @@ def plan_matching(
     alternatives: list[Plan] = []
     notes = list(main.notes)
     if request.top > 0:
-        alternatives = _alternatives(candidates[main_currency], main, request, options, now)
+        alternatives = planner.alternatives(candidates[main_currency], main, groups[main_currency])
     others = [c for c in currencies if c != main_currency]
     if others:
         listed = any(c in plans for c in others)
@@ -97,144 +124,152 @@ def plan_matching(
             + ("; their plans are among the alternatives" if listed else "")
         )
         alternatives += [
-            plans[c].model_copy(update={"label": f"cheapest in {c}"}) for c in others if c in plans
+            plans[c].model_copy(update={"label": planner.label(f"in {c}")})
+            for c in others
+            if c in plans
         ]
     return main.model_copy(update={"alternatives": alternatives[: request.top], "notes": notes})
 
 
-def _best(
-    all_candidates: Sequence[Candidate],
-    request: PlanRequest,
-    options: SolverOptions,
-    now: datetime,
-    label: str,
-) -> Plan:
-    """The cheapest plan over candidates of one currency, or :class:`NoFeasiblePlan`."""
-    if not all_candidates:
-        raise NoFeasiblePlan("no offers left to plan with")
-    currency = all_candidates[0].offer.currency
-    candidates = prune(all_candidates, request)
-    demand = request.gpu_hours
-    deadline, max_gpus = request.deadline_hours, request.max_gpus
-    if max_gpus is None and not any(c.commitment for c in candidates):
-        # Nothing left to decide in integers: without a cap on GPUs at once every offer may
-        # run as many instances as it could use, and allocate() takes the cheapest first.
-        bounds = [count_bound(c, demand, max_gpus=None, deadline=deadline) for c in candidates]
-        counts: Counts | None = Counts(tuple(bounds), optimal=True)
-    else:
-        counts = choose_counts(
-            candidates, demand, max_gpus=max_gpus, deadline=deadline, options=options
+class _Planner:
+    """One request's plans: the main one and its alternatives, priced into lines."""
+
+    def __init__(
+        self,
+        request: PlanRequest,
+        problem: Problem,
+        scale: WorkScale,
+        options: SolverOptions,
+        now: datetime,
+    ) -> None:
+        self.request, self.problem, self.scale = request, problem, scale
+        self.options, self.now = options, now
+
+    def label(self, what: str) -> str:
+        """``cheapest`` or ``cheapest on gcp``; budget: ``most for the budget``, ``most on gcp``."""
+        word = "most" if self.problem.maximizing else "cheapest"
+        if not what:
+            return "most for the budget" if self.problem.maximizing else word
+        return f"{word} {what}"
+
+    def plan(
+        self,
+        candidates: Sequence[Candidate],
+        label: str,
+        groups: Sequence[Cluster] | None = None,
+    ) -> Plan:
+        """The best plan over candidates of one currency (``groups``: their clusters, if
+        known), or :class:`NoFeasiblePlan`."""
+        if not candidates:
+            raise NoFeasiblePlan("no offers left to plan with")
+        one_cluster = self.request.one_cluster
+        solution = best(
+            candidates, self.problem, self.options, one_cluster=one_cluster, groups=groups
         )
-    if counts is None:
-        raise NoFeasiblePlan(_explain(candidates, request, options))
-    allocation = allocate(candidates, counts.counts, demand, deadline=deadline)
-    lines = plan_lines(candidates, allocation)
-    total_cost = sum(line.cost for line in lines)
-    delivered = sum(line.gpu_hours for line in lines)
-    return Plan(
-        label=label,
-        currency=currency,
-        total_cost=total_cost,
-        gpu_hours=delivered,
-        requested_gpu_hours=demand,
-        price_per_gpu_hour=total_cost / delivered,
-        gpus_at_once=sum(line.instances * line.gpus_per_instance for line in lines),
-        duration_hours=max(line.hours_per_instance for line in lines),
-        interruptible_gpu_hours=sum(line.gpu_hours for line in lines if line.interruptible),
-        optimal=counts.optimal,
-        lines=lines,
-        notes=plan_notes(
-            lines,
-            request,
-            currency,
-            now=now,
-            optimal=counts.optimal,
-            time_limit_seconds=options.time_limit_seconds,
-        ),
-    )
+        if solution is None:
+            raise NoFeasiblePlan(
+                explain(candidates, self.problem, self.options, one_cluster=one_cluster)
+            )
+        plan = self._priced(solution, candidates[0].offer.currency, label)
+        budget = self.problem.budget
+        if budget is not None and plan.total_cost > budget * (1 + _OVER):
+            kind = "one-cluster plan" if one_cluster else "plan"
+            raise NoFeasiblePlan(
+                f"the cheapest {kind} for {self.problem.demand:,g} {self.problem.unit} costs "
+                f"{money(plan.total_cost, plan.currency)}, over the budget of "
+                f"{money(budget, plan.currency)}"
+            )
+        return plan
 
+    def alternatives(
+        self, candidates: Sequence[Candidate], main: Plan, groups: Sequence[Cluster] | None
+    ) -> list[Plan]:
+        """The best plan without commitments (when the main one has some), then per provider;
+        ``groups`` are the candidates' clusters in a one-cluster plan."""
+        found: list[Plan] = []
 
-def _alternatives(
-    candidates: Sequence[Candidate],
-    main: Plan,
-    request: PlanRequest,
-    options: SolverOptions,
-    now: datetime,
-) -> list[Plan]:
-    """The best plan without commitments (when the main one has some), then per provider."""
-    found: list[Plan] = []
-    if any(line.term_hours for line in main.lines):
-        flexible = [c for c in candidates if not c.commitment]
-        found.extend(_try(flexible, request, options, now, "cheapest without commitments"))
-    providers = sorted({c.offer.provider for c in candidates})
-    used = {line.provider for line in main.lines}
-    per_provider: list[Plan] = []
-    if len(providers) > 1:
-        for provider in providers:
-            if used == {provider}:
-                continue  # the main plan is already this provider's best
+        def subset(keep: Callable[[Candidate], bool], label: str) -> list[Plan]:
+            own = [c for c in candidates if keep(c)]
+            return self._try(own, label, None if groups is None else narrowed(groups, keep))
+
+        def on(provider: str) -> list[Plan]:
+            label = self.label(f"on {provider}")
+            if groups is None:
+                return subset(partial(_on, provider), label)
             own = [c for c in candidates if c.offer.provider == provider]
-            per_provider.extend(_try(own, request, options, now, f"cheapest on {provider}"))
-    found.extend(sorted(per_provider, key=lambda p: p.total_cost))
-    unique: list[Plan] = []
-    seen = {_signature(main)}
-    for plan in found:
-        if _signature(plan) not in seen:
-            seen.add(_signature(plan))
-            unique.append(plan)
-    return unique
+            return self._try(own, label, [g for g in groups if g.key[0] == provider])
+
+        if any(line.term_hours for line in main.lines):
+            found.extend(subset(lambda c: not c.commitment, self.label("without commitments")))
+        providers = sorted({c.offer.provider for c in candidates})
+        used = {line.provider for line in main.lines}
+        per_provider: list[Plan] = []
+        if len(providers) > 1:
+            for provider in providers:
+                if used == {provider}:
+                    continue  # the main plan is already this provider's best
+                per_provider.extend(on(provider))
+        found.extend(sorted(per_provider, key=self._rank))
+        unique: list[Plan] = []
+        seen = {_signature(main)}
+        for plan in found:
+            if _signature(plan) not in seen:
+                seen.add(_signature(plan))
+                unique.append(plan)
+        return unique
+
+    def _rank(self, plan: Plan) -> tuple[float, float]:
+        if not self.problem.maximizing:
+            return (plan.total_cost, 0.0)
+        return (-(plan.equivalent_gpu_hours or plan.gpu_hours), plan.total_cost)
+
+    def _try(
+        self, candidates: Sequence[Candidate], label: str, groups: Sequence[Cluster] | None
+    ) -> list[Plan]:
+        if not candidates:
+            return []
+        try:
+            return [self.plan(candidates, label, groups)]
+        except NoFeasiblePlan:
+            return []
+
+    def _priced(self, solution: Solution, currency: str, label: str) -> Plan:
+        normalized = self.scale.reference is not None
+        lines = plan_lines(solution.candidates, solution.allocation, normalized=normalized)
+        total_cost = sum(line.cost for line in lines)
+        delivered = sum(line.gpu_hours for line in lines)
+        equivalent = sum(line.equivalent_gpu_hours or 0.0 for line in lines)
+        return Plan(
+            label=label,
+            currency=currency,
+            total_cost=total_cost,
+            gpu_hours=delivered,
+            requested_gpu_hours=self.problem.demand,
+            price_per_gpu_hour=total_cost / delivered,
+            equivalent_gpu=self.scale.reference,
+            equivalent_gpu_hours=equivalent if normalized else None,
+            price_per_equivalent_gpu_hour=total_cost / equivalent if normalized else None,
+            budget=self.problem.budget,
+            gpus_at_once=sum(line.instances * line.gpus_per_instance for line in lines),
+            duration_hours=max(line.hours_per_instance for line in lines),
+            interruptible_gpu_hours=sum(line.gpu_hours for line in lines if line.interruptible),
+            optimal=solution.optimal,
+            lines=lines,
+            notes=plan_notes(
+                lines,
+                self.request,
+                currency,
+                now=self.now,
+                optimal=solution.optimal,
+                time_limit_seconds=self.options.time_limit_seconds,
+                scale=self.scale,
+            ),
+        )
 
 
-def _try(
-    candidates: Sequence[Candidate],
-    request: PlanRequest,
-    options: SolverOptions,
-    now: datetime,
-    label: str,
-) -> list[Plan]:
-    if not candidates:
-        return []
-    try:
-        return [_best(candidates, request, options, now, label)]
-    except NoFeasiblePlan:
-        return []
+def _on(provider: str, candidate: Candidate) -> bool:
+    return candidate.offer.provider == provider
 
 
 def _signature(plan: Plan) -> tuple[tuple[str, int, float], ...]:
     return tuple(sorted((ln.offer_id, ln.instances, round(ln.gpu_hours, 6)) for ln in plan.lines))
-
-
-def _explain(candidates: Sequence[Candidate], request: PlanRequest, options: SolverOptions) -> str:
-    """Which of deadline / max_gpus leaves no plan, in numbers."""
-    demand, deadline, max_gpus = request.gpu_hours, request.deadline_hours, request.max_gpus
-    if max_gpus is not None:
-        smallest = min(c.gpus for c in candidates)
-        if smallest > max_gpus:
-            return (
-                f"max_gpus is {max_gpus:,} but every matching instance has more GPUs "
-                f"(the smallest has {smallest:g})"
-            )
-    most = max_deliverable(
-        candidates, demand, max_gpus=max_gpus, deadline=deadline, options=options
-    )
-    sizes = ", ".join(f"{g:g}" for g in sorted({c.gpus for c in candidates}))
-    if deadline is not None and max_gpus is not None:
-        per_gpu = max(c.unit_capacity / c.gpus for c in candidates)  # GPU-hours per GPU in time
-        needed = math.ceil(demand / per_gpu - 1e-9)
-        if needed > max_gpus:
-            return (
-                f"the {deadline:g} h deadline needs at least {needed:,} GPUs at once to deliver "
-                f"{demand:,g} GPU-hours, but max_gpus is {max_gpus:,} (the matching offers can "
-                f"deliver at most {most:,.1f} GPU-hours in time)"
-            )
-        return (
-            f"within the {deadline:g} h deadline and max_gpus {max_gpus:,}, the matching "
-            f"instances ({sizes} GPUs each) can deliver at most {most:,.1f} of the "
-            f"{demand:,g} GPU-hours: whole instances do not fit the {needed:,} GPUs needed"
-        )
-    if max_gpus is not None:
-        return (
-            f"with max_gpus {max_gpus:,}, the matching offers (commitments only) can deliver "
-            f"at most {most:,.1f} of the {demand:,g} GPU-hours"
-        )
-    return "no combination of the matching offers meets the request"  # pragma: no cover

@@ -1,11 +1,11 @@
 """Which offers may serve a request, and which filter left none when nothing may.
 
-The request's filters are an ordered list of :class:`FilterStep` s (GPU, memory, provider,
-region, purchase option, GPUs per instance, fractional GPUs, host size per GPU, interconnect).
-They are applied one at a time so that an empty result names the *first* filter that emptied
-the set, with a hint of what the earlier filters still allowed ("no offers with exactly 3 GPUs
-per instance (sizes available: 1, 2, 8)"). Every step carries the
-:func:`aggregator.offer_query.build_offer_query` arguments that express it, so
+The request's filters are an ordered list of :class:`FilterStep` s (GPU, known throughput in a
+work-normalized plan, memory, provider, region, purchase option, GPUs per instance, fractional
+GPUs, host size per GPU, interconnect). They are applied one at a time so that an empty result
+names the *first* filter that emptied the set, with a hint of what the earlier filters still
+allowed ("no offers with exactly 3 GPUs per instance (sizes available: 1, 2, 8)"). Every step
+carries the :func:`aggregator.offer_query.build_offer_query` arguments that express it, so
 :mod:`aggregator.planner.from_store` filters entirely in SQL and diagnoses with the same steps
 and messages; the Python predicates here mirror the store's semantics exactly (GPU memory
 variants within 0.5 GB, case-insensitive region globs where only ``*`` and ``?`` are special,
@@ -25,6 +25,7 @@ from aggregator.gpus import GpuVocabulary, ResolvedGpu
 from aggregator.models import PurchaseOption
 from aggregator.offer_view import PlannableOffer
 from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
+from aggregator.planner.throughput import RAW, WorkScale
 from aggregator.plans import PlanRequest
 from db.offer_sql import GPU_COUNT_TOLERANCE
 
@@ -86,11 +87,16 @@ def apply_steps(
     return remaining
 
 
-def filter_steps(request: PlanRequest, wanted: Sequence[ResolvedGpu]) -> list[FilterStep]:
-    """The request's active filters, in the order an empty result is diagnosed."""
+def filter_steps(
+    request: PlanRequest, wanted: Sequence[ResolvedGpu], scale: WorkScale = RAW
+) -> list[FilterStep]:
+    """The request's active filters, in the order an empty result is diagnosed; ``scale``
+    (:func:`~aggregator.planner.throughput.work_scale`) keeps GPUs of known throughput."""
     steps: list[FilterStep] = []
     if wanted:
         steps.append(_gpu_step(wanted, request.gpus))
+    if scale.reference is not None:
+        steps.append(_throughput_step(scale, wanted))
     if request.min_gpu_memory_gb is not None:
         steps.append(_memory_step(request.min_gpu_memory_gb))
     if request.providers:
@@ -128,6 +134,29 @@ def _gpu_step(wanted: Sequence[ResolvedGpu], texts: Sequence[str]) -> FilterStep
         return f"no offers match the GPU filter: nothing for {names}{hint}"
 
     return FilterStep("gpus", keep, explain, {"gpus": list(texts)})
+
+
+def _throughput_step(scale: WorkScale, wanted: Sequence[ResolvedGpu]) -> FilterStep:
+    known = scale.known_gpus(wanted)
+
+    def explain(before: Sequence[PlannableOffer]) -> str:
+        unknown = sorted({o.gpu for o in before if scale.of(o) is None})
+        if not unknown:
+            return f"no matching offers are for a GPU of known throughput against {scale.reference}"
+        them = "it" if len(unknown) == 1 else "them"
+        return (
+            f"no matching offers have a known throughput against {scale.reference}: "
+            f"{_listing(unknown)} {'has' if len(unknown) == 1 else 'have'} no dense BF16/FP16 "
+            f"figure in the GPU vocabulary; give a measured ratio "
+            f"(--throughput {unknown[0]}=RATIO) to plan with {them}"
+        )
+
+    return FilterStep(
+        "throughput",
+        lambda offer: scale.of(offer) is not None,
+        explain,
+        {"gpus": known} if known else None,  # none known: Python refuses every offer
+    )
 
 
 def _memory_step(minimum: float) -> FilterStep:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary
 from aggregator.offer_query import build_offer_query
-from aggregator.planner.core import plan_matching
+from aggregator.planner.core import plan_matching, shape_refinement
 from aggregator.planner.filters import (
     FilterStep,
     apply_steps,
@@ -27,6 +27,7 @@ from aggregator.planner.filters import (
     resolve_gpus,
 )
 from aggregator.planner.milp import SolverOptions
+from aggregator.planner.throughput import WorkScale, work_scale
 from aggregator.plans import Plan, PlanRequest
 from aggregator.terms import ActiveTerm, apply_terms
 from db.offer_cache import cached_offer_records
@@ -52,7 +53,7 @@ def plan_from_store(
     now: datetime | None = None,
     store_version: int | None = None,
 ) -> Plan:
-    """The cheapest plan for ``request`` over the store's current offers.
+    """The best plan for ``request`` over the store's current offers.
 
     ``source`` is a :class:`db.reader.Reader` (:func:`db.reader.open_reader`) or an engine;
     ``gpus`` resolves the request's GPU names. ``store_version``, when the caller already read
@@ -73,19 +74,35 @@ def plan_from_store(
     applied: Sequence[ActiveTerm] = ()
     if request.apply_terms:
         applied = terms() if callable(terms) else terms
-    steps = filter_steps(request, resolve_gpus(request, gpus))
+    scale = work_scale(request, gpus)
+    steps = filter_steps(request, resolve_gpus(request, gpus), scale)
     in_sql = [step for step in steps if step.query is not None]
     in_python = [step for step in steps if step.query is None]
     reader = as_reader(source)
     # Per-shape reduction in SQL is the planner's own first step only while nothing changes
     # prices or drops offers after the read.
     reduce = not applied and not in_python
-    query = _query(gpus, in_sql, limit=None, cheapest_per_shape=reduce)
+    query = _query(
+        gpus,
+        in_sql,
+        limit=None,
+        cheapest_per_shape=reduce,
+        shape_columns=_shape_columns(request, scale),
+    )
     offers = cached_offer_records(reader, query, store_version)
     if not offers:
         raise _diagnose(reader, gpus, in_sql)
     matching = apply_terms(apply_steps(offers, in_python), applied)
-    return plan_matching(matching, request, options=options, now=now)
+    return plan_matching(matching, request, scale=scale, options=options, now=now)
+
+
+def _shape_columns(request: PlanRequest, scale: WorkScale) -> tuple[str, ...]:
+    """The columns splitting the SQL per-shape reduction at least as finely as the planner's
+    :func:`~aggregator.planner.core.shape_refinement` splits its own."""
+    if shape_refinement(request, scale) is None:
+        return ()
+    columns = ("gpu", "gpu_memory_gb") if scale.reference is not None else ()
+    return columns + (("region", "zone", "instance_type") if request.one_cluster else ())
 
 
 def _query(
@@ -94,11 +111,18 @@ def _query(
     *,
     limit: int | None,
     cheapest_per_shape: bool = False,
+    shape_columns: tuple[str, ...] = (),
 ) -> OfferQuery:
     arguments: dict[str, Any] = {}
     for step in steps:
-        arguments.update(step.query or {})
-    return build_offer_query(gpus, **arguments, limit=limit, cheapest_per_shape=cheapest_per_shape)
+        arguments.update(step.query or {})  # a later step's GPU list narrows an earlier one's
+    return build_offer_query(
+        gpus,
+        **arguments,
+        limit=limit,
+        cheapest_per_shape=cheapest_per_shape,
+        shape_columns=shape_columns,
+    )
 
 
 def _diagnose(source: Reader, gpus: GpuVocabulary, steps: list[FilterStep]) -> NoFeasiblePlan:

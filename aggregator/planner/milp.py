@@ -1,10 +1,11 @@
 """The mixed-integer program, solved with HiGHS: how many instances or units of each offer.
 
-Variables are shares of the N GPU-hours (so coefficients stay at most 1 whatever N is) and
-integer counts bounded by :func:`~aggregator.planner.candidates.count_bound`; only the counts
-are returned, and :mod:`aggregator.planner.allocate` computes the exact hours and costs from
-them. ``mip_rel_gap`` is 0, so the plan is the cheapest, not 0.01 % off it; only the time limit
-can end a solve early (``optimal=False``). HiGHS runs single-threaded, and its first-solver
+Variables are shares of the N GPU-hours (so coefficients stay at most 1 whatever N is; a budget
+solve measures shares of its reach) and integer counts bounded by
+:func:`~aggregator.planner.candidates.count_bound`; only the counts are returned, and
+:mod:`aggregator.planner.allocate` computes the exact hours and costs from them.
+``mip_rel_gap`` is 0, so the plan is the cheapest, not 0.01 % off it; only the time limit can
+end a solve early (``optimal=False``). HiGHS runs single-threaded, and its first-solver
 banner is kept off stdout by muting file descriptor 1 once, under a lock. The formulation and
 each choice: docs/planner.md, "The mixed-integer program".
 """
@@ -22,7 +23,14 @@ from typing import Any
 
 from aggregator.planner.candidates import Candidate, count_bound
 
-__all__ = ["Counts", "SolverOptions", "choose_counts", "max_deliverable", "new_highs"]
+__all__ = [
+    "Counts",
+    "SolverOptions",
+    "choose_counts",
+    "max_deliverable",
+    "most_counts",
+    "new_highs",
+]
 
 _INF = math.inf  # what highspy.kHighsInf is; highspy loads on first solve (0.1-0.2 s)
 _banner_lock = threading.Lock()
@@ -109,15 +117,21 @@ def _build(
     deadline: float | None,
     *,
     maximize_delivery: bool,
+    budget: float | None = None,
 ) -> tuple[Any, list[int]]:
-    """The HiGHS model over the usable candidates, and their indices into ``candidates``."""
+    """The HiGHS model over the usable candidates, and their indices into ``candidates``.
+
+    Minimizing cost, ``demand`` is the work to deliver; maximizing delivery, it is the most to
+    count (the request's, or a budget's reach), ``budget`` (if any) caps the cost, and the
+    objective is in units of work, so the solver's absolute gap stays a sliver of one.
+    """
     import highspy
     import numpy as np
 
     usable = [
         (i, c, b)
         for i, c in enumerate(candidates)
-        if (b := count_bound(c, demand, max_gpus=max_gpus, deadline=deadline)) > 0
+        if (b := count_bound(c, demand, max_gpus=max_gpus, deadline=deadline, budget=budget)) > 0
     ]
     n = len(usable)
     cost = np.zeros(2 * n)
@@ -141,7 +155,7 @@ def _build(
         upper[x] = 1.0
         upper[z] = float(bound)
         if maximize_delivery:
-            cost[x] = -1.0
+            cost[x] = -demand
         elif c.commitment:
             cost[z] = c.unit_cost
         else:
@@ -155,8 +169,19 @@ def _build(
         # x <= 1 anyway: capping the coefficient at 1 changes no integer solution and bounds
         # what an integrality tolerance on z can move.
         row([(x, 1.0), (z, -min(per_unit, 1.0))], -_INF, 0.0)
-    if not maximize_delivery:
-        row([(2 * k, 1.0) for k in range(n)], 1.0, _INF)
+    shares = [(2 * k, 1.0) for k in range(n)]
+    if maximize_delivery:
+        row(shares, -_INF, 1.0)
+    else:
+        row(shares, 1.0, _INF)
+    if budget is not None:  # what the plan spends, as a share of the budget
+        spend: list[tuple[int, float]] = []
+        for k, (_, c, _) in enumerate(usable):
+            if c.commitment:
+                spend.append((2 * k + 1, c.unit_cost / budget))
+            else:
+                spend.append((2 * k, c.cost_per_gpu_hour * demand / budget))
+        row(spend, -_INF, 1.0)
     if max_gpus is not None:
         row([(2 * k + 1, c.gpus) for k, (_, c, _) in enumerate(usable)], -_INF, float(max_gpus))
 
@@ -197,6 +222,19 @@ def _has_solution(highs: Any) -> bool:
     return bool(highs.getInfo().primal_solution_status == feasible)
 
 
+def _counts(highs: Any, status: Any, columns: Sequence[int], size: int) -> Counts | None:
+    """The solved counts for ``size`` candidates (those not in ``columns``: 0), if any."""
+    import highspy
+
+    if not _has_solution(highs):
+        return None
+    values = highs.getSolution().col_value
+    counts = [0] * size
+    for k, i in enumerate(columns):
+        counts[i] = max(0, round(values[2 * k + 1]))
+    return Counts(tuple(counts), optimal=status == highspy.HighsModelStatus.kOptimal)
+
+
 def choose_counts(
     candidates: Sequence[Candidate],
     demand: float,
@@ -214,13 +252,30 @@ def choose_counts(
     if not columns:
         return None
     highs, status = _run(lp, options)
-    if status == highspy.HighsModelStatus.kInfeasible or not _has_solution(highs):
+    if status == highspy.HighsModelStatus.kInfeasible:
         return None
-    values = highs.getSolution().col_value
-    counts = [0] * len(candidates)
-    for k, i in enumerate(columns):
-        counts[i] = max(0, round(values[2 * k + 1]))
-    return Counts(tuple(counts), optimal=status == highspy.HighsModelStatus.kOptimal)
+    return _counts(highs, status, columns, len(candidates))
+
+
+def most_counts(
+    candidates: Sequence[Candidate],
+    reach: float,
+    *,
+    budget: float,
+    max_gpus: int | None,
+    deadline: float | None,
+    options: SolverOptions,
+) -> Counts | None:
+    """The integer counts delivering the most work within ``budget``; ``reach`` bounds what any
+    plan of the candidates delivers (:func:`aggregator.planner.problem.reach`). ``None`` when
+    nothing can be bought."""
+    lp, columns = _build(
+        candidates, reach, max_gpus, deadline, maximize_delivery=True, budget=budget
+    )
+    if not columns:
+        return None
+    highs, status = _run(lp, options)
+    return _counts(highs, status, columns, len(candidates))
 
 
 def max_deliverable(
@@ -231,7 +286,7 @@ def max_deliverable(
     deadline: float | None,
     options: SolverOptions,
 ) -> float:
-    """The most GPU-hours (up to ``demand``) the candidates can deliver under the constraints.
+    """The most work (up to ``demand``) the candidates can deliver under the constraints.
 
     Used to explain an infeasible request in numbers.
     """
@@ -241,4 +296,4 @@ def max_deliverable(
     highs, _ = _run(lp, options)
     if not _has_solution(highs):
         return 0.0
-    return float(-highs.getInfo().objective_function_value) * demand
+    return float(-highs.getInfo().objective_function_value)

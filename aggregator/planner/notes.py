@@ -1,9 +1,11 @@
 """The plain-language notes a plan carries: what a buyer should know before acting on it.
 
-The user's negotiated price terms (which applied, and the list total beside the plan's),
-interruptible capacity (how much, and the overhead assumed), every commitment's length and
-what is paid for beyond the job, a mix of GPU models, the lack of a deadline when it makes the
-plan slow, how old the prices are, and a solver stopped by its time limit.
+The budget (what it bought, or what is left of it), the user's negotiated price terms (which
+applied, and the list total beside the plan's), how GPU-hours of different GPUs were counted
+against the reference GPU, the one cluster the plan runs on, interruptible capacity (how much,
+and the overhead assumed), every commitment's length and what is paid for beyond the job, a
+mix of GPU models, the lack of a deadline when it makes the plan slow, how old the prices are,
+and a solver stopped by its time limit.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from aggregator.models import HOURS_PER_YEAR, PurchaseOption
+from aggregator.planner.throughput import RAW, WorkScale
 from aggregator.plans import PlanLine, PlanRequest
 
-__all__ = ["age_text", "plan_notes"]
+__all__ = ["age_text", "money", "plan_notes"]
+
+_SPENT = 1e-6  # share of a budget left over that counts as all spent
 
 _COMMITMENT_NAMES = {
     PurchaseOption.RESERVED: "reservation",
@@ -30,7 +35,8 @@ def _term_text(term_hours: int) -> str:
     return f"{term_hours:,}-hour"
 
 
-def _money(value: float, currency: str) -> str:
+def money(value: float, currency: str) -> str:
+    """An amount as notes and messages write it: ``1,234.50 USD``."""
     return f"{value:,.2f} {currency}"
 
 
@@ -51,9 +57,61 @@ def _terms_note(lines: Sequence[PlanLine], currency: str) -> str | None:
     change = (listed - paid) / listed
     direction = f"{change:.1%} less" if change >= 0 else f"{-change:.1%} more"
     return (
-        f"your price terms apply ({'; '.join(names)}): the plan costs {_money(paid, currency)} "
-        f"instead of {_money(listed, currency)} at list prices ({direction}); offers and "
+        f"your price terms apply ({'; '.join(names)}): the plan costs {money(paid, currency)} "
+        f"instead of {money(listed, currency)} at list prices ({direction}); offers and "
         "price history keep list prices"
+    )
+
+
+def _budget_note(
+    lines: Sequence[PlanLine], request: PlanRequest, currency: str, unit: str
+) -> str | None:
+    budget = request.budget
+    if budget is None:
+        return None
+    paid = sum(line.cost for line in lines)
+    if request.gpu_hours is not None:
+        return (
+            f"budget: the plan costs {money(paid, currency)}, within the budget of "
+            f"{money(budget, currency)} ({money(max(budget - paid, 0.0), currency)} to spare)"
+        )
+    work = sum(line.equivalent_gpu_hours or line.gpu_hours for line in lines)
+    text = f"budget: {money(budget, currency)} buys at most {work:,.1f} {unit} under the "
+    text += "request's constraints"
+    if paid < budget * (1 - _SPENT):
+        text += (
+            f"; that much costs only {money(paid, currency)}: the deadline, max_gpus or the "
+            "single cluster, not the money, limits the work"
+        )
+    return text
+
+
+def _work_note(lines: Sequence[PlanLine], scale: WorkScale) -> str | None:
+    if scale.reference is None:
+        return None
+    counted: dict[str, str] = {}
+    for line in lines:
+        ratio = scale.ratio(line.gpu, line.gpu_memory_gb)
+        if ratio is None or ratio.reference:
+            continue
+        name = line.gpu
+        if any(gpu == line.gpu for gpu, _ in scale.variants):
+            name += f"-{line.gpu_memory_gb:g}GB"
+        counted.setdefault(name, f"{ratio.value:.3g} ({ratio.source})")
+    text = f"work is counted in {scale.reference}-equivalent GPU-hours"
+    if counted:
+        text += ": one GPU-hour of " + "; of ".join(f"{g} counts {r}" for g, r in counted.items())
+    return text
+
+
+def _cluster_note(lines: Sequence[PlanLine], request: PlanRequest) -> str | None:
+    if not request.one_cluster:
+        return None
+    first = lines[0]
+    zone = next((line.zone for line in lines if line.zone), None)
+    return (
+        f"one cluster: every line runs on {first.provider} {first.instance_type} in "
+        f"{first.region}" + (f" ({zone})" if zone else "")
     )
 
 
@@ -65,12 +123,18 @@ def plan_notes(
     now: datetime,
     optimal: bool,
     time_limit_seconds: float,
+    scale: WorkScale = RAW,
 ) -> list[str]:
     """The notes of one plan, most consequential first."""
     notes: list[str] = []
-    terms_note = _terms_note(lines, currency)
-    if terms_note:
-        notes.append(terms_note)
+    for note in (
+        _budget_note(lines, request, currency, scale.unit),
+        _terms_note(lines, currency),
+        _work_note(lines, scale),
+        _cluster_note(lines, request),
+    ):
+        if note:
+            notes.append(note)
     total = sum(line.gpu_hours for line in lines)
     spot = [line for line in lines if line.interruptible]
     if spot:
@@ -97,10 +161,10 @@ def plan_notes(
             f"{_term_text(line.term_hours)} {name} ({line.provider} {line.instance_type} in "
             f"{line.region}, {units}): you pay {line.term_hours:,} h per unit; the job uses "
             f"{line.hours_per_instance:,.1f} h"
-            + (f"; {_money(unused, currency)} pays for hours beyond the job" if unused > 0 else "")
+            + (f"; {money(unused, currency)} pays for hours beyond the job" if unused > 0 else "")
         )
     models = sorted({line.gpu for line in lines})
-    if len(models) > 1:
+    if len(models) > 1 and scale.reference is None:
         notes.append(
             f"this plan mixes GPU models ({', '.join(models)}): GPU-hours are counted alike "
             "whatever the GPU; name the GPUs your job can use to keep them apart"

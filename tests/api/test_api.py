@@ -398,7 +398,7 @@ def test_an_infeasible_plan_is_422_with_the_planners_reason(client: TestClient) 
     ("body", "field"),
     [
         ({"gpu_hours": -1}, "gpu_hours"),
-        ({}, "gpu_hours"),
+        ({"budget": 0}, "budget"),
         ({"gpu_hours": 10, "gpus": ["Q9000"]}, "gpus"),
         ({"gpu_hours": 10, "purchase_options": ["forever"]}, "purchase_options.0"),
         ({"gpu_hours": 10, "surprise": 1}, "surprise"),

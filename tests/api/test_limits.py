@@ -25,6 +25,7 @@ from aggregator.api.responses import StrictJSONResponse, json_response
 from aggregator.api.routes import router
 from aggregator.json_text import NonFiniteNumber
 from aggregator.limits import (
+    MAX_BUDGET,
     MAX_LIST_ITEMS,
     MAX_PATTERN_LENGTH,
     MAX_PATTERN_WILDCARDS,
@@ -32,6 +33,7 @@ from aggregator.limits import (
     MAX_TEXT_LENGTH,
     MIN_DEADLINE_HOURS,
 )
+from aggregator.plans import MIN_PLAN_GPU_HOURS
 from db.engine import make_engine
 from tests.api.test_api import catalog_rows, error_of, make_client, sync
 
@@ -371,7 +373,9 @@ def test_every_text_and_list_the_api_takes_is_bounded(openapi: dict[str, Any]) -
 def test_schema_bounds_are_the_limits_the_server_enforces(openapi: dict[str, Any]) -> None:
     plan = openapi["components"]["schemas"]["PlanRequest"]["properties"]
     assert plan["deadline_hours"]["anyOf"][0]["minimum"] == MIN_DEADLINE_HOURS
-    assert plan["gpu_hours"]["minimum"] == 0.001
+    assert plan["gpu_hours"]["anyOf"][0]["minimum"] == MIN_PLAN_GPU_HOURS
+    assert plan["budget"]["anyOf"][0]["maximum"] == MAX_BUDGET
+    assert plan["throughput"]["maxProperties"] == MAX_LIST_ITEMS
     assert plan["regions"]["items"]["maxLength"] == MAX_PATTERN_LENGTH
     assert plan["gpus"]["maxItems"] == MAX_LIST_ITEMS
     offers = {p["name"]: p["schema"] for p in openapi["paths"]["/v1/offers"]["get"]["parameters"]}

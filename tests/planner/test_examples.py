@@ -14,6 +14,7 @@ from aggregator.errors import InvalidInput, NoFeasiblePlan, UnknownGpu
 from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import SolverOptions, solve
 from aggregator.planner.candidates import dominates, make_candidates, prune
+from aggregator.planner.problem import Problem
 from aggregator.plans import Plan, PlanRequest
 from tests.offers import build_offer
 
@@ -371,18 +372,18 @@ def test_pruning_keeps_what_max_gpus_needs_and_drops_what_it_cannot_use() -> Non
     # Without max_gpus only the cheapest pay-as-you-go offer matters.
     small = od(48.0, instance_type="p5.12xlarge", gpu_count=4)  # 12/GPU-hour
     request = PlanRequest(gpu_hours=100, deadline_hours=10)
-    kept = prune(make_candidates([AWS, small, GCP], request), request)
+    kept = prune(make_candidates([AWS, small, GCP], request), Problem.of(request))
     assert [c.offer.id for c in kept] == [AWS.id]
     # With max_gpus a dearer but smaller instance can fill GPUs the big one cannot.
     capped = PlanRequest(gpu_hours=100, deadline_hours=10, max_gpus=12)
-    kept = prune(make_candidates([AWS, small, GCP], capped), capped)
+    kept = prune(make_candidates([AWS, small, GCP], capped), Problem.of(capped))
     assert {c.offer.id for c in kept} == {AWS.id, small.id}  # GCP: same size as AWS, dearer
     # A 1-year reservation cannot pay off for a 72 h job: on-demand for its 576 GPU-hours
     # costs 5,760, the unit 350,400.
     short = PlanRequest(gpu_hours=100, deadline_hours=72)
     candidates = make_candidates([AWS, RESERVED_1Y], short)
     assert dominates(candidates[0], candidates[1], max_gpus=None, deadline=72)
-    assert [c.offer.id for c in prune(candidates, short)] == [AWS.id]
+    assert [c.offer.id for c in prune(candidates, Problem.of(short))] == [AWS.id]
 
 
 def test_a_plan_mixing_gpu_models_says_so() -> None:

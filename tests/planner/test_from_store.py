@@ -35,7 +35,7 @@ from aggregator.settings import Settings
 from db import store
 from db.engine import make_engine
 from db.migrate import upgrade
-from tests.offers import build_offer, save_offers
+from tests.offers import TRAINING_OFFERS, build_offer, save_offers
 from tests.paths import FIXTURES
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -326,7 +326,7 @@ def test_cli_no_plan_exits_1_with_the_reason(cli_store: Engine) -> None:
         ),
         (["--gpu-hours", "1", "--region", " "], "--region: an empty pattern matches nothing"),
         (["--gpu-hours", "1", "--no-such-flag"], "No such option"),
-        ([], "Missing option '--gpu-hours'"),
+        ([], "give gpu_hours (how many GPU-hours to buy), budget (how much to spend), or both"),
     ],
 )
 def test_cli_bad_input_exits_2(cli_store: Engine, args: list[str], message: str) -> None:
@@ -384,3 +384,54 @@ def test_json_stdout_is_one_document_in_a_fresh_process(cli_store: Engine) -> No
     assert completed.returncode == 0, completed.stderr
     assert b"HiGHS" not in completed.stdout
     assert json.loads(completed.stdout)["total_cost"] == pytest.approx(1040)
+
+
+# -- training-run requests ---------------------------------------------------------------------
+
+_MORE = [  # same-shape offers in more places, zoned reservations: what the SQL must not lose
+    build_offer(region="us-west-2", price_per_hour=76.0),
+    build_offer(region="us-west-2", zone="us-west-2a", purchase_option=PurchaseOption.RESERVED,
+                term_hours=8760, price_per_hour=39.0),
+    build_offer(region="us-west-2", zone="us-west-2b", purchase_option=PurchaseOption.RESERVED,
+                term_hours=8760, price_per_hour=38.0),
+    build_offer(region="eu-west-1", instance_type="p4d.24xlarge", gpu="A100", gpu_memory_gb=40,
+                price_per_hour=22.0),
+    build_offer(region="eu-west-1", instance_type="p4de.24xlarge", gpu="A100", gpu_memory_gb=80,
+                price_per_hour=30.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"gpu_hours": 1000, "equivalent_gpu": "H100"},
+        {"gpu_hours": 1000, "equivalent_gpu": "H100", "throughput": {"A100-80GB": 0.5}},
+        {"gpu_hours": 100_000, "gpus": ["H100"], "deadline_hours": 8760, "one_cluster": True},
+        {"gpu_hours": 160_000, "deadline_hours": 8760, "one_cluster": True, "max_gpus": 24},
+        {"budget": 400_000, "deadline_hours": 8760, "equivalent_gpu": "A100"},
+        {"budget": 5000, "deadline_hours": 10, "max_gpus": 16, "one_cluster": True},
+        {"gpu_hours": 500, "budget": 6000, "equivalent_gpu": "H100", "one_cluster": True},
+    ],
+)
+def test_training_requests_plan_the_same_from_the_store(
+    engine: Engine, fields: dict[str, Any]
+) -> None:
+    save(engine, [*TRAINING_OFFERS, *_MORE])
+    request = PlanRequest(**fields)
+    from_store = plan_from_store(engine, request, gpus=GPUS, now=NOW)
+    in_memory = solve(store.query_offers(engine, store.OfferQuery()), request, now=NOW)
+    assert from_store.model_dump() == in_memory.model_dump()
+
+
+def test_training_requests_name_the_filter_that_leaves_nothing(engine: Engine) -> None:
+    save(engine, TRAINING_OFFERS)
+    with pytest.raises(NoFeasiblePlan, match="K80 has no dense BF16/FP16 figure"):
+        plan_from_store(
+            engine, PlanRequest(gpu_hours=1, equivalent_gpu="H100", gpus=["K80"]), gpus=GPUS
+        )
+    with pytest.raises(NoFeasiblePlan, match="nothing for L4"):
+        plan_from_store(
+            engine, PlanRequest(gpu_hours=1, equivalent_gpu="H100", gpus=["L4"]), gpus=GPUS
+        )
+    with pytest.raises(InvalidInput, match="equivalent_gpu: unknown GPU"):
+        plan_from_store(engine, PlanRequest(gpu_hours=1, equivalent_gpu="Q9"), gpus=GPUS)

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from aggregator.errors import NoFeasiblePlan
+from aggregator.gpus import default_vocabulary
 from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import solve
 from aggregator.plans import Plan, PlanRequest
@@ -27,45 +28,71 @@ from tests.offers import build_offer
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 REL = 1e-6
+VOCABULARY = default_vocabulary()
+TFLOPS = {spec.name: spec.bf16_tflops for spec in VOCABULARY.specs()}
 
 
 @dataclass(frozen=True)
 class Item:
     gpus: float
-    rate: float  # GPU-hours delivered per instance-hour
+    rate: float  # work delivered per instance-hour
     price: float
     commitment: bool
     unit_cost: float
     unit_capacity: float  # commitments: per unit; pay-as-you-go: per instance (inf: no deadline)
     most: int  # instances / units worth trying
 
+    @property
+    def per_unit_of_work(self) -> float:
+        return self.unit_cost / self.unit_capacity if self.commitment else self.price / self.rate
 
-def _items(offers: list[Offer], request: PlanRequest) -> list[Item]:
-    n, d, g_max = request.gpu_hours, request.deadline_hours, request.max_gpus
+
+def work_of(offer: Offer, request: PlanRequest) -> float | None:
+    """What one GPU-hour of ``offer`` counts, from the request and the data sheets alone."""
+    if request.equivalent_gpu is None:
+        return 1.0
+    given = {VOCABULARY.canonical(name): ratio for name, ratio in request.throughput.items()}
+    reference = VOCABULARY.canonical(request.equivalent_gpu)
+    if offer.gpu in given:
+        return given[offer.gpu] / given.get(reference, 1.0)
+    if offer.gpu == reference:
+        return 1.0
+    ours, theirs = TFLOPS[offer.gpu], TFLOPS[reference]
+    return ours / theirs if ours and theirs else None
+
+
+def _items(offers: list[Offer], request: PlanRequest, reach: float | None = None) -> list[Item]:
+    """Items with the counts worth trying: for a demand, or (``reach``) for a budget."""
+    d, g_max, budget = request.deadline_hours, request.max_gpus, request.budget
+    n = request.gpu_hours if reach is None else reach
+    assert n is not None
     items: list[Item] = []
     for offer in offers:
-        g = offer.gpu_count
+        g, w = offer.gpu_count, work_of(offer, request)
+        if w is None:
+            continue  # no known throughput: not plannable
         if offer.purchase_option.is_commitment:
-            capacity = g * (offer.term_hours if d is None else min(offer.term_hours, d))
+            capacity = g * w * (offer.term_hours if d is None else min(offer.term_hours, d))
+            unit_cost = offer.price_per_hour * offer.term_hours
             most = math.ceil(n / capacity)  # a further unit only adds cost
-            item = Item(
-                g,
-                g,
-                offer.price_per_hour,
-                True,
-                offer.price_per_hour * offer.term_hours,
-                capacity,
-                most,
-            )
+            if reach is not None:
+                most = min(most, math.floor(budget / unit_cost + 1e-9))
+            item = Item(g, g * w, offer.price_per_hour, True, unit_cost, capacity, most)
         else:
-            rate = g / (1 + request.spot_overhead) if offer.interruptible else g
+            rate = g * w / (1 + request.spot_overhead) if offer.interruptible else g * w
             if d is None:
                 capacity, most = math.inf, 1  # one instance can run as long as needed
             else:
-                capacity, most = rate * d, math.ceil(n / (rate * d))
+                worth = n if reach is None else min(n, budget / (offer.price_per_hour / rate))
+                capacity, most = rate * d, math.ceil(worth / (rate * d))
             item = Item(g, rate, offer.price_per_hour, False, 0.0, capacity, most)
         if g_max is not None:
             item = Item(**{**item.__dict__, "most": min(item.most, math.floor(g_max / g + 1e-9))})
+        else:
+            # No cap on GPUs at once: more pay-as-you-go instances are free, so give each
+            # pay-as-you-go offer all the instances it could use.
+            if not item.commitment:
+                item = Item(**{**item.__dict__, "unit_capacity": math.inf, "most": 1})
         items.append(item)
     return items
 
@@ -91,7 +118,28 @@ def _fill_cost(items: list[Item], counts: tuple[int, ...], demand: float) -> flo
     return cost if remaining <= 1e-9 * demand else None
 
 
-def _combinations(items: list[Item], budget: float | None) -> Iterator[tuple[int, ...]]:
+def _fill_work(items: list[Item], counts: tuple[int, ...], budget: float) -> float | None:
+    """The most work ``counts`` buys within ``budget`` (None: the commitments cost more)."""
+    left, work = budget, 0.0
+    for item, count in zip(items, counts, strict=True):
+        if item.commitment:
+            left -= count * item.unit_cost
+            work += count * item.unit_capacity
+    if left < -1e-9 * budget:
+        return None
+    payg = sorted(
+        (item.price / item.rate, count * item.unit_capacity)
+        for item, count in zip(items, counts, strict=True)
+        if not item.commitment and count > 0
+    )
+    for per_unit, capacity in payg:
+        take = min(capacity, max(left, 0.0) / per_unit)
+        work += take
+        left -= take * per_unit
+    return work
+
+
+def _combinations(items: list[Item], max_gpus: int | None) -> Iterator[tuple[int, ...]]:
     def walk(index: int, left: float | None) -> Iterator[tuple[int, ...]]:
         if index == len(items):
             yield ()
@@ -104,27 +152,76 @@ def _combinations(items: list[Item], budget: float | None) -> Iterator[tuple[int
             for rest in walk(index + 1, None if left is None else left - spent):
                 yield (count, *rest)
 
-    return walk(0, budget)
+    return walk(0, max_gpus)
+
+
+def clusters_of(offers: list[Offer]) -> list[list[Offer]]:
+    """One cluster per provider, region and instance type, or per zone of one, where the
+    offers priced for the whole region join every zone."""
+    groups: dict[tuple[str, str, str], list[Offer]] = {}
+    for offer in offers:
+        groups.setdefault((offer.provider, offer.region, offer.instance_type), []).append(offer)
+    found: list[list[Offer]] = []
+    for group in groups.values():
+        zones = sorted({o.zone for o in group if o.zone})
+        found += [[o for o in group if o.zone in (zone, None)] for zone in zones] or [group]
+    return found
+
+
+def _groups(offers: list[Offer], request: PlanRequest) -> list[list[Offer]]:
+    return clusters_of(offers) if request.one_cluster else [offers]
 
 
 def brute_force(offers: list[Offer], request: PlanRequest) -> float | None:
     """The cheapest cost over every combination of counts, or None if none is feasible."""
-    items = _items(offers, request)
-    if request.max_gpus is None:
-        # No cap on GPUs at once: more pay-as-you-go instances are free, so give each
-        # pay-as-you-go offer all the instances it could use.
-        items = [
-            item
-            if item.commitment
-            else Item(**{**item.__dict__, "unit_capacity": math.inf, "most": 1})
-            for item in items
-        ]
+    assert request.gpu_hours is not None
     best: float | None = None
-    for counts in _combinations(items, request.max_gpus):
-        cost = _fill_cost(items, counts, request.gpu_hours)
-        if cost is not None and (best is None or cost < best):
-            best = cost
+    for group in _groups(offers, request):
+        items = _items(group, request)
+        for counts in _combinations(items, request.max_gpus):
+            cost = _fill_cost(items, counts, request.gpu_hours)
+            if cost is not None and (best is None or cost < best):
+                best = cost
     return best
+
+
+def brute_force_budget(offers: list[Offer], request: PlanRequest) -> tuple[float, float] | None:
+    """The most work within the budget and the least it costs, or None if it buys nothing."""
+    assert request.budget is not None
+    best: tuple[float, float] | None = None
+    for group in _groups(offers, request):
+        plannable = [o for o in group if work_of(o, request) is not None]
+        if not plannable:
+            continue
+        cheapest = min(item.per_unit_of_work for item in _items(plannable, request, reach=1.0))
+        items = _items(plannable, request, reach=request.budget / cheapest)
+        for counts in _combinations(items, request.max_gpus):
+            work = _fill_work(items, counts, request.budget)
+            if not work:
+                continue
+            cost = _fill_cost(items, counts, work * (1 - 1e-12))
+            assert cost is not None
+            if best is None or work > best[0] * (1 + 1e-9):
+                best = (work, cost)
+            elif work >= best[0] * (1 - 1e-9):
+                best = (max(best[0], work), min(best[1], cost))
+    return best
+
+
+def combinations_to_try(offers: list[Offer], request: PlanRequest) -> int:
+    """How many count combinations the brute force would walk (to keep examples small)."""
+    total = 0
+    for group in _groups(offers, request):
+        plannable = [o for o in group if work_of(o, request) is not None]
+        if not plannable:
+            continue
+        if request.gpu_hours is not None:
+            items = _items(plannable, request)
+        else:
+            per_unit = min(i.per_unit_of_work for i in _items(plannable, request, reach=1.0))
+            items = _items(plannable, request, reach=(request.budget or 0.0) / per_unit)
+        total += math.prod(item.most + 1 for item in items)
+    return total
 
 
 def _offer(index: int, kind: str, gpus: float, price: int, term: int) -> Offer:
@@ -177,9 +274,24 @@ def _single_offer_costs(offers: list[Offer], request: PlanRequest) -> list[float
     return costs
 
 
+def _work(plan: Plan) -> float:
+    return plan.gpu_hours if plan.equivalent_gpu_hours is None else plan.equivalent_gpu_hours
+
+
+def _refused(offers: list[Offer], request: PlanRequest, reason: str | None = None) -> None:
+    with pytest.raises(NoFeasiblePlan, match=reason):
+        solve(offers, request, now=NOW)
+
+
 def _check_constraints(plan: Plan, request: PlanRequest) -> None:
     n, d, g_max = request.gpu_hours, request.deadline_hours, request.max_gpus
-    assert plan.gpu_hours >= n * (1 - 1e-9)
+    if n is not None:
+        assert _work(plan) >= n * (1 - 1e-9)
+    if request.budget is not None:
+        assert plan.total_cost <= request.budget * (1 + 1e-9)
+    if request.one_cluster:
+        assert len({(ln.provider, ln.region, ln.instance_type) for ln in plan.lines}) == 1
+        assert len({ln.zone for ln in plan.lines if ln.zone}) <= 1
     assert sum(line.gpu_hours for line in plan.lines) == pytest.approx(plan.gpu_hours)
     assert plan.total_cost == pytest.approx(sum(line.cost for line in plan.lines))
     if g_max is not None:
@@ -195,6 +307,11 @@ def _check_constraints(plan: Plan, request: PlanRequest) -> None:
             assert line.gpu_hours == pytest.approx(
                 line.instance_hours * line.gpus_per_instance / overhead
             )
+            if line.equivalent_gpu_hours is not None:
+                assert line.throughput_ratio is not None
+                assert line.equivalent_gpu_hours == pytest.approx(
+                    line.gpu_hours * line.throughput_ratio
+                )
             if d is not None:
                 assert line.hours_per_instance <= d * (1 + 1e-9)
             else:
@@ -207,8 +324,7 @@ def test_planner_matches_brute_force(scenario: tuple[list[Offer], PlanRequest]) 
     offers, request = scenario
     expected = brute_force(offers, request)
     if expected is None:
-        with pytest.raises(NoFeasiblePlan):
-            solve(offers, request, now=NOW)
+        _refused(offers, request)
         return
     plan = solve(offers, request, now=NOW)
     assert plan.optimal
@@ -216,6 +332,116 @@ def test_planner_matches_brute_force(scenario: tuple[list[Offer], PlanRequest]) 
     assert plan.total_cost <= min(_single_offer_costs(offers, request), default=math.inf) * (
         1 + REL
     )
+    _check_constraints(plan, request)
+
+
+# Instance types of a training catalog: the GPU and count each carries.
+TYPES = {"t1": ("L4", 1), "t2": ("A100", 4), "t3": ("H100", 8), "t4": ("K80", 2)}
+training_offer_spec = st.tuples(
+    st.sampled_from(["on_demand", "on_demand", "spot", "reserved"]),
+    st.sampled_from(sorted(TYPES)),
+    st.sampled_from(["aws", "gcp"]),
+    st.sampled_from(["r1", "r2"]),
+    st.sampled_from([None, None, "a", "b"]),
+    st.integers(min_value=1, max_value=40),
+    st.sampled_from([4, 10, 25, 60]),
+)
+THROUGHPUTS: list[dict[str, float]] = [{}, {"H100": 1, "A100": 0.5}, {"a100": 0.25, "K80": 0.05}]
+
+
+def _training_offer(spec: tuple[str, str, str, str, str | None, int, int]) -> Offer:
+    kind, instance_type, provider, region, zone, price, term = spec
+    gpu, count = TYPES[instance_type]
+    return build_offer(
+        provider=provider,
+        region=region,
+        zone=zone,
+        instance_type=instance_type,
+        gpu=gpu,
+        gpu_count=count,
+        gpu_memory_gb=VOCABULARY.resolve(gpu).spec.memory_gb[-1],
+        # Commitments at a discount, so that mixing them with pay-as-you-go pays off often.
+        price_per_hour=float(price * count) / (4 if kind == "reserved" else 1),
+        purchase_option=PurchaseOption(kind),
+        term_hours=term if kind == "reserved" else 0,
+        observed_at=NOW,
+    )
+
+
+@st.composite
+def training_scenarios(draw: st.DrawFn) -> tuple[list[Offer], PlanRequest]:
+    specs = draw(st.lists(training_offer_spec, min_size=2, max_size=7))
+    if sum(1 for s in specs if s[0] == "reserved") > 2:  # keeps the enumeration small
+        specs = [s for s in specs if s[0] != "reserved"] + [s for s in specs if s[0] == "reserved"][
+            :2
+        ]
+    unique = {o.id: o for o in map(_training_offer, specs)}  # one price per natural key
+    mode = draw(st.sampled_from(["demand", "budget", "both"]))
+    equivalent = draw(st.booleans())
+    # Mostly capped in GPUs and time, and often asking for most of what the caps allow: there
+    # plans mix offers, and clusters differ in what they can do.
+    deadline = draw(st.sampled_from([None, 2.0, 5.0, 5.0, 10.0, 40.0]))
+    max_gpus = draw(st.one_of(st.none(), st.integers(1, 16), st.integers(6, 16)))
+    demand = draw(st.integers(1, 240)) / 4
+    if deadline is not None and max_gpus is not None and draw(st.booleans()):
+        demand = deadline * max_gpus * draw(st.sampled_from([0.3, 0.6, 0.8, 0.95]))
+    request = PlanRequest(
+        gpu_hours=None if mode == "budget" else demand,
+        budget=None if mode == "demand" else float(draw(st.sampled_from([3, 40, 300, 2500]))),
+        equivalent_gpu="H100" if equivalent else None,
+        throughput=draw(st.sampled_from(THROUGHPUTS)) if equivalent else {},
+        one_cluster=draw(st.booleans()),
+        deadline_hours=deadline,
+        max_gpus=max_gpus,
+        spot_overhead=draw(st.sampled_from([0.0, 0.25, 1.0])),
+        purchase_options=["on_demand", "spot", "reserved"],
+        top=0,
+    )
+    return list(unique.values()), request
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(training_scenarios())
+def test_training_requests_match_brute_force(scenario: tuple[list[Offer], PlanRequest]) -> None:
+    # One cluster, budgets (with and without a demand) and work-normalized requests, each
+    # alone and combined: the planner's answer is the exhaustive search's.
+    offers, request = scenario
+    assume(combinations_to_try(offers, request) <= 20_000)
+    kind = "budget" if request.gpu_hours is None else "demand"
+    kind += " with a budget" if kind == "demand" and request.budget else ""
+    event(
+        kind
+        + (", one cluster" if request.one_cluster else "")
+        + (", equivalent" if request.equivalent_gpu else "")
+    )
+    if not any(work_of(o, request) is not None for o in offers):
+        _refused(offers, request, "known throughput")
+        return
+    if request.gpu_hours is None:
+        expected = brute_force_budget(offers, request)
+        if expected is None:
+            _refused(offers, request)
+            return
+        plan = solve(offers, request, now=NOW)
+        event(f"budget plan of {len(plan.lines)} line(s)")
+        assert _work(plan) == pytest.approx(expected[0], rel=REL)
+        assert plan.total_cost == pytest.approx(expected[1], rel=REL, abs=1e-6)
+    else:
+        cheapest = brute_force(offers, request)
+        budget = request.budget
+        if cheapest is None or (budget is not None and cheapest > budget * (1 + 1e-7)):
+            _refused(offers, request, "over the budget" if cheapest is not None else None)
+            return
+        if budget is not None and cheapest > budget * (1 - 1e-7):
+            return  # at the budget to rounding: either answer is right
+        plan = solve(offers, request, now=NOW)
+        event(f"demand plan of {len(plan.lines)} line(s)")
+        assert plan.total_cost == pytest.approx(cheapest, rel=REL, abs=1e-6)
+    assert plan.optimal
     _check_constraints(plan, request)
 
 

@@ -15,9 +15,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator.gpus import default_vocabulary
 from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import solve
 from aggregator.planner.candidates import cheapest_per_shape, make_candidates, prune
+from aggregator.planner.cluster import clusters
+from aggregator.planner.core import shape_refinement
+from aggregator.planner.problem import Problem
+from aggregator.planner.throughput import work_scale
 from aggregator.plans import PlanRequest
 from tests.offers import build_offer
 
@@ -69,8 +74,9 @@ def test_pruning_keeps_the_same_offers_with_or_without_representatives(
     for currency in ("USD", "EUR"):
         mine = [o for o in offers if o.currency == currency]
         for group in (mine, [o for o in mine if o.provider == "aws"]):
-            everything = prune(make_candidates(group, request), request)
-            reduced = prune(make_candidates(cheapest_per_shape(group), request), request)
+            problem = Problem.of(request)
+            everything = prune(make_candidates(group, request), problem)
+            reduced = prune(make_candidates(cheapest_per_shape(group), request), problem)
             assert [c.offer.id for c in reduced] == [c.offer.id for c in everything]
 
 
@@ -96,3 +102,51 @@ def test_a_plan_over_thousands_of_same_shape_offers_picks_the_cheapest() -> None
     plan = solve(offers, request, now=NOW)
     assert {line.unit_price for line in plan.lines} == {2.0}
     assert plan.total_cost == 1000 / 8 * 2.0
+
+
+cluster_offer_spec = st.tuples(
+    st.sampled_from(["aws", "azure"]),
+    st.sampled_from(["on_demand", "spot", "reserved", "committed"]),
+    st.sampled_from([("t8", "H100", 8), ("t4", "A100", 4), ("t1", "L4", 1)]),
+    st.sampled_from(["r0", "r1"]),
+    st.sampled_from([None, "a", "b"]),
+    st.integers(min_value=1, max_value=12),
+    st.sampled_from([8760, 26280]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(cluster_offer_spec, min_size=1, max_size=40), requests, st.booleans())
+def test_refined_shapes_keep_what_pruning_keeps_in_each_cluster(
+    specs: list[tuple[str, str, tuple[str, str, int], str, str | None, int, int]],
+    request: PlanRequest,
+    equivalent: bool,
+) -> None:
+    # One-cluster and work-normalized plans reduce per shape *and* cluster / work per GPU-hour;
+    # pruning within each cluster must keep the same offers either way.
+    training = request.model_copy(
+        update={"one_cluster": True, "equivalent_gpu": "H100" if equivalent else None}
+    )
+    scale = work_scale(training, default_vocabulary())
+    offers: dict[str, Offer] = {}
+    for i, (provider, kind, (instance_type, gpu, gpus), region, zone, price, term) in enumerate(
+        specs
+    ):
+        option = PurchaseOption(kind)
+        offer = build_offer(
+            provider=provider, region=region, zone=zone, instance_type=instance_type, gpu=gpu,
+            gpu_count=gpus, price_per_hour=float(price * gpus), purchase_option=option,
+            term_hours=term if option.is_commitment else 0, source={"sku": f"S{i}"},
+            observed_at=NOW,
+        )  # fmt: skip
+        offers.setdefault(offer.id, offer)
+    problem = Problem.of(training, scale.unit)
+    refine = shape_refinement(training, scale)
+    everything = clusters(make_candidates(list(offers.values()), training, scale))
+    candidates = make_candidates(cheapest_per_shape(list(offers.values()), refine), training, scale)
+    reduced = {cluster.key: cluster for cluster in clusters(candidates)}
+    assert {cluster.key for cluster in everything} == set(reduced)
+    for cluster in everything:
+        assert [c.offer.id for c in prune(reduced[cluster.key].candidates, problem)] == [
+            c.offer.id for c in prune(cluster.candidates, problem)
+        ]

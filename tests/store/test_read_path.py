@@ -26,6 +26,7 @@ from aggregator.errors import SchemaOutdated, StoreError
 from aggregator.globs import glob_regex
 from aggregator.gpus import MEMORY_TOLERANCE_GB
 from aggregator.models import Offer, PurchaseOption
+from aggregator.offer_view import PlannableOffer
 from aggregator.planner.candidates import cheapest_per_shape
 from db import migrate, read, store
 from db.engine import make_engine
@@ -48,6 +49,14 @@ _OPTIONS = {
 _REGIONS = ["us-east-1", "US-West-2", "eu_west", "eu%west", "asia-east1", "us-central1"]
 _GPUS = [("H100", 80.0), ("H100", 94.0), ("A100", 40.0), ("A100", 80.2), ("A10", 24.0)]
 _COUNTS = [1.0, 2.0, 8.0, 1 / 3, 1 / 6, 0.5, 4.0]
+# How plans split the per-shape reduction: by GPU for work-normalized plans, by cluster for
+# one-cluster plans, by both.
+_SHAPE_SPLITS: list[tuple[str, ...]] = [
+    (),
+    ("gpu", "gpu_memory_gb"),
+    ("region", "zone", "instance_type"),
+    ("gpu", "gpu_memory_gb", "region", "zone", "instance_type"),
+]
 
 
 def _catalog(seed: int = 7, size: int = 240) -> list[Offer]:
@@ -115,7 +124,12 @@ def _expected(q: OfferQuery) -> list[Offer]:
     )  # fmt: skip
     matching = sorted(filter(keep, CATALOG), key=sort)
     if q.cheapest_per_shape:
-        matching = [o for o in cheapest_per_shape(matching) if isinstance(o, Offer)]
+
+        def refine(o: PlannableOffer) -> tuple[object, ...]:
+            return tuple(getattr(o, column) for column in q.shape_columns)
+
+        reduced = cheapest_per_shape(matching, refine if q.shape_columns else None)
+        matching = [o for o in reduced if isinstance(o, Offer)]
     return matching if q.limit is None else matching[: q.limit]
 
 
@@ -146,6 +160,7 @@ def queries(draw: st.DrawFn) -> OfferQuery:
         whole_gpus=draw(st.booleans()),
         currencies=some(st.sampled_from(["USD", "EUR", "JPY"])),
         cheapest_per_shape=draw(st.booleans()),
+        shape_columns=draw(st.sampled_from(_SHAPE_SPLITS)),
     )
 
 

@@ -1,4 +1,5 @@
-"""The plan routes: the cheapest way to buy N GPU-hours, asked in a JSON body or in the query.
+"""The plan routes: the cheapest way to buy N GPU-hours (or the most a budget buys), asked in a
+JSON body or in the query (:class:`~aggregator.plans.PlanQuery`).
 
 Plans go through :func:`aggregator.planner.plan_from_store`, as ``gpuhours cheapest`` does.
 Both routes are ``async`` so a plan from the memo (:mod:`aggregator.api.cache`) costs no thread
@@ -28,7 +29,7 @@ from aggregator.api.routes.shared import (
 )
 from aggregator.api.state import Service, ServiceDep
 from aggregator.errors import InvalidInput
-from aggregator.plans import Plan, PlanRequest
+from aggregator.plans import Plan, PlanQuery, PlanRequest
 
 __all__ = ["get_plan", "post_plan", "router"]
 
@@ -111,10 +112,11 @@ async def post_plan(request: PlanRequest, service: ServiceDep) -> Response:
     summary="The cheapest way to buy N GPU-hours (query parameters)",
     responses=_PLAN_RESPONSES,
 )
-async def get_plan(request: Annotated[PlanRequest, Query()], service: ServiceDep) -> Response:
+async def get_plan(query: Annotated[PlanQuery, Query()], service: ServiceDep) -> Response:
     """Plan with the request as query parameters: ``?gpu_hours=1000&gpus=H100&max_gpus=64``.
 
-    List fields repeat (``gpus=H100&gpus=A100``); the fields and their rules are those of the
+    List fields repeat (``gpus=H100&gpus=A100``), ``throughput`` as ``GPU=RATIO`` texts
+    (``throughput=H100=1&throughput=A100=0.4``); the fields and their rules are those of the
     ``POST`` body.
     """
-    return await _plan(service, request)
+    return await _plan(service, query.request())
