@@ -8,7 +8,7 @@ The solver is :mod:`aggregator.planner`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from annotated_types import Ge, Gt, Le
 from pydantic import (
@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     computed_field,
     field_validator,
     model_validator,
@@ -49,7 +50,13 @@ from aggregator.models import (
     Payment,
     PurchaseOption,
 )
-from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
+from aggregator.plan_defaults import (
+    DEFAULT_CHECKPOINT_MINUTES,
+    DEFAULT_MIN_MEMORY_GB_PER_GPU,
+    DEFAULT_MIN_VCPUS_PER_GPU,
+    DEFAULT_RESTART_MINUTES,
+    MAX_JOB_MINUTES,
+)
 
 __all__ = [
     "DEFAULT_PLAN_PURCHASE_OPTIONS",
@@ -82,6 +89,12 @@ def _names(values: list[str], what: str) -> list[str]:
     if any(not value for value in cleaned):
         raise ValueError(f"an empty {what} matches nothing")
     return list(dict.fromkeys(cleaned))
+
+
+_Auto = Annotated[
+    Literal["auto"], WithJsonSchema({"type": "string", "const": "auto", "maxLength": 4})
+]
+"""``spot_overhead: auto``; its schema states its length, as every text of the API does."""
 
 
 class PlanRequest(BaseModel):
@@ -165,9 +178,18 @@ class PlanRequest(BaseModel):
         description="documented instance-to-instance bandwidth, Gbit/s, an instance needs; "
         "offers without a documented figure never pass",
     )
-    spot_overhead: Annotated[FiniteInput, Ge(0), Le(100)] = Field(
+    spot_overhead: Annotated[FiniteInput, Ge(0), Le(100)] | _Auto = Field(
         default=0.0,
-        description="share of interruptible GPU-hours lost to interruptions (0.1 = 10 %)",
+        description="share of interruptible GPU-hours lost to interruptions (0.1 = 10 %), or "
+        "'auto': per offer, from the seller's interruption data and the job's checkpointing",
+    )
+    checkpoint_minutes: Annotated[FiniteInput, Ge(0), Le(MAX_JOB_MINUTES)] = Field(
+        default=DEFAULT_CHECKPOINT_MINUTES,
+        description="with spot_overhead 'auto': how often the job checkpoints",
+    )
+    restart_minutes: Annotated[FiniteInput, Ge(0), Le(MAX_JOB_MINUTES)] = Field(
+        default=DEFAULT_RESTART_MINUTES,
+        description="with spot_overhead 'auto': how long the job takes to resume",
     )
     equivalent_gpu: Text | None = Field(
         default=None,
@@ -252,6 +274,20 @@ class PlanRequest(BaseModel):
                 "in GPU-hours of that GPU"
             )
         return self
+
+    @model_validator(mode="after")
+    def _job_timing_needs_auto(self) -> Self:
+        given = {"checkpoint_minutes", "restart_minutes"} & self.model_fields_set
+        if given and self.spot_overhead != "auto":
+            raise ValueError(
+                f"{' and '.join(sorted(given))} only apply with spot_overhead 'auto', which "
+                "prices interruptions from them"
+            )
+        return self
+
+    @property
+    def auto_spot_overhead(self) -> bool:
+        return self.spot_overhead == "auto"
 
     @property
     def allows_interruptible(self) -> bool:
@@ -379,7 +415,8 @@ class PlanQuery(PlanRequest):
 
     def request(self) -> PlanRequest:
         """The request these parameters spell; :class:`InvalidInput` naming ``throughput``."""
-        fields = {name: getattr(self, name) for name in PlanRequest.model_fields}
+        given = self.model_fields_set & set(PlanRequest.model_fields)
+        fields = {name: getattr(self, name) for name in given}
         fields["throughput"] = ratio_pairs(self.throughput, "throughput", "throughput")
         try:
             return PlanRequest.model_validate(fields)

@@ -23,7 +23,12 @@ from aggregator.cli.options import (
 )
 from aggregator.durations import parse_duration_seconds
 from aggregator.errors import InvalidInput
-from aggregator.plan_defaults import DEFAULT_MIN_MEMORY_GB_PER_GPU, DEFAULT_MIN_VCPUS_PER_GPU
+from aggregator.plan_defaults import (
+    DEFAULT_CHECKPOINT_MINUTES,
+    DEFAULT_MIN_MEMORY_GB_PER_GPU,
+    DEFAULT_MIN_VCPUS_PER_GPU,
+    DEFAULT_RESTART_MINUTES,
+)
 
 if TYPE_CHECKING:  # imported where used, so `gpuhours --help` does not load them
     from rich.console import Console
@@ -55,6 +60,8 @@ _FLAGS = {
     "deadline_hours": "--deadline",
     "max_gpus": "--max-gpus",
     "spot_overhead": "--spot-overhead",
+    "checkpoint_minutes": "--checkpoint-minutes",
+    "restart_minutes": "--restart-minutes",
     "equivalent_gpu": "--equivalent",
     "throughput": "--throughput",
     "one_cluster": "--one-cluster",
@@ -138,9 +145,30 @@ def cheapest(
         bool, typer.Option("--spot", help="Also plan with spot and low-priority capacity.")
     ] = False,
     spot_overhead: Annotated[
-        float,
-        typer.Option("--spot-overhead", help="Share of spot GPU-hours lost to interruptions."),
-    ] = 0.0,
+        str,
+        typer.Option(
+            "--spot-overhead",
+            metavar="SHARE|auto",
+            help="Share of spot GPU-hours lost to interruptions, or 'auto': per offer, from "
+            "the seller's interruption data and --checkpoint-minutes / --restart-minutes.",
+        ),
+    ] = "0",
+    checkpoint_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--checkpoint-minutes",
+            help=f"With --spot-overhead auto: how often the job checkpoints "
+            f"(default {DEFAULT_CHECKPOINT_MINUTES:g}).",
+        ),
+    ] = None,
+    restart_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--restart-minutes",
+            help=f"With --spot-overhead auto: how long the job takes to resume "
+            f"(default {DEFAULT_RESTART_MINUTES:g}).",
+        ),
+    ] = None,
     provider: ProviderOpt = None,
     region: RegionOpt = None,
     purchase_option: OptionOpt = None,
@@ -268,7 +296,15 @@ def cheapest(
             allow_fractional=allow_fractional,
             min_interconnect_gbps=min_interconnect_gbps,
             **host_floor,
-            spot_overhead=spot_overhead,
+            spot_overhead=spot_overhead.strip().lower(),
+            **{
+                name: value
+                for name, value in (
+                    ("checkpoint_minutes", checkpoint_minutes),
+                    ("restart_minutes", restart_minutes),
+                )
+                if value is not None
+            },
             equivalent_gpu=equivalent,
             throughput=ratio_pairs(throughput or [], "throughput", "--throughput"),
             one_cluster=one_cluster,

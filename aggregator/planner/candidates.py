@@ -13,7 +13,7 @@ candidates. The dominance rules and why they are sound: docs/planner.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.models import PurchaseOption
@@ -86,18 +86,28 @@ _KINDS = {option: (option.interruptible, option.is_commitment) for option in Pur
 """Whether each purchase option is interruptible, and a commitment: looked up per offer."""
 
 
-def lost_share(offer: PlannableOffer, request: PlanRequest) -> float:
-    """The share of an offer's GPU-hours assumed lost to interruptions: the request's
-    ``spot_overhead`` for interruptible capacity, nothing otherwise. Every delivery rate goes
-    through here, so a per-offer figure has one place to come in."""
-    return request.spot_overhead if offer.purchase_option.interruptible else 0.0
+def lost_share(
+    offer: PlannableOffer, request: PlanRequest, overheads: Mapping[str, float] | None = None
+) -> float:
+    """The extra GPU-hours bought per GPU-hour an interruptible offer delivers: the offer's
+    own figure in ``overheads`` (``spot_overhead: auto``), else the request's
+    ``spot_overhead``; nothing for other offers. Every delivery rate goes through here."""
+    if not offer.purchase_option.interruptible:
+        return 0.0
+    if overheads is not None:
+        return overheads[offer.id]
+    assert not isinstance(request.spot_overhead, str), "auto overheads are priced per offer"
+    return request.spot_overhead
 
 
 def make_candidates(
-    offers: Sequence[PlannableOffer], request: PlanRequest, scale: WorkScale = RAW
+    offers: Sequence[PlannableOffer],
+    request: PlanRequest,
+    scale: WorkScale = RAW,
+    overheads: Mapping[str, float] | None = None,
 ) -> list[Candidate]:
     """Candidates for offers that already passed the request's filters (``scale`` among them:
-    every offer's work per GPU-hour is known)."""
+    every offer's work per GPU-hour is known); ``overheads`` as in :func:`lost_share`."""
     deadline = request.deadline_hours
     candidates: list[Candidate] = []
     for offer in offers:
@@ -106,7 +116,11 @@ def make_candidates(
         assert work is not None, "offers of unknown throughput are filtered out first"
         price = float(offer.price_per_hour)
         interruptible, commitment = _KINDS[offer.purchase_option]
-        rate = gpus * work / (1.0 + lost_share(offer, request)) if interruptible else gpus * work
+        rate = (
+            gpus * work / (1.0 + lost_share(offer, request, overheads))
+            if interruptible
+            else gpus * work
+        )
         if commitment:
             hours = float(offer.term_hours) if deadline is None else min(offer.term_hours, deadline)
             unit_cost = price * offer.term_hours

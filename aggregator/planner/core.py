@@ -12,12 +12,14 @@ assumed anywhere: a budget is read in the currency of each plan it limits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary, default_vocabulary
+from aggregator.interruptions import InterruptionRate, RateKey
 from aggregator.models import utcnow
 from aggregator.offer_view import PlannableOffer
 from aggregator.planner.allocate import plan_lines
@@ -30,6 +32,11 @@ from aggregator.planner.notes import money, plan_notes
 from aggregator.planner.problem import Problem
 from aggregator.planner.search import best
 from aggregator.planner.solution import Solution
+from aggregator.planner.spot_loss import (
+    DEFAULT_MONTHLY_INTERRUPTION_PERCENT,
+    SpotLoss,
+    spot_overheads,
+)
 from aggregator.planner.throughput import RAW, WorkScale, work_scale
 from aggregator.plans import Plan, PlanRequest
 
@@ -60,6 +67,17 @@ def solve(
     return plan_matching(apply_steps(offers, steps), request, scale=scale, options=options, now=now)
 
 
+def _by_overhead(
+    refine: Callable[[PlannableOffer], Hashable] | None, overheads: Mapping[str, float]
+) -> Callable[[PlannableOffer], Hashable]:
+    """``refine``, also keeping apart offers whose spot losses differ."""
+
+    def key(offer: PlannableOffer) -> Hashable:
+        return (None if refine is None else refine(offer), overheads.get(offer.id))
+
+    return key
+
+
 def shape_refinement(
     request: PlanRequest, scale: WorkScale
 ) -> Callable[[PlannableOffer], Hashable] | None:
@@ -83,20 +101,93 @@ def plan_matching(
     scale: WorkScale = RAW,
     options: SolverOptions | None = None,
     now: datetime | None = None,
+    interruptions: Mapping[RateKey, InterruptionRate] | None = None,
 ) -> Plan:
     """Plan over offers that already passed the request's filters (see :func:`solve`);
-    ``scale`` is the request's :func:`~aggregator.planner.throughput.work_scale`."""
+    ``scale`` is the request's :func:`~aggregator.planner.throughput.work_scale`.
+
+    With ``spot_overhead: auto`` each interruptible offer loses the work its seller's
+    ``interruptions`` data (or the default) says. In one cluster every interruptible instance
+    stalls all of them, so the loss depends on how many the plan uses: the plan is solved for
+    one, then again for the count the answer used, until it uses no more than it was priced
+    for (docs/planner.md).
+    """
     options = options or SolverOptions()
     now = now or utcnow()
+    if not request.auto_spot_overhead:
+        return _plan_priced(offers, request, scale, options, now, None)
+    loss = SpotLoss(request.checkpoint_minutes, request.restart_minutes)
+    rates = interruptions or {}
+    stalled_by = 1
+    for _ in range(_MAX_SPOT_ROUNDS):
+        overheads = spot_overheads(offers, loss, rates, stalled_by=stalled_by)
+        usable = [o for o in offers if not math.isinf(overheads.get(o.id, 0.0))]
+        if not usable:
+            break
+        plan = _plan_priced(usable, request, scale, options, now, overheads)
+        used = sum(line.instances for line in plan.lines if line.interruptible)
+        if not request.one_cluster or used <= stalled_by:
+            return _with_spot_note(plan, offers, rates, loss, stalled_by, request)
+        stalled_by = used
+    steady = [o for o in offers if not o.purchase_option.interruptible]
+    if not steady:
+        raise NoFeasiblePlan(
+            "interruptions would cost the job all of its work on the spot capacity that "
+            "matches; checkpoint more often (--checkpoint-minutes) or plan without spot"
+        )
+    plan = _plan_priced(steady, request, scale, options, now, None)
+    return _with_spot_note(plan, offers, rates, loss, stalled_by, request)
+
+
+_MAX_SPOT_ROUNDS = 50
+"""Rounds of re-pricing a one-cluster plan's spot loss before planning without spot."""
+
+
+def _with_spot_note(
+    plan: Plan,
+    offers: Sequence[PlannableOffer],
+    rates: Mapping[RateKey, InterruptionRate],
+    loss: SpotLoss,
+    stalled_by: int,
+    request: PlanRequest,
+) -> Plan:
+    spot = [o for o in offers if o.purchase_option.interruptible]
+    if not spot:
+        return plan
+    known = sum((o.provider, o.region, o.instance_type) in rates for o in spot)
+    text = (
+        f"spot losses priced per offer: an interruption costs "
+        f"{loss.hours_lost_per_interruption * 60:g} minutes of work (half of "
+        f"{request.checkpoint_minutes:g}-minute checkpoints plus a "
+        f"{request.restart_minutes:g}-minute restart); {known} of {len(spot)} interruptible "
+        f"offers priced from the seller's interruption data, the rest at the default of "
+        f"{DEFAULT_MONTHLY_INTERRUPTION_PERCENT:g}% of instances interrupted a month"
+    )
+    if request.one_cluster:
+        text += f"; one cluster priced for {stalled_by} interruptible instance(s) stalling it"
+    return plan.model_copy(update={"notes": [*plan.notes, text]})
+
+
+def _plan_priced(
+    offers: Sequence[PlannableOffer],
+    request: PlanRequest,
+    scale: WorkScale,
+    options: SolverOptions,
+    now: datetime,
+    overheads: Mapping[str, float] | None,
+) -> Plan:
     problem = Problem.of(request, scale.unit)
+    refine = shape_refinement(request, scale)
+    if overheads is not None:
+        refine = _by_overhead(refine, overheads)
     by_currency: dict[str, list[PlannableOffer]] = {}
-    for offer in cheapest_per_shape(offers, shape_refinement(request, scale)):
+    for offer in cheapest_per_shape(offers, refine):
         by_currency.setdefault(offer.currency, []).append(offer)
     currencies = sorted(by_currency, key=lambda c: (c != MAIN_CURRENCY, c))
     planner = _Planner(request, problem, scale, options, now)
     plans: dict[str, Plan] = {}
     failures: dict[str, str] = {}
-    candidates = {c: make_candidates(by_currency[c], request, scale) for c in currencies}
+    candidates = {c: make_candidates(by_currency[c], request, scale, overheads) for c in currencies}
     groups = {c: clusters(candidates[c]) if request.one_cluster else None for c in currencies}
     for currency in currencies:
         try:

@@ -30,6 +30,7 @@ from aggregator.planner.milp import SolverOptions
 from aggregator.planner.throughput import WorkScale, work_scale
 from aggregator.plans import Plan, PlanRequest
 from aggregator.terms import ActiveTerm, apply_terms
+from db.interruptions import interruption_rates
 from db.offer_cache import cached_offer_records
 from db.offer_sql import OfferQuery
 from db.read import query_offer_records
@@ -81,7 +82,8 @@ def plan_from_store(
     reader = as_reader(source)
     # Per-shape reduction in SQL is the planner's own first step only while nothing changes
     # prices or drops offers after the read.
-    reduce = not applied and not in_python
+    # Per-offer spot losses (``spot_overhead: auto``) differ by region and instance type.
+    reduce = not applied and not in_python and not request.auto_spot_overhead
     query = _query(
         gpus,
         in_sql,
@@ -93,7 +95,17 @@ def plan_from_store(
     if not offers:
         raise _diagnose(reader, gpus, in_sql)
     matching = apply_terms(apply_steps(offers, in_python), applied)
-    return plan_matching(matching, request, scale=scale, options=options, now=now)
+    rates = None
+    if request.auto_spot_overhead:
+        keys = {
+            (o.provider, o.region, o.instance_type)
+            for o in matching
+            if o.purchase_option.interruptible
+        }
+        rates = interruption_rates(reader, keys)
+    return plan_matching(
+        matching, request, scale=scale, options=options, now=now, interruptions=rates
+    )
 
 
 def _shape_columns(request: PlanRequest, scale: WorkScale) -> tuple[str, ...]:

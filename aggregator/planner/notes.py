@@ -144,7 +144,7 @@ def plan_notes(
             f"({spot_hours / total:.0%}) run on spot / low-priority instances, "
             "which the provider may reclaim at any time"
         )
-        if request.spot_overhead:
+        if request.spot_overhead and not isinstance(request.spot_overhead, str):
             bought = sum(line.instance_hours * line.gpus_per_instance for line in spot)
             text += (
                 f"; with {request.spot_overhead:.0%} assumed lost to interruptions, "

@@ -10,9 +10,11 @@ number of interruptible instances. The model and its assumptions: docs/planner.m
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from aggregator.interruptions import InterruptionRate
+from aggregator.interruptions import InterruptionRate, RateKey
+from aggregator.offer_view import PlannableOffer
 
 __all__ = [
     "DEFAULT_MONTHLY_INTERRUPTION_PERCENT",
@@ -20,6 +22,7 @@ __all__ = [
     "OPEN_BUCKET_FACTOR",
     "SpotLoss",
     "monthly_interruption_percent",
+    "spot_overheads",
 ]
 
 HOURS_PER_MONTH = 730.0
@@ -60,3 +63,23 @@ class SpotLoss:
         (itself included) each stop it on interruption; capped at 1 (nothing delivered)."""
         per_hour = monthly_percent / 100 / HOURS_PER_MONTH
         return min(1.0, stalled_by * per_hour * self.hours_lost_per_interruption)
+
+
+def spot_overheads(
+    offers: Iterable[PlannableOffer],
+    loss: SpotLoss,
+    rates: Mapping[RateKey, InterruptionRate],
+    *,
+    stalled_by: int = 1,
+) -> dict[str, float]:
+    """Per interruptible offer id, the extra GPU-hours bought per GPU-hour delivered (the
+    ``spot_overhead`` of that offer): ``f / (1 - f)`` for the lost share ``f``; infinite when
+    the loss is all of the work, so such an offer is never planned with."""
+    overheads: dict[str, float] = {}
+    for offer in offers:
+        if not offer.purchase_option.interruptible:
+            continue
+        rate = rates.get((offer.provider, offer.region, offer.instance_type))
+        share = loss.lost_share(monthly_interruption_percent(rate), stalled_by=stalled_by)
+        overheads[offer.id] = float("inf") if share >= 1 else share / (1 - share)
+    return overheads

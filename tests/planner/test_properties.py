@@ -21,10 +21,14 @@ from hypothesis import strategies as st
 
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import default_vocabulary
+from aggregator.interruptions import InterruptionRate
 from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import solve
+from aggregator.planner.core import plan_matching
+from aggregator.planner.spot_loss import SpotLoss, spot_overheads
 from aggregator.plans import Plan, PlanRequest
 from tests.offers import build_offer
+from tests.rates import build_rate
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 REL = 1e-6
@@ -61,8 +65,14 @@ def work_of(offer: Offer, request: PlanRequest) -> float | None:
     return ours / theirs if ours and theirs else None
 
 
-def _items(offers: list[Offer], request: PlanRequest, reach: float | None = None) -> list[Item]:
-    """Items with the counts worth trying: for a demand, or (``reach``) for a budget."""
+def _items(
+    offers: list[Offer],
+    request: PlanRequest,
+    reach: float | None = None,
+    overheads: dict[str, float] | None = None,
+) -> list[Item]:
+    """Items with the counts worth trying: for a demand, or (``reach``) for a budget;
+    ``overheads`` are per-offer spot overheads (``spot_overhead: auto``)."""
     d, g_max, budget = request.deadline_hours, request.max_gpus, request.budget
     n = request.gpu_hours if reach is None else reach
     assert n is not None
@@ -79,7 +89,14 @@ def _items(offers: list[Offer], request: PlanRequest, reach: float | None = None
                 most = min(most, math.floor(budget / unit_cost + 1e-9))
             item = Item(g, g * w, offer.price_per_hour, True, unit_cost, capacity, most)
         else:
-            rate = g * w / (1 + request.spot_overhead) if offer.interruptible else g * w
+            overhead = (
+                overheads[offer.id]
+                if overheads is not None and offer.interruptible
+                else float(request.spot_overhead)
+                if offer.interruptible
+                else 0.0
+            )
+            rate = g * w / (1 + overhead)
             if d is None:
                 capacity, most = math.inf, 1  # one instance can run as long as needed
             else:
@@ -172,12 +189,14 @@ def _groups(offers: list[Offer], request: PlanRequest) -> list[list[Offer]]:
     return clusters_of(offers) if request.one_cluster else [offers]
 
 
-def brute_force(offers: list[Offer], request: PlanRequest) -> float | None:
+def brute_force(
+    offers: list[Offer], request: PlanRequest, overheads: dict[str, float] | None = None
+) -> float | None:
     """The cheapest cost over every combination of counts, or None if none is feasible."""
     assert request.gpu_hours is not None
     best: float | None = None
     for group in _groups(offers, request):
-        items = _items(group, request)
+        items = _items(group, request, overheads=overheads)
         for counts in _combinations(items, request.max_gpus):
             cost = _fill_cost(items, counts, request.gpu_hours)
             if cost is not None and (best is None or cost < best):
@@ -451,3 +470,52 @@ def test_brute_force_agrees_with_a_hand_computed_case() -> None:
     request = PlanRequest(gpu_hours=100, deadline_hours=10, max_gpus=12)
     assert brute_force(offers, request) == pytest.approx(1040)
     assert brute_force(offers, request.model_copy(update={"max_gpus": 4})) is None
+
+
+BUCKETS: list[dict[str, Any] | None] = [
+    None,  # no data: the default
+    {"bucket": 0, "bucket_label": "<5%", "interruption_min_percent": 0,
+     "interruption_max_percent": 5},
+    {"bucket": 2, "bucket_label": "10-15%", "interruption_min_percent": 11,
+     "interruption_max_percent": 16},
+    {"bucket": 4, "bucket_label": ">20%", "interruption_min_percent": 22,
+     "interruption_max_percent": 100},
+]  # fmt: skip
+
+
+@st.composite
+def auto_scenarios(
+    draw: st.DrawFn,
+) -> tuple[list[Offer], PlanRequest, dict[tuple[str, str, str], InterruptionRate]]:
+    offers, base = draw(scenarios())
+    rates = {}
+    for offer in offers:
+        bucket = draw(st.sampled_from(BUCKETS))
+        if offer.interruptible and bucket is not None:
+            rate = build_rate(region=offer.region, instance_type=offer.instance_type, **bucket)
+            rates[rate.key()] = rate
+    fields = base.model_dump(exclude={"spot_overhead"}, exclude_unset=True)
+    request = PlanRequest(
+        **fields,
+        spot_overhead="auto",
+        checkpoint_minutes=draw(st.sampled_from([0, 30, 1440])),
+        restart_minutes=draw(st.sampled_from([0, 10, 1440])),
+    )
+    return offers, request, rates
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(auto_scenarios())
+def test_auto_spot_overheads_match_brute_force(
+    scenario: tuple[list[Offer], PlanRequest, dict[tuple[str, str, str], InterruptionRate]],
+) -> None:
+    offers, request, rates = scenario
+    loss = SpotLoss(request.checkpoint_minutes, request.restart_minutes)
+    expected = brute_force(offers, request, overheads=spot_overheads(offers, loss, rates))
+    if expected is None:
+        with pytest.raises(NoFeasiblePlan):
+            plan_matching(offers, request, now=NOW, interruptions=rates)
+        return
+    plan = plan_matching(offers, request, now=NOW, interruptions=rates)
+    assert plan.optimal
+    assert plan.total_cost == pytest.approx(expected, rel=REL, abs=1e-6)
