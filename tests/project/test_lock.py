@@ -113,3 +113,21 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert "-c requirements.txt" in install_and_test
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == install_and_test
+
+
+def test_the_pip_lock_is_the_export_of_uv_lock() -> None:
+    """``uv.lock`` is the lock; ``requirements.txt`` is what pip reads of it: same pins."""
+    packages = tomllib.loads((REPO / "uv.lock").read_text())["package"]
+    in_uv = {
+        (canonicalize_name(p["name"]), p["version"])
+        for p in packages
+        if canonicalize_name(p["name"]) not in NOT_LOCKED
+    }
+    in_pip = set()
+    for line in LOCK.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            requirement = Requirement(line)
+            (spec,) = requirement.specifier
+            in_pip.add((canonicalize_name(requirement.name), spec.version))
+    assert in_uv == in_pip
