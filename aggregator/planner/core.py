@@ -35,6 +35,7 @@ from aggregator.planner.solution import Solution
 from aggregator.planner.spot_loss import (
     DEFAULT_MONTHLY_INTERRUPTION_PERCENT,
     SpotLoss,
+    rate_key,
     spot_overheads,
 )
 from aggregator.planner.throughput import RAW, WorkScale, work_scale
@@ -154,7 +155,7 @@ def _with_spot_note(
     spot = [o for o in offers if o.purchase_option.interruptible]
     if not spot:
         return plan
-    known = sum((o.provider, o.region, o.instance_type) in rates for o in spot)
+    known = sum(rate_key(o) in rates for o in spot)
     text = (
         f"spot losses priced per offer: an interruption costs "
         f"{loss.hours_lost_per_interruption * 60:g} minutes of work (half of "

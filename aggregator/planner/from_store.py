@@ -27,6 +27,7 @@ from aggregator.planner.filters import (
     resolve_gpus,
 )
 from aggregator.planner.milp import SolverOptions
+from aggregator.planner.spot_loss import rate_key
 from aggregator.planner.throughput import WorkScale, work_scale
 from aggregator.plans import Plan, PlanRequest
 from aggregator.terms import ActiveTerm, apply_terms
@@ -97,11 +98,7 @@ def plan_from_store(
     matching = apply_terms(apply_steps(offers, in_python), applied)
     rates = None
     if request.auto_spot_overhead:
-        keys = {
-            (o.provider, o.region, o.instance_type)
-            for o in matching
-            if o.purchase_option.interruptible
-        }
+        keys = {rate_key(o) for o in matching if o.purchase_option.interruptible}
         rates = interruption_rates(reader, keys)
     return plan_matching(
         matching, request, scale=scale, options=options, now=now, interruptions=rates

@@ -22,6 +22,7 @@ __all__ = [
     "OPEN_BUCKET_FACTOR",
     "SpotLoss",
     "monthly_interruption_percent",
+    "rate_key",
     "spot_overheads",
 ]
 
@@ -34,6 +35,11 @@ OPEN_BUCKET_FACTOR = 2.0
 """The top bucket (">20%") is open: its published upper bound (100 %) says nothing, so the
 model takes twice its lower bound, a pessimistic reading."""
 _OPEN_BUCKET_MAX = 100.0
+
+
+def rate_key(offer: PlannableOffer) -> RateKey:
+    """The key of the interruption rate that applies to ``offer``."""
+    return (offer.provider, offer.region, offer.instance_type)
 
 
 def monthly_interruption_percent(rate: InterruptionRate | None) -> float:
@@ -79,7 +85,7 @@ def spot_overheads(
     for offer in offers:
         if not offer.purchase_option.interruptible:
             continue
-        rate = rates.get((offer.provider, offer.region, offer.instance_type))
+        rate = rates.get(rate_key(offer))
         share = loss.lost_share(monthly_interruption_percent(rate), stalled_by=stalled_by)
         overheads[offer.id] = float("inf") if share >= 1 else share / (1 - share)
     return overheads
