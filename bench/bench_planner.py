@@ -27,7 +27,16 @@ already in memory. Cases:
 - equivalent: 200,000 H100-equivalent GPU-hours from any GPU of known throughput within 30
   days on at most 512 GPUs at once, an A100 measured at 0.35 of an H100;
 - training: all three at once: the most H100-equivalent GPU-hours 500,000 USD buys within
-  30 days on one cluster of at most 128 GPUs.
+  30 days on one cluster of at most 128 GPUs;
+- spot-auto: the spot case with ``spot_overhead: auto`` (each spot offer's loss from its
+  interruption bucket, 30-minute checkpoints, 10-minute restarts);
+- cluster-auto: 150,000 H100 GPU-hours within 30 days on one cluster of at most 256 GPUs,
+  spot allowed and priced ``auto``, so the planner re-prices the cluster's spot instances
+  until their count agrees with the loss charged.
+
+AWS offers get synthetic interruption rates (the Spot Instance Advisor's five buckets, sampled
+per region and instance type); Azure and GCP have none, as in a real store, so ``auto`` prices
+them with the documented default.
 
 The catalog is synthetic but shaped like the real one: AWS, Azure and GCP instance shapes with
 their GPU counts (fractional A10 on Azure), per-provider purchase options (AWS reserved terms
@@ -37,7 +46,7 @@ fixed seed. Larger stores have more regions. SQLite runs on a temporary file; Po
 when ``--pg URL`` or ``GPUHOURS_TEST_DATABASE_URL`` is set, in a schema dropped afterwards.
 
     python bench/bench_planner.py [--sizes 1000,10000,100000] [--repeat 100] [--pg URL]
-                                  [--gc-freeze]
+                                  [--gc-freeze] [--cases training,spot-auto]
 
 Most of a p99 above the p50 is a generation-2 collection of the cyclic garbage collector: a
 pass over the ~100k objects the process holds after start-up (tens of ms), which the objects
@@ -68,8 +77,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from aggregator.gpus import GpuVocabulary, default_vocabulary
+from aggregator.interruptions import InterruptionRate
 from aggregator.models import Offer, OfferingClass, Payment, PurchaseOption
 from aggregator.planner import from_store, plan_from_store, solve
+from aggregator.planner.core import shape_columns
 from aggregator.planner.filters import filter_steps, resolve_gpus
 from aggregator.planner.throughput import work_scale
 from aggregator.plans import PlanRequest
@@ -235,8 +246,46 @@ def make_offers(count: int, seed: int = 0) -> list[Offer]:
     return offers
 
 
+# The Spot Instance Advisor's scale: (label, lower and upper bound in % interrupted a month).
+ADVISOR_BUCKETS = [("<5%", 0, 5), ("5-10%", 5, 10), ("10-15%", 10, 15), ("15-20%", 15, 20)]
+ADVISOR_BUCKETS.append((">20%", 20, 100))
+
+
+def make_rates(offers: list[Offer], seed: int = 0) -> list[InterruptionRate]:
+    """A sampled interruption rate for every AWS (region, instance type) the offers hold."""
+    rng = random.Random(seed)
+    keys = sorted({(o.region, o.instance_type) for o in offers if o.provider == "aws"})
+    rates = []
+    for region, instance_type in keys:
+        bucket = rng.choices(range(len(ADVISOR_BUCKETS)), weights=(5, 3, 2, 1, 1))[0]
+        label, low, high = ADVISOR_BUCKETS[bucket]
+        rates.append(
+            InterruptionRate(
+                provider="aws",
+                region=region,
+                instance_type=instance_type,
+                bucket=bucket,
+                bucket_label=label,
+                interruption_min_percent=low,
+                interruption_max_percent=high,
+                savings_percent=rng.uniform(40, 80),
+                source={"bench": f"{region}/{instance_type}"},
+            )
+        )
+    return rates
+
+
 def fill(engine: Engine, offers: list[Offer]) -> None:
     upgrade(engine)
+    rates = store.InterruptionSnapshot(
+        feed="aws/bench-advisor",
+        provider="aws",
+        rates=make_rates(offers),
+        unchanged=[],
+        state={},
+        started_at=NOW,
+    )
+    store.replace_interruption_rates(engine, rates, now=NOW)
     for provider in SHAPES:
         own = [o for o in offers if o.provider == provider]
         snapshot = store.FeedSnapshot(
@@ -293,6 +342,23 @@ CASES = {
         max_gpus=128,
         one_cluster=True,
     ),
+    "spot-auto": PlanRequest(
+        gpu_hours=20_000,
+        gpus=["A100"],
+        regions=["us-*"],
+        deadline_hours=168,
+        purchase_options=["on_demand", "spot", "low_priority"],
+        spot_overhead="auto",
+    ),
+    "cluster-auto": PlanRequest(
+        gpu_hours=150_000,
+        gpus=["H100"],
+        deadline_hours=720,
+        max_gpus=256,
+        one_cluster=True,
+        purchase_options=["on_demand", "spot"],
+        spot_overhead="auto",
+    ),
 }
 
 
@@ -335,7 +401,16 @@ def _fresh_plan(url: str, engine: Engine, gpus: GpuVocabulary, request: PlanRequ
         plan_from_store(engine, request, gpus=gpus, now=NOW)
 
 
-def bench(label: str, engine: Engine, url: str, size: int, repeat: int, *, freeze: bool) -> None:
+def bench(
+    label: str,
+    engine: Engine,
+    url: str,
+    size: int,
+    repeat: int,
+    *,
+    freeze: bool,
+    cases: dict[str, PlanRequest],
+) -> None:
     offers = make_offers(size)
     fill(engine, offers)
     del offers
@@ -345,7 +420,7 @@ def bench(label: str, engine: Engine, url: str, size: int, repeat: int, *, freez
     gpus = default_vocabulary()
     memo = cache_for(engine)
     print(f"{label} ({redacted_url(engine)}), {size:,} offers; times in ms")
-    for name, request in CASES.items():
+    for name, request in cases.items():
         scale = work_scale(request, gpus)
         steps = filter_steps(request, resolve_gpus(request, gpus), scale)
         query = _planner_query(
@@ -353,7 +428,7 @@ def bench(label: str, engine: Engine, url: str, size: int, repeat: int, *, freez
             steps,
             limit=None,
             cheapest_per_shape=True,
-            shape_columns=from_store._shape_columns(request, scale),
+            shape_columns=shape_columns(request, scale),
         )
         full = _planner_query(gpus, steps, limit=None)
         loaded = store.query_offer_records(engine, full)
@@ -383,6 +458,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--pg", default=os.environ.get("GPUHOURS_TEST_DATABASE_URL"))
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
     parser.add_argument(
         "--gc-freeze",
         action="store_true",
@@ -390,19 +466,28 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    cases = {name: CASES[name] for name in args.cases.split(",")}
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
             engine = make_engine(url)
             try:
-                bench("SQLite", engine, url, size, args.repeat, freeze=args.gc_freeze)
+                bench("SQLite", engine, url, size, args.repeat, freeze=args.gc_freeze, cases=cases)
             finally:
                 engine.dispose()
         if args.pg:
             with scratch_schema(args.pg, prefix="gh_bench_plan") as url:
                 engine = make_engine(url)
                 try:
-                    bench("PostgreSQL", engine, url, size, args.repeat, freeze=args.gc_freeze)
+                    bench(
+                        "PostgreSQL",
+                        engine,
+                        url,
+                        size,
+                        args.repeat,
+                        freeze=args.gc_freeze,
+                        cases=cases,
+                    )
                 finally:
                     engine.dispose()
     if not args.pg:

@@ -6,21 +6,22 @@ work); a commitment unit costs ``unit_cost`` whatever is used and delivers at mo
 ``unit_capacity``. :func:`prune` drops an offer only when an offer it already kept
 :func:`dominates` it, or when its unit costs more than a plan known to be possible
 (:func:`upper_bound`, or the caller's ceiling), so the optimum never changes;
-:func:`cheapest_per_shape` drops same-shape offers first, only to spare building thousands of
-candidates. The dominance rules and why they are sound: docs/planner.md.
+:func:`~aggregator.shapes.cheapest_per_shape` drops same-shape offers first, only to spare
+building thousands of candidates. The dominance rules and why they are sound: docs/planner.md.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aggregator.models import PurchaseOption
 from aggregator.offer_view import PlannableOffer
 from aggregator.planner.problem import Problem
 from aggregator.planner.throughput import RAW, WorkScale
 from aggregator.plans import PlanRequest
+from aggregator.shapes import KINDS as _KINDS
+from aggregator.shapes import cheapest_per_shape
 
 __all__ = [
     "Candidate",
@@ -54,36 +55,6 @@ class Candidate:
     unit_capacity: float
     cost_per_gpu_hour: float
     """Pay-as-you-go: price per delivered GPU-hour; commitment: per GPU-hour of capacity."""
-
-
-def cheapest_per_shape(
-    offers: Sequence[PlannableOffer],
-    refine: Callable[[PlannableOffer], Hashable] | None = None,
-) -> list[PlannableOffer]:
-    """The cheapest offer of each shape (docs/planner.md), in the order of ``offers``.
-
-    ``refine`` splits shapes further by what else decides an offer's use: its work per
-    GPU-hour in a work-normalized plan, its cluster in a one-cluster plan.
-    """
-    best: dict[tuple[object, ...], tuple[int, PlannableOffer]] = {}
-    kinds = _KINDS
-    for index, offer in enumerate(offers):
-        key = (
-            offer.currency,
-            offer.provider,
-            offer.gpu_count,
-            kinds[offer.purchase_option],
-            offer.term_hours,
-            None if refine is None else refine(offer),
-        )
-        kept = best.get(key)
-        if kept is None or offer.price_per_hour < kept[1].price_per_hour:
-            best[key] = (index, offer)
-    return [offer for _, offer in sorted(best.values(), key=lambda item: item[0])]
-
-
-_KINDS = {option: (option.interruptible, option.is_commitment) for option in PurchaseOption}
-"""Whether each purchase option is interruptible, and a commitment: looked up per offer."""
 
 
 def lost_share(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 
 from aggregator.offer_view import PlannableOffer
 from aggregator.planner.candidates import Candidate
@@ -48,19 +49,53 @@ class Cluster:
     """The candidates of one cluster, and the figures its bounds need (computed once: one
     plan searches the same clusters for its alternatives too)."""
 
+    __slots__ = (
+        "_bound",
+        "_bound_for",
+        "best_per_gpu",
+        "best_unit",
+        "candidates",
+        "cheapest",
+        "cheapest_payg",
+        "cheapest_unit",
+        "has_payg",
+        "key",
+        "size",
+    )
+
     def __init__(self, key: ClusterKey, candidates: list[Candidate]) -> None:
         self.key, self.candidates = key, candidates
-        payg = [c for c in candidates if not c.commitment]
-        self.cheapest = min(c.cost_per_gpu_hour for c in candidates)
-        self.cheapest_payg = min((c.cost_per_gpu_hour for c in payg), default=math.inf)
-        self.cheapest_unit = min(
-            (c.unit_cost for c in candidates if c.commitment), default=math.inf
-        )
-        self.has_payg = bool(payg)
-        sizes = {c.gpus for c in candidates}
+        # One pass: a one-cluster plan builds thousands of these, most never solved.
+        inf = math.inf
+        cheapest = cheapest_payg = cheapest_unit = inf
+        best_unit = best_per_gpu = -inf
+        has_payg = False
+        sizes: set[float] = set()
+        for c in candidates:
+            per_hour = c.cost_per_gpu_hour
+            if per_hour < cheapest:
+                cheapest = per_hour
+            if c.commitment:
+                if c.unit_cost < cheapest_unit:
+                    cheapest_unit = c.unit_cost
+            else:
+                has_payg = True
+                if per_hour < cheapest_payg:
+                    cheapest_payg = per_hour
+            if c.unit_capacity > best_unit:
+                best_unit = c.unit_capacity
+            if c.unit_capacity / c.gpus > best_per_gpu:
+                best_per_gpu = c.unit_capacity / c.gpus
+            sizes.add(c.gpus)
+        if not candidates:
+            raise ValueError("a cluster holds at least one candidate")
+        self.cheapest, self.cheapest_payg = cheapest, cheapest_payg
+        self.cheapest_unit = cheapest_unit
+        self.has_payg = has_payg
         self.size = sizes.pop() if len(sizes) == 1 else None
-        self.best_unit = max(c.unit_capacity for c in candidates)
-        self.best_per_gpu = max(c.unit_capacity / c.gpus for c in candidates)
+        self.best_unit, self.best_per_gpu = best_unit, best_per_gpu
+        self._bound_for: Problem | None = None
+        self._bound = 0.0
 
     def capacity(self, problem: Problem) -> float:
         """The most work the cluster can deliver under ``max_gpus`` and the deadline (``inf``
@@ -89,21 +124,40 @@ class Cluster:
         """The most work ``budget`` could buy here (:func:`aggregator.planner.problem.reach`)."""
         return reach(budget, self.cheapest)
 
+    def most(self, problem: Problem) -> float:
+        """The most work the cluster could deliver for ``problem``'s budget under its caps,
+        kept for the last problem asked (a plan's alternatives ask again for the same one)."""
+        if self._bound_for is not problem:
+            assert problem.budget is not None
+            self._bound = min(self.reach(problem.budget), self.capacity(problem))
+            self._bound_for = problem
+        return self._bound
+
+
+# Read in C: a one-cluster plan groups thousands of candidates.
+_place = attrgetter("offer.provider", "offer.region", "offer.instance_type")
+_zone = attrgetter("offer.zone")
+
 
 def clusters(candidates: Sequence[Candidate]) -> list[Cluster]:
     """The clusters of ``candidates``, in the order they first appear."""
     groups: dict[tuple[str, str, str], dict[str | None, list[Candidate]]] = {}
     for c in candidates:
-        provider, region, zone, instance_type = cluster_of(c.offer)
-        groups.setdefault((provider, region, instance_type), {}).setdefault(zone, []).append(c)
+        place, zone = _place(c), _zone(c)
+        by_zone = groups.get(place)
+        if by_zone is None:
+            groups[place] = {zone: [c]}
+        else:
+            by_zone.setdefault(zone, []).append(c)
     found: list[Cluster] = []
     for (provider, region, instance_type), by_zone in groups.items():
         regional = by_zone.get(None, [])
-        zones = [zone for zone in by_zone if zone is not None]
-        if not zones:
+        if len(by_zone) == 1 and regional:
             found.append(Cluster((provider, region, None, instance_type), regional))
-        for zone in zones:
-            found.append(Cluster((provider, region, zone, instance_type), by_zone[zone] + regional))
+            continue
+        for zone, own in by_zone.items():
+            if zone is not None:
+                found.append(Cluster((provider, region, zone, instance_type), own + regional))
     return found
 
 
@@ -140,11 +194,8 @@ def best_cluster(
             if solution is not None and better(solution, found, problem):
                 found = solution
         return found
-    budget = problem.budget
-    assert budget is not None
     by_reach = sorted(
-        (-min(cluster.reach(budget), cluster.capacity(problem)), index, cluster)
-        for index, cluster in enumerate(groups)
+        (-cluster.most(problem), index, cluster) for index, cluster in enumerate(groups)
     )
     for negative, _, cluster in by_reach:
         most = -negative

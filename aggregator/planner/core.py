@@ -24,7 +24,7 @@ from aggregator.models import utcnow
 from aggregator.offer_view import PlannableOffer
 from aggregator.planner.allocate import plan_lines
 from aggregator.planner.candidates import Candidate, cheapest_per_shape, make_candidates
-from aggregator.planner.cluster import Cluster, cluster_of, clusters, narrowed
+from aggregator.planner.cluster import Cluster, clusters, narrowed
 from aggregator.planner.explain import explain
 from aggregator.planner.filters import apply_steps, filter_steps, resolve_gpus
 from aggregator.planner.milp import SolverOptions
@@ -40,8 +40,9 @@ from aggregator.planner.spot_loss import (
 )
 from aggregator.planner.throughput import RAW, WorkScale, work_scale
 from aggregator.plans import Plan, PlanRequest
+from aggregator.shapes import refinement
 
-__all__ = ["MAIN_CURRENCY", "plan_matching", "shape_refinement", "solve"]
+__all__ = ["MAIN_CURRENCY", "plan_matching", "shape_columns", "shape_refinement", "solve"]
 
 MAIN_CURRENCY = "USD"
 _OVER = 1e-9  # relative excess over a budget that is rounding, not spending
@@ -79,20 +80,21 @@ def _by_overhead(
     return key
 
 
+def shape_columns(request: PlanRequest, scale: WorkScale) -> tuple[str, ...]:
+    """The offer fields that split the per-shape reduction further for ``request``: GPU model
+    and memory when work is normalized (they decide an offer's work per GPU-hour), the
+    cluster's region, zone and instance type in a one-cluster plan. The SQL reduction
+    (:mod:`aggregator.planner.from_store`) splits by the same columns."""
+    columns = ("gpu", "gpu_memory_gb") if scale.reference is not None else ()
+    return columns + (("region", "zone", "instance_type") if request.one_cluster else ())
+
+
 def shape_refinement(
     request: PlanRequest, scale: WorkScale
 ) -> Callable[[PlannableOffer], Hashable] | None:
-    """What splits the per-shape reduction further for ``request``: an offer's work per
-    GPU-hour when work is normalized, its cluster in a one-cluster plan."""
-    if not request.one_cluster:
-        return None if scale.reference is None else scale.of
-    if scale.reference is None:
-        return cluster_of
-
-    def refine(offer: PlannableOffer) -> Hashable:
-        return (scale.of(offer), cluster_of(offer))
-
-    return refine
+    """What splits the per-shape reduction further for ``request`` (:func:`shape_columns`),
+    read off an offer; ``None`` when nothing does."""
+    return refinement(shape_columns(request, scale))
 
 
 def plan_matching(
@@ -103,9 +105,13 @@ def plan_matching(
     options: SolverOptions | None = None,
     now: datetime | None = None,
     interruptions: Mapping[RateKey, InterruptionRate] | None = None,
+    reduced: bool = False,
 ) -> Plan:
     """Plan over offers that already passed the request's filters (see :func:`solve`);
     ``scale`` is the request's :func:`~aggregator.planner.throughput.work_scale`.
+    ``reduced`` says the offers are already the cheapest of each shape split by
+    :func:`shape_columns`, as the store's per-shape query returns them: the same reduction
+    is not run again.
 
     With ``spot_overhead: auto`` each interruptible offer loses the work its seller's
     ``interruptions`` data (or the default) says. In one cluster every interruptible instance
@@ -116,7 +122,7 @@ def plan_matching(
     options = options or SolverOptions()
     now = now or utcnow()
     if not request.auto_spot_overhead:
-        return _plan_priced(offers, request, scale, options, now, None)
+        return _plan_priced(offers, request, scale, options, now, None, reduced=reduced)
     loss = SpotLoss(request.checkpoint_minutes, request.restart_minutes)
     rates = interruptions or {}
     stalled_by = 1
@@ -176,13 +182,17 @@ def _plan_priced(
     options: SolverOptions,
     now: datetime,
     overheads: Mapping[str, float] | None,
+    *,
+    reduced: bool = False,
 ) -> Plan:
     problem = Problem.of(request, scale.unit)
-    refine = shape_refinement(request, scale)
-    if overheads is not None:
-        refine = _by_overhead(refine, overheads)
+    if not reduced:
+        refine = shape_refinement(request, scale)
+        if overheads is not None:
+            refine = _by_overhead(refine, overheads)
+        offers = cheapest_per_shape(offers, refine)
     by_currency: dict[str, list[PlannableOffer]] = {}
-    for offer in cheapest_per_shape(offers, refine):
+    for offer in offers:
         by_currency.setdefault(offer.currency, []).append(offer)
     currencies = sorted(by_currency, key=lambda c: (c != MAIN_CURRENCY, c))
     planner = _Planner(request, problem, scale, options, now)
@@ -284,16 +294,20 @@ class _Planner:
             own = [c for c in candidates if keep(c)]
             return self._try(own, label, None if groups is None else narrowed(groups, keep))
 
+        by_provider: dict[str, list[Candidate]] = {}
+        for c in candidates:
+            by_provider.setdefault(c.offer.provider, []).append(c)
+
         def on(provider: str) -> list[Plan]:
             label = self.label(f"on {provider}")
             if groups is None:
                 return subset(partial(_on, provider), label)
-            own = [c for c in candidates if c.offer.provider == provider]
-            return self._try(own, label, [g for g in groups if g.key[0] == provider])
+            own = [g for g in groups if g.key[0] == provider]
+            return self._try(by_provider[provider], label, own)
 
         if any(line.term_hours for line in main.lines):
             found.extend(subset(lambda c: not c.commitment, self.label("without commitments")))
-        providers = sorted({c.offer.provider for c in candidates})
+        providers = sorted(by_provider)
         used = {line.provider for line in main.lines}
         per_provider: list[Plan] = []
         if len(providers) > 1:

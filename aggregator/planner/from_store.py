@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aggregator.errors import NoFeasiblePlan
 from aggregator.gpus import GpuVocabulary
 from aggregator.offer_query import build_offer_query
-from aggregator.planner.core import plan_matching, shape_refinement
+from aggregator.planner.core import plan_matching, shape_columns
 from aggregator.planner.filters import (
     FilterStep,
     apply_steps,
@@ -28,7 +28,7 @@ from aggregator.planner.filters import (
 )
 from aggregator.planner.milp import SolverOptions
 from aggregator.planner.spot_loss import rate_key
-from aggregator.planner.throughput import WorkScale, work_scale
+from aggregator.planner.throughput import work_scale
 from aggregator.plans import Plan, PlanRequest
 from aggregator.terms import ActiveTerm, apply_terms
 from db.interruptions import interruption_rates
@@ -90,7 +90,7 @@ def plan_from_store(
         in_sql,
         limit=None,
         cheapest_per_shape=reduce,
-        shape_columns=_shape_columns(request, scale),
+        shape_columns=shape_columns(request, scale),
     )
     offers = cached_offer_records(reader, query, store_version)
     if not offers:
@@ -101,17 +101,14 @@ def plan_from_store(
         keys = {rate_key(o) for o in matching if o.purchase_option.interruptible}
         rates = interruption_rates(reader, keys)
     return plan_matching(
-        matching, request, scale=scale, options=options, now=now, interruptions=rates
+        matching,
+        request,
+        scale=scale,
+        options=options,
+        now=now,
+        interruptions=rates,
+        reduced=reduce,
     )
-
-
-def _shape_columns(request: PlanRequest, scale: WorkScale) -> tuple[str, ...]:
-    """The columns splitting the SQL per-shape reduction at least as finely as the planner's
-    :func:`~aggregator.planner.core.shape_refinement` splits its own."""
-    if shape_refinement(request, scale) is None:
-        return ()
-    columns = ("gpu", "gpu_memory_gb") if scale.reference is not None else ()
-    return columns + (("region", "zone", "instance_type") if request.one_cluster else ())
 
 
 def _query(
