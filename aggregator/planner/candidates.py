@@ -60,13 +60,14 @@ class Candidate:
 def lost_share(
     offer: PlannableOffer, request: PlanRequest, overheads: Mapping[str, float] | None = None
 ) -> float:
-    """The extra GPU-hours bought per GPU-hour an interruptible offer delivers: the offer's
-    own figure in ``overheads`` (``spot_overhead: auto``), else the request's
-    ``spot_overhead``; nothing for other offers. Every delivery rate goes through here."""
+    """The extra GPU-hours bought per GPU-hour an offer delivers: its own figure in
+    ``overheads`` (``spot_overhead: auto``; none listed, nothing lost), else the request's
+    ``spot_overhead`` for an interruptible offer and nothing for others. Every delivery rate
+    goes through here."""
+    if overheads is not None:
+        return overheads.get(offer.id, 0.0)
     if not offer.purchase_option.interruptible:
         return 0.0
-    if overheads is not None:
-        return overheads[offer.id]
     assert not isinstance(request.spot_overhead, str), "auto overheads are priced per offer"
     return request.spot_overhead
 
@@ -87,15 +88,12 @@ def make_candidates(
         assert work is not None, "offers of unknown throughput are filtered out first"
         price = float(offer.price_per_hour)
         interruptible, commitment = _KINDS[offer.purchase_option]
-        rate = (
-            gpus * work / (1.0 + lost_share(offer, request, overheads))
-            if interruptible
-            else gpus * work
-        )
+        lost = lost_share(offer, request, overheads) if interruptible or overheads else 0.0
+        rate = gpus * work / (1.0 + lost) if lost else gpus * work
         if commitment:
             hours = float(offer.term_hours) if deadline is None else min(offer.term_hours, deadline)
             unit_cost = price * offer.term_hours
-            unit_capacity = gpus * work * hours
+            unit_capacity = rate * hours
             per_unit = unit_cost / unit_capacity
         else:
             unit_cost = 0.0

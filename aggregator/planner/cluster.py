@@ -135,29 +135,27 @@ class Cluster:
 
 
 # Read in C: a one-cluster plan groups thousands of candidates.
-_place = attrgetter("offer.provider", "offer.region", "offer.instance_type")
-_zone = attrgetter("offer.zone")
+_where = attrgetter("offer.provider", "offer.region", "offer.instance_type", "offer.zone")
 
 
 def clusters(candidates: Sequence[Candidate]) -> list[Cluster]:
     """The clusters of ``candidates``, in the order they first appear."""
-    groups: dict[tuple[str, str, str], dict[str | None, list[Candidate]]] = {}
+    groups: dict[tuple[str, str, str, str | None], list[Candidate]] = {}
     for c in candidates:
-        place, zone = _place(c), _zone(c)
-        by_zone = groups.get(place)
-        if by_zone is None:
-            groups[place] = {zone: [c]}
+        where = _where(c)
+        own = groups.get(where)
+        if own is None:
+            groups[where] = [c]
         else:
-            by_zone.setdefault(zone, []).append(c)
+            own.append(c)
+    zoned = {where[:3] for where in groups if where[3] is not None}
     found: list[Cluster] = []
-    for (provider, region, instance_type), by_zone in groups.items():
-        regional = by_zone.get(None, [])
-        if len(by_zone) == 1 and regional:
-            found.append(Cluster((provider, region, None, instance_type), regional))
-            continue
-        for zone, own in by_zone.items():
-            if zone is not None:
-                found.append(Cluster((provider, region, zone, instance_type), own + regional))
+    for (provider, region, instance_type, zone), own in groups.items():
+        if zone is not None:
+            regional = groups.get((provider, region, instance_type, None), [])
+            found.append(Cluster((provider, region, zone, instance_type), own + regional))
+        elif (provider, region, instance_type) not in zoned:
+            found.append(Cluster((provider, region, None, instance_type), own))
     return found
 
 

@@ -114,10 +114,11 @@ def plan_matching(
     is not run again.
 
     With ``spot_overhead: auto`` each interruptible offer loses the work its seller's
-    ``interruptions`` data (or the default) says. In one cluster every interruptible instance
-    stalls all of them, so the loss depends on how many the plan uses: the plan is solved for
-    one, then again for the count the answer used, until it uses no more than it was priced
-    for (docs/planner.md).
+    ``interruptions`` data (or the default) says. In one cluster an interrupted spot instance
+    stalls every instance of the cluster, so the loss depends on how many spot instances the
+    plan uses and falls on all of its instances: the plan with spot is solved for one, then
+    again for the count the answer used, until it uses no more than it was priced for, and
+    is kept only if it beats the best plan without spot (docs/planner.md).
     """
     options = options or SolverOptions()
     now = now or utcnow()
@@ -125,25 +126,63 @@ def plan_matching(
         return _plan_priced(offers, request, scale, options, now, None, reduced=reduced)
     loss = SpotLoss(request.checkpoint_minutes, request.restart_minutes)
     rates = interruptions or {}
+    if not request.one_cluster:
+        overheads = spot_overheads(offers, loss, rates)
+        usable = [o for o in offers if not math.isinf(overheads.get(o.id, 0.0))]
+        if not usable:
+            raise _all_work_lost()
+        plan = _plan_priced(usable, request, scale, options, now, overheads)
+        return _with_spot_note(plan, offers, rates, loss, request, stalled_by=None)
+    steady_offers = [o for o in offers if not o.purchase_option.interruptible]
+    steady: Plan | None = None
+    failure: NoFeasiblePlan | None = None
+    if steady_offers:
+        try:
+            steady = _plan_priced(steady_offers, request, scale, options, now, None)
+        except NoFeasiblePlan as exc:
+            failure = exc
     stalled_by = 1
     for _ in range(_MAX_SPOT_ROUNDS):
-        overheads = spot_overheads(offers, loss, rates, stalled_by=stalled_by)
+        overheads = spot_overheads(offers, loss, rates, stalled_by=stalled_by, stalling=True)
         usable = [o for o in offers if not math.isinf(overheads.get(o.id, 0.0))]
         if not usable:
             break
-        plan = _plan_priced(usable, request, scale, options, now, overheads)
-        used = sum(line.instances for line in plan.lines if line.interruptible)
-        if not request.one_cluster or used <= stalled_by:
-            return _with_spot_note(plan, offers, rates, loss, stalled_by, request)
+        try:
+            mixed = _plan_priced(usable, request, scale, options, now, overheads)
+        except NoFeasiblePlan as exc:
+            failure = exc
+            break
+        used = sum(line.instances for line in mixed.lines if line.interruptible)
+        if used == 0:
+            break  # no spot in it: the plan without spot does as well without the stall
+        if used <= stalled_by:
+            if steady is not None and not _beats(mixed, steady, request):
+                break
+            return _with_spot_note(mixed, offers, rates, loss, request, stalled_by=stalled_by)
         stalled_by = used
-    steady = [o for o in offers if not o.purchase_option.interruptible]
-    if not steady:
-        raise NoFeasiblePlan(
-            "interruptions would cost the job all of its work on the spot capacity that "
-            "matches; checkpoint more often (--checkpoint-minutes) or plan without spot"
-        )
-    plan = _plan_priced(steady, request, scale, options, now, None)
-    return _with_spot_note(plan, offers, rates, loss, stalled_by, request)
+    if steady is not None:
+        return _with_spot_note(steady, offers, rates, loss, request, stalled_by=stalled_by)
+    if failure is not None:
+        raise failure
+    raise _all_work_lost()
+
+
+def _all_work_lost() -> NoFeasiblePlan:
+    return NoFeasiblePlan(
+        "interruptions would cost the job all of its work on the spot capacity that "
+        "matches; checkpoint more often (--checkpoint-minutes) or plan without spot"
+    )
+
+
+def _beats(plan: Plan, other: Plan, request: PlanRequest) -> bool:
+    """Whether ``plan`` is better than ``other`` for ``request``: cheaper for a demand; more
+    work for a budget, then cheaper."""
+    if request.gpu_hours is not None:
+        return plan.total_cost < other.total_cost
+    work, other_work = (p.equivalent_gpu_hours or p.gpu_hours for p in (plan, other))
+    if not math.isclose(work, other_work, rel_tol=1e-9):
+        return work > other_work
+    return plan.total_cost < other.total_cost
 
 
 _MAX_SPOT_ROUNDS = 50
@@ -155,9 +194,12 @@ def _with_spot_note(
     offers: Sequence[PlannableOffer],
     rates: Mapping[RateKey, InterruptionRate],
     loss: SpotLoss,
-    stalled_by: int,
     request: PlanRequest,
+    *,
+    stalled_by: int | None,
 ) -> Plan:
+    """``plan`` with a note on how its spot losses were priced; ``stalled_by``: the spot
+    instances a one-cluster plan was last priced for."""
     spot = [o for o in offers if o.purchase_option.interruptible]
     if not spot:
         return plan
@@ -170,8 +212,17 @@ def _with_spot_note(
         f"offers priced from the seller's interruption data, the rest at the default of "
         f"{DEFAULT_MONTHLY_INTERRUPTION_PERCENT:g}% of instances interrupted a month"
     )
-    if request.one_cluster:
-        text += f"; one cluster priced for {stalled_by} interruptible instance(s) stalling it"
+    if stalled_by is not None:
+        if any(line.interruptible for line in plan.lines):
+            text += (
+                f"; one cluster priced for {stalled_by} spot instance(s), each interruption "
+                "stalling every instance of the cluster"
+            )
+        else:
+            text += (
+                "; no plan with spot instances stalling the whole cluster is better than "
+                "this one without spot"
+            )
     return plan.model_copy(update={"notes": [*plan.notes, text]})
 
 

@@ -77,15 +77,23 @@ def spot_overheads(
     rates: Mapping[RateKey, InterruptionRate],
     *,
     stalled_by: int = 1,
+    stalling: bool = False,
 ) -> dict[str, float]:
     """Per interruptible offer id, the extra GPU-hours bought per GPU-hour delivered (the
     ``spot_overhead`` of that offer): ``f / (1 - f)`` for the lost share ``f``; infinite when
-    the loss is all of the work, so such an offer is never planned with."""
+    the loss is all of the work, so such an offer is never planned with.
+
+    With ``stalling`` (one cluster with spot in it), the other offers of each region and
+    instance type that has interruptible ones among ``offers`` lose the same share: an
+    interrupted spot instance stalls every instance of its cluster."""
+    offers = list(offers)
+    spot = {rate_key(o) for o in offers if o.purchase_option.interruptible} if stalling else ()
     overheads: dict[str, float] = {}
     for offer in offers:
-        if not offer.purchase_option.interruptible:
+        key = rate_key(offer)
+        if not offer.purchase_option.interruptible and key not in spot:
             continue
-        rate = rates.get(rate_key(offer))
+        rate = rates.get(key)
         share = loss.lost_share(monthly_interruption_percent(rate), stalled_by=stalled_by)
         overheads[offer.id] = float("inf") if share >= 1 else share / (1 - share)
     return overheads

@@ -25,7 +25,11 @@ from aggregator.interruptions import InterruptionRate
 from aggregator.models import Offer, PurchaseOption
 from aggregator.planner import solve
 from aggregator.planner.core import plan_matching
-from aggregator.planner.spot_loss import SpotLoss, spot_overheads
+from aggregator.planner.spot_loss import (
+    SpotLoss,
+    monthly_interruption_percent,
+    spot_overheads,
+)
 from aggregator.plans import Plan, PlanRequest
 from tests.offers import build_offer
 from tests.rates import build_rate
@@ -72,7 +76,8 @@ def _items(
     overheads: dict[str, float] | None = None,
 ) -> list[Item]:
     """Items with the counts worth trying: for a demand, or (``reach``) for a budget;
-    ``overheads`` are per-offer spot overheads (``spot_overhead: auto``)."""
+    ``overheads`` are per-offer overheads (``spot_overhead: auto``; an offer not listed loses
+    nothing), which a commitment's capacity loses too."""
     d, g_max, budget = request.deadline_hours, request.max_gpus, request.budget
     n = request.gpu_hours if reach is None else reach
     assert n is not None
@@ -81,22 +86,23 @@ def _items(
         g, w = offer.gpu_count, work_of(offer, request)
         if w is None:
             continue  # no known throughput: not plannable
+        lost = (
+            overheads.get(offer.id, 0.0)
+            if overheads is not None
+            else float(request.spot_overhead)
+            if offer.interruptible
+            else 0.0
+        )
         if offer.purchase_option.is_commitment:
-            capacity = g * w * (offer.term_hours if d is None else min(offer.term_hours, d))
+            hours = offer.term_hours if d is None else min(offer.term_hours, d)
+            capacity = g * w * hours / (1 + lost)
             unit_cost = offer.price_per_hour * offer.term_hours
             most = math.ceil(n / capacity)  # a further unit only adds cost
             if reach is not None:
                 most = min(most, math.floor(budget / unit_cost + 1e-9))
             item = Item(g, g * w, offer.price_per_hour, True, unit_cost, capacity, most)
         else:
-            overhead = (
-                overheads[offer.id]
-                if overheads is not None and offer.interruptible
-                else float(request.spot_overhead)
-                if offer.interruptible
-                else 0.0
-            )
-            rate = g * w / (1 + overhead)
+            rate = g * w / (1 + lost)
             if d is None:
                 capacity, most = math.inf, 1  # one instance can run as long as needed
             else:
@@ -472,6 +478,9 @@ def test_brute_force_agrees_with_a_hand_computed_case() -> None:
     assert brute_force(offers, request.model_copy(update={"max_gpus": 4})) is None
 
 
+AutoScenario = tuple[list[Offer], PlanRequest, dict[tuple[str, str, str], InterruptionRate]]
+"""Offers, a ``spot_overhead: auto`` request, and the interruption rates of the offers."""
+
 BUCKETS: list[dict[str, Any] | None] = [
     None,  # no data: the default
     {"bucket": 0, "bucket_label": "<5%", "interruption_min_percent": 0,
@@ -486,7 +495,7 @@ BUCKETS: list[dict[str, Any] | None] = [
 @st.composite
 def auto_scenarios(
     draw: st.DrawFn,
-) -> tuple[list[Offer], PlanRequest, dict[tuple[str, str, str], InterruptionRate]]:
+) -> AutoScenario:
     offers, base = draw(scenarios())
     rates = {}
     for offer in offers:
@@ -507,7 +516,7 @@ def auto_scenarios(
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(auto_scenarios())
 def test_auto_spot_overheads_match_brute_force(
-    scenario: tuple[list[Offer], PlanRequest, dict[tuple[str, str, str], InterruptionRate]],
+    scenario: AutoScenario,
 ) -> None:
     offers, request, rates = scenario
     loss = SpotLoss(request.checkpoint_minutes, request.restart_minutes)
@@ -519,3 +528,94 @@ def test_auto_spot_overheads_match_brute_force(
     plan = plan_matching(offers, request, now=NOW, interruptions=rates)
     assert plan.optimal
     assert plan.total_cost == pytest.approx(expected, rel=REL, abs=1e-6)
+
+
+@st.composite
+def stall_scenarios(
+    draw: st.DrawFn,
+) -> AutoScenario:
+    """One-cluster requests over clusters that mix spot with on-demand and reservations (one
+    cluster always has both spot and a reservation)."""
+    specs = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["on_demand", "spot", "spot", "reserved"]),
+                st.sampled_from([(0, 2), (1, 4)]),  # instance type, GPUs per instance
+                st.integers(min_value=1, max_value=40),
+                st.sampled_from([10, 25, 60]),
+            ),
+            min_size=0,
+            max_size=3,
+        )
+    )
+    term = st.sampled_from([10, 25])
+    cheap = st.integers(min_value=1, max_value=8)  # reservations worth buying, then topped up
+    reserved = draw(cheap)
+    spot = reserved + draw(cheap)  # dearer by the hour than the reservation, not by the unit
+    mixed = [("spot", (0, 2), spot, 0), ("reserved", (0, 2), reserved, draw(term))]
+    offers: dict[str, Offer] = {}
+    for kind, (type_index, gpus), per_hour, hours in mixed + specs:
+        offer = build_offer(
+            instance_type=f"it{type_index}", gpu_count=gpus, price_per_hour=float(per_hour),
+            purchase_option=PurchaseOption(kind), term_hours=hours if kind == "reserved" else 0,
+            observed_at=NOW,
+        )  # fmt: skip
+        offers.setdefault(offer.id, offer)
+    assume(sum(o.purchase_option.is_commitment for o in offers.values()) <= 2)
+    rates = {}
+    for instance_type in {o.instance_type for o in offers.values()}:
+        bucket = draw(st.sampled_from(BUCKETS))
+        if bucket is not None:
+            rate = build_rate(instance_type=instance_type, **bucket)
+            rates[rate.key()] = rate
+    request = PlanRequest(
+        gpu_hours=draw(st.integers(min_value=1, max_value=120)) / draw(st.sampled_from([1, 4])),
+        deadline_hours=draw(st.sampled_from([2.0, 5.0, 12.5, 40.0])),
+        max_gpus=draw(st.one_of(st.none(), st.integers(min_value=1, max_value=14))),
+        one_cluster=True,
+        spot_overhead="auto",
+        checkpoint_minutes=draw(st.sampled_from([30, 1440])),
+        restart_minutes=draw(st.sampled_from([10, 1440])),
+        purchase_options=["on_demand", "spot", "reserved"],
+        allow_fractional=True,
+        top=0,
+    )
+    return list(offers.values()), request, rates
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stall_scenarios())
+def test_one_cluster_spot_plans_are_consistent_and_between_the_bounds(
+    scenario: AutoScenario,
+) -> None:
+    # Between the cheapest plan without spot (always a candidate answer) and the cheapest plan
+    # if every instance lost only what one spot instance stalling it costs (no plan with spot
+    # loses less); and the plan delivers the work at the loss of the spot instances it uses.
+    offers, request, rates = scenario
+    steady = [o for o in offers if not o.interruptible]
+    without_spot = brute_force(steady, request, overheads={}) if steady else None
+    loss = SpotLoss(request.checkpoint_minutes, request.restart_minutes)
+    least = spot_overheads(offers, loss, rates, stalled_by=1, stalling=True)
+    finite = [o for o in offers if not math.isinf(least.get(o.id, 0.0))]
+    bounds = [c for c in (without_spot, brute_force(finite, request, overheads=least)) if c]
+    try:
+        plan = plan_matching(offers, request, now=NOW, interruptions=rates)
+    except NoFeasiblePlan:
+        assert without_spot is None
+        return
+    assert bounds and min(bounds) * (1 - REL) - 1e-6 <= plan.total_cost
+    if without_spot is not None:
+        assert plan.total_cost <= without_spot * (1 + REL) + 1e-6
+    used = sum(line.instances for line in plan.lines if line.interruptible)
+    mixed = used and any(not line.interruptible for line in plan.lines)
+    event("spot mixed with other capacity" if mixed else f"{used} spot instance(s) only")
+    assert len({line.instance_type for line in plan.lines}) == 1
+    delivered = 0.0
+    for line in plan.lines:
+        rate = rates.get((line.provider, line.region, line.instance_type))
+        share = loss.lost_share(monthly_interruption_percent(rate), stalled_by=used) if used else 0
+        hours = line.instances * line.hours_per_instance
+        assert line.gpu_hours <= hours * line.gpus_per_instance * (1 - share) * (1 + REL) + 1e-6
+        delivered += line.gpu_hours
+    assert request.gpu_hours is not None
+    assert delivered >= request.gpu_hours * (1 - REL)
