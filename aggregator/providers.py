@@ -27,7 +27,15 @@ if TYPE_CHECKING:  # types only: loading a plugin must not cost httpx and pydant
     from aggregator.interruptions import InterruptionRate
     from aggregator.models import Offer
 
-__all__ = ["Feed", "FetchContext", "InterruptionFeed", "Progress", "Provider", "Unchanged"]
+__all__ = [
+    "Feed",
+    "FetchContext",
+    "InterruptionFeed",
+    "Progress",
+    "Provider",
+    "RelayFeed",
+    "Unchanged",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +55,14 @@ class Unchanged:
     """A part of a feed that the source says has not changed since the last good sync.
 
     ``match`` holds offer field values (``{"region": "us-east-1"}``); an empty match means the
-    whole feed. Stored offers that match are kept as they are instead of being withdrawn.
+    whole feed. Stored offers that match are kept instead of being withdrawn, and confirmed
+    as seen now; with ``confirm`` False they keep their own ``observed_at`` (a relay of
+    another store's observations has not seen the prices itself).
     """
 
     match: Mapping[str, str]
     reason: str
+    confirm: bool = True
 
 
 @dataclass
@@ -79,9 +90,12 @@ class FetchContext:
     unknown_names: list[str] = field(default_factory=list)
     _reported_once: set[Hashable] = field(default_factory=set, repr=False)
 
-    def mark_unchanged(self, reason: str = "not modified", **match: str) -> None:
-        """Keep stored offers matching ``match`` (all of the feed when empty) as they are."""
-        self.unchanged.append(Unchanged(match=dict(match), reason=reason))
+    def mark_unchanged(
+        self, reason: str = "not modified", *, confirm: bool = True, **match: str
+    ) -> None:
+        """Keep stored offers matching ``match`` (all of the feed when empty) as they are;
+        ``confirm=False`` leaves their ``observed_at`` alone (see :class:`Unchanged`)."""
+        self.unchanged.append(Unchanged(match=dict(match), reason=reason, confirm=confirm))
 
     def reject(
         self, reason: str, raw: object = "", *, offer: Mapping[str, Any] | None = None
@@ -121,20 +135,26 @@ class FetchContext:
         self.log.info("%s: skipped unknown %s: %s", self.feed_id, what, _short(raw))
 
     async def conditional_get(
-        self, url: str, *, state_key: str, params: Mapping[str, str] | None = None
+        self,
+        url: str,
+        *,
+        state_key: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response | None:
-        """GET ``url`` with ``If-None-Match``/``If-Modified-Since`` from the last good sync.
+        """GET ``url`` with ``If-None-Match``/``If-Modified-Since`` from the last good sync,
+        and ``headers`` (an ``Authorization`` header is sent, never recorded or logged).
 
         Returns ``None`` when the source answers 304 Not Modified; otherwise the (streamed)
         response, whose validators are remembered in ``state`` under ``state_key``. The caller
         must close the response (use it as ``async with``-less: ``await resp.aclose()``).
         """
-        headers: dict[str, str] = {}
+        sent: dict[str, str] = dict(headers or {})
         if etag := self.state.get(f"{state_key}:etag"):
-            headers["If-None-Match"] = etag
+            sent["If-None-Match"] = etag
         if modified := self.state.get(f"{state_key}:last-modified"):
-            headers["If-Modified-Since"] = modified
-        request = self.client.build_request("GET", url, params=params, headers=headers)
+            sent["If-Modified-Since"] = modified
+        request = self.client.build_request("GET", url, params=params, headers=sent)
         response = await self.client.send(request, stream=True)
         if response.status_code == 304:
             await response.aclose()
@@ -196,6 +216,17 @@ class InterruptionFeed(Feed):
     @abstractmethod
     def fetch(self, ctx: FetchContext) -> AsyncIterator[InterruptionRate | Mapping[str, Any]]:
         """Yield every interruption rate currently published by this feed's source."""
+
+
+class RelayFeed(Feed):
+    """A feed that relays prices another gpuhours store already collected (the ``mirror``).
+
+    Its offers keep their own ``provider`` (any name, not only this provider's), and it may
+    also yield :class:`~aggregator.interruptions.InterruptionRate` objects: the sync engine
+    stores both in one transaction, with every guard of an offer sync. Where an offer (or a
+    rate) is also held by another feed of the store, the newer observation wins
+    (docs/sync.md).
+    """
 
 
 class Provider(ABC):
