@@ -91,6 +91,7 @@ class Plan:
     withdraw_ids: list[str] = field(default_factory=list)
     keep_ids: list[str] = field(default_factory=list)
     held: int = 0  # live offers left as they were (see FeedSnapshot.held, .unconfirmed)
+    kept_as_is: int = 0  # of those, the ones an unconfirmed match kept
     new: int = 0
     changed: int = 0
     unchanged_seen: int = 0
@@ -230,8 +231,12 @@ def diff(
         if offer_id in seen_ids or not before.live:
             continue
         values = before.match_values
-        if offer_id in held or any(all(values[i] == v for i, v in m) for m in as_is):
+        if offer_id in held:
             plan.held += 1
+            continue
+        if any(all(values[i] == v for i, v in m) for m in as_is):
+            plan.held += 1
+            plan.kept_as_is += 1
             continue
         if any(all(values[i] == v for i, v in m) for m in matches):
             plan.keep_ids.append(offer_id)

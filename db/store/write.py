@@ -161,7 +161,7 @@ def apply_snapshot(
             seen=len(rows) + len(newer),
             new=plan.new,
             changed=plan.changed,
-            unchanged=plan.unchanged_seen + len(newer) + len(plan.keep_ids),
+            unchanged=plan.unchanged_seen + len(newer) + len(plan.keep_ids) + plan.kept_as_is,
             withdrawn=len(plan.withdraw_ids),
             rejected=snap.rejected,
             unknown=snap.unknown,
