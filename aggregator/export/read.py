@@ -77,8 +77,10 @@ async def _lines(chunks: AsyncIterator[bytes], where: str) -> AsyncIterator[byte
     inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     pending = b""
     count = 0
+    received = False
     try:
         async for chunk in chunks:
+            received = received or bool(chunk)
             data = chunk
             while data:
                 if inflate.eof:
@@ -97,6 +99,8 @@ async def _lines(chunks: AsyncIterator[bytes], where: str) -> AsyncIterator[byte
                     )
     except zlib.error as exc:
         raise ExportFormatError(f"{where} is not valid gzip data ({exc}); corrupted") from None
+    if not received:
+        raise ExportFormatError(f"{where} is empty: not a gpuhours export")
     if not inflate.eof:
         raise ExportFormatError(
             f"{where} is truncated: its gzip stream ends early; nothing from it was used"

@@ -80,7 +80,9 @@ def apply_snapshot(
       (:func:`db.store.interruptions.store_rates`, with the same shrink guard).
     - the feed's ``feed_state`` is replaced by ``snap.state``.
 
-    ``now`` is the sync's timestamp for all of these and the run's ``finished_at``.
+    ``now`` is the sync's timestamp for all of these and the run's ``finished_at``. The store
+    version rises when any offer or rate row was written: a sync that kept everything as it
+    was (an unchanged export) leaves it, and the export's ``ETag``, as they were.
 
     Guards, each raising :class:`SyncRejected` with nothing changed (the caller records the
     failed run):
@@ -168,7 +170,9 @@ def apply_snapshot(
             unknown_names=sorted(set(snap.unknown_names))[:MAX_UNKNOWN_NAMES],
         )
         run = save_run(conn, run.model_copy(update={"id": run_id}))
-        bump_version(conn)  # last: the row lock it takes is held only until the commit
+        wrote_rates = rates is not None and (rates.wrote or rates.confirmed)
+        if rows or plan.keep_ids or plan.withdraw_ids or wrote_rates:
+            bump_version(conn)  # last: the row lock it takes is held only until the commit
         return run
 
 

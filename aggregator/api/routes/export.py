@@ -14,7 +14,13 @@ from typing import Annotated
 
 from fastapi import Header, Response
 
-from aggregator.api.routes.shared import READ_SLOTS, STORE_DOWN, family_router, limited
+from aggregator.api.routes.shared import (
+    BAD_INPUT,
+    READ_SLOTS,
+    STORE_DOWN,
+    family_router,
+    limited,
+)
 from aggregator.api.state import Service, ServiceDep
 from aggregator.export import FILE_SUFFIX, MEDIA_TYPE, export_tag, write_export
 from db.export_rows import export_marker
@@ -58,6 +64,7 @@ def _build(service: Service, tag: str) -> tuple[str, bytes]:
             "headers": _ETAG,
         },
         304: {"description": "Not modified: If-None-Match names the current tag"},
+        **BAD_INPUT,
         **STORE_DOWN,
     },
 )

@@ -104,10 +104,15 @@ def family_router(tag: str, *, reads: bool = False) -> APIRouter:
     """The router of one family of routes, each of them documented under ``tag``;
     ``reads``: its routes read the catalog and need the read token when one is set."""
     dependencies = [Depends(_reject_unknown_query_parameters)]
+    responses: Responses = {}
     if reads:
         dependencies.append(Depends(require_reader))
+        responses[401] = error_doc("The server sets a read token and the request lacks it")
     return APIRouter(
-        tags=[tag], dependencies=dependencies, default_response_class=StrictJSONResponse
+        tags=[tag],
+        dependencies=dependencies,
+        default_response_class=StrictJSONResponse,
+        responses=responses,
     )
 
 
