@@ -147,7 +147,9 @@ class _FeedSync:
         status: SyncStatus = SyncStatus.FAILED,
         counts: Mapping[str, int] | None = None,
     ) -> SyncOutcome:
-        log.warning("%s: sync %s: %s", self.ref.id, status.value, message)
+        # A provider left unconfigured (no mirror URL, no price sheet) is a choice, not a fault.
+        level = logging.INFO if status is SyncStatus.NOT_CONFIGURED else logging.WARNING
+        log.log(level, "%s: sync %s: %s", self.ref.id, status.value, message)
         run = self._run(**(counts or {}), finished_at=utcnow(), status=status, error=message)
         try:
             run = await asyncio.to_thread(store.record_failed_run, self.engine, run)
