@@ -15,7 +15,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aggregator.gpus import GpuVocabulary, default_vocabulary
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # types only: loading a plugin must not cost httpx and pydant
     from pydantic_settings import BaseSettings
 
     from aggregator.interruptions import InterruptionRate
-    from aggregator.models import Offer
+    from aggregator.models import Offer, PriceInterval
 
 __all__ = [
     "Feed",
@@ -34,6 +34,7 @@ __all__ = [
     "Progress",
     "Provider",
     "RelayFeed",
+    "RelayedOffer",
     "Unchanged",
 ]
 
@@ -201,8 +202,9 @@ class Feed(ABC):
     @abstractmethod
     def fetch(
         self, ctx: FetchContext
-    ) -> AsyncIterator[Offer | InterruptionRate | Mapping[str, Any]]:
-        """Yield every offer currently published by this feed's source."""
+    ) -> AsyncIterator[Offer | InterruptionRate | RelayedOffer | Mapping[str, Any]]:
+        """Yield every offer currently published by this feed's source (a
+        :class:`RelayedOffer` only from a :class:`RelayFeed`)."""
 
 
 class InterruptionFeed(Feed):
@@ -227,6 +229,21 @@ class RelayFeed(Feed):
     rate) is also held by another feed of the store, the newer observation wins
     (docs/sync.md).
     """
+
+
+@dataclass(frozen=True)
+class RelayedOffer:
+    """An offer a :class:`RelayFeed` passes on with its past in the store it comes from.
+
+    ``fields`` are the offer's (validated like any feed's row), ``first_seen`` when that store
+    first stored it, ``history`` its price intervals there, oldest first, the last one open
+    at the offer's price. An offer the relay stores new or at a new price takes this past
+    instead of starting one, so its history reads as it does in the other store.
+    """
+
+    fields: Mapping[str, Any]
+    first_seen: datetime
+    history: Sequence[PriceInterval]
 
 
 class Provider(ABC):

@@ -1,5 +1,5 @@
-"""What an export of the store holds, read in one snapshot: live offers, interruption rates,
-each feed's last good sync, the store version and schema.
+"""What an export of the store holds, read in one snapshot: live offers with their price
+intervals, interruption rates, each feed's last good sync, the store version and schema.
 
 Rows become the JSON-ready values of the export's lines here, straight from the driver's
 tuples: building and dumping 100,000 pydantic models would cost seconds. The values are
@@ -9,6 +9,8 @@ those :mod:`db.read` decodes (``''`` key parts as ``None``, timestamps in UTC IS
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,18 +21,30 @@ from db.reader import Reader, as_reader
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-__all__ = ["FeedSync", "StoreExport", "export_marker", "read_store_export"]
+__all__ = ["FeedSync", "StoreExport", "export_marker", "store_export"]
 
 _OFFER_COLUMNS = (
     "id, provider, region, zone, instance_type, gpu, gpu_count, gpu_memory_gb, vcpus, "
     "memory_gb, interconnect, interconnect_gbps, purchase_option, term_hours, payment, "
     "offering_class, price_per_hour, upfront, currency, billing_increment_seconds, "
-    "billing_minimum_seconds, source, observed_at"
+    "billing_minimum_seconds, source, observed_at, first_seen"
 )
 _RATE_COLUMNS = (
     "provider, region, instance_type, bucket, bucket_label, interruption_min_percent, "
     "interruption_max_percent, savings_percent, source, observed_at"
 )
+_OFFER_PAGE = (
+    f"SELECT {_OFFER_COLUMNS} FROM offers WHERE withdrawn_at IS NULL AND id > :after "
+    "ORDER BY id LIMIT :size"
+)
+_HISTORY_PAGE = (
+    "SELECT h.offer_id, h.price_per_hour, h.upfront, h.currency, h.source, h.valid_from, "
+    "h.valid_to FROM price_history h JOIN offers o ON o.id = h.offer_id "
+    "WHERE o.withdrawn_at IS NULL AND o.id > :after AND o.id <= :last "
+    "ORDER BY h.offer_id, h.valid_from, h.id"
+)
+_RATES = f"SELECT {_RATE_COLUMNS} FROM interruption_rates ORDER BY provider, region, instance_type"
+_BATCH = 5000  # offers read and written at a time: bounds the memory of an export
 _GOOD = "status IN ('ok', 'unchanged')"
 _LAST_GOOD = (
     f"SELECT feed, provider, MAX(finished_at) FROM sync_runs WHERE {_GOOD} "
@@ -46,27 +60,64 @@ class FeedSync:
     last_success_at: datetime
 
 
-@dataclass(frozen=True)
 class StoreExport:
-    """One snapshot of the store, as the export's lines hold it."""
+    """One snapshot of the store, as the export's lines hold it; the offers and rates are
+    read in batches as they are iterated (inside :func:`store_export`'s block only)."""
 
-    store_version: int
-    schema_version: str | None
-    feeds: dict[str, FeedSync]
-    offers: list[dict[str, Any]]
-    interruption_rates: list[dict[str, Any]]
+    def __init__(
+        self,
+        reader: Reader,
+        store_version: int,
+        schema_version: str | None,
+        feeds: dict[str, FeedSync],
+    ) -> None:
+        self._reader = reader
+        self.store_version = store_version
+        self.schema_version = schema_version
+        self.feeds = feeds
+
+    def offer_batches(self) -> Iterator[list[dict[str, Any]]]:
+        """The live offers by id, each with its price intervals, a batch at a time."""
+        observed: dict[Any, str] = {}
+        after = ""
+        while True:
+            rows = self._reader.execute(_OFFER_PAGE, {"after": after, "size": _BATCH})
+            if not rows:
+                return
+            last = rows[-1][0]
+            history: dict[str, list[dict[str, Any]]] = {}
+            for row in self._reader.execute(_HISTORY_PAGE, {"after": after, "last": last}):
+                history.setdefault(row[0], []).append(_interval(row))
+            yield [_offer(row, observed, history.get(row[0], [])) for row in rows]
+            after = last
+
+    def rates(self) -> list[dict[str, Any]]:
+        """Every interruption rate, by provider, region and instance type."""
+        return [_rate(row) for row in self._reader.execute(_RATES)]
 
 
 def _iso(value: Any) -> str:
     return utc_datetime(value).isoformat()
 
 
-def _offer(row: Any, observed: dict[Any, str]) -> dict[str, Any]:
+def _interval(row: Any) -> dict[str, Any]:
+    _, price, upfront, currency, source, valid_from, valid_to = row
+    return {
+        "price_per_hour": price,
+        "upfront": upfront,
+        "currency": currency,
+        "source": json.loads(source),
+        "valid_from": _iso(valid_from),
+        "valid_to": None if valid_to is None else _iso(valid_to),
+    }
+
+
+def _offer(row: Any, observed: dict[Any, str], history: list[dict[str, Any]]) -> dict[str, Any]:
     (
         offer_id, provider, region, zone, instance_type, gpu, gpu_count, gpu_memory_gb,
         vcpus, memory_gb, interconnect, interconnect_gbps, purchase_option, term_hours,
         payment, offering_class, price_per_hour, upfront, currency, increment, minimum,
-        source, observed_at,
+        source, observed_at, first_seen,
     ) = row  # fmt: skip
     when = observed.get(observed_at)
     if when is None:
@@ -99,6 +150,8 @@ def _offer(row: Any, observed: dict[Any, str]) -> dict[str, Any]:
         ),
         "source": json.loads(source),
         "observed_at": when,
+        "first_seen": _iso(first_seen),
+        "history": history,
     }
 
 
@@ -119,32 +172,17 @@ def _rate(row: Any) -> dict[str, Any]:
     }
 
 
-def read_store_export(source: Reader | Engine) -> StoreExport:
-    """Every live offer (by id) and interruption rate, with what labels them, in one snapshot."""
+@contextmanager
+def store_export(source: Reader | Engine) -> Iterator[StoreExport]:
+    """The store's export, every part of it read in one snapshot held for the block."""
     outer = as_reader(source)
     with outer.errors_as("reading the store for an export"), outer.snapshot() as reader:
-        version = data_version(reader)
-        schema = schema_revision(reader)
         feeds = {
             feed: FeedSync(provider=provider, last_success_at=utc_datetime(finished))
             for feed, provider, finished in reader.execute(_LAST_GOOD)
             if finished is not None
         }
-        observed: dict[Any, str] = {}
-        offers = [
-            _offer(row, observed)
-            for row in reader.execute(
-                f"SELECT {_OFFER_COLUMNS} FROM offers WHERE withdrawn_at IS NULL ORDER BY id"
-            )
-        ]
-        rates = [
-            _rate(row)
-            for row in reader.execute(
-                f"SELECT {_RATE_COLUMNS} FROM interruption_rates "
-                "ORDER BY provider, region, instance_type"
-            )
-        ]
-    return StoreExport(version, schema, feeds, offers, rates)
+        yield StoreExport(reader, data_version(reader), schema_revision(reader), feeds)
 
 
 def export_marker(source: Reader | Engine) -> tuple[int, datetime | None]:

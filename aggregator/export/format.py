@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from aggregator.interruptions import InterruptionRate
-from aggregator.models import Offer, UtcDatetime
+from aggregator.models import Finite, Offer, UtcDatetime
 
 __all__ = [
     "FILE_SUFFIX",
@@ -21,6 +21,7 @@ __all__ = [
     "MEDIA_TYPE",
     "ExportEnd",
     "ExportHeader",
+    "ExportInterval",
     "FeedLastSync",
     "export_json_schema",
     "export_tag",
@@ -65,6 +66,19 @@ class ExportHeader(BaseModel):
     )
 
 
+class ExportInterval(BaseModel):
+    """One price interval of an offer line's ``history``, as the exporting store holds it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    price_per_hour: Finite = Field(gt=0)
+    upfront: Finite = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    source: dict[str, str]
+    valid_from: UtcDatetime
+    valid_to: UtcDatetime | None = Field(description="null for the interval still open")
+
+
 class ExportEnd(BaseModel):
     """The last line: how many lines of each kind came before it, so a cut file is noticed."""
 
@@ -98,7 +112,22 @@ def _line(model: type[BaseModel], kind: str, extra: dict[str, Any]) -> dict[str,
 def export_json_schema() -> dict[str, Any]:
     """The JSON Schema every line of an export validates against (``docs/export.schema.json``
     is this, written out; a test keeps the two equal)."""
-    offer = _line(Offer, "offer", {"id": {"type": "string", "minLength": 1}})
+    interval = ExportInterval.model_json_schema()
+    interval.pop("title", None)
+    offer = _line(
+        Offer,
+        "offer",
+        {
+            "id": {"type": "string", "minLength": 1},
+            "first_seen": {"type": "string", "format": "date-time"},
+            "history": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"$ref": "#/$defs/ExportInterval"},
+                "description": "the offer's price intervals, oldest first; the last is open",
+            },
+        },
+    )
     rate = _line(InterruptionRate, "interruption_rate", {})
     lines: dict[str, Any] = {
         "header": ExportHeader.model_json_schema(),
@@ -106,7 +135,7 @@ def export_json_schema() -> dict[str, Any]:
         "interruption_rate": rate,
         "end": ExportEnd.model_json_schema(),
     }
-    defs: dict[str, Any] = {}
+    defs: dict[str, Any] = {"ExportInterval": interval}
     for schema in lines.values():
         defs.update(schema.pop("$defs", {}))
         schema.pop("title", None)

@@ -16,7 +16,7 @@ from aggregator.export.format import ExportEnd, ExportHeader, FeedLastSync, expo
 from aggregator.json_text import NonFiniteNumber
 from aggregator.models import utcnow
 from aggregator.version import gpuhours_version
-from db.export_rows import StoreExport, read_store_export
+from db.export_rows import StoreExport, store_export
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -53,18 +53,28 @@ def _header(data: StoreExport, now: datetime) -> ExportHeader:
 def write_export(
     source: Reader | Engine, out: IO[bytes], *, now: datetime | None = None
 ) -> ExportSummary:
-    """Write the store's export to ``out`` (binary; left open) and say what it holds."""
-    data = read_store_export(source)
-    header = _header(data, now or utcnow())
-    end = ExportEnd(offers=len(data.offers), interruption_rates=len(data.interruption_rates))
+    """Write the store's export to ``out`` (binary; left open) and say what it holds.
+
+    Offers are read and written a batch at a time, so memory stays bounded by the batch.
+    """
     encode = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode
-    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=_COMPRESSION, mtime=0) as packed:
+    with (
+        store_export(source) as data,
+        gzip.GzipFile(fileobj=out, mode="wb", compresslevel=_COMPRESSION, mtime=0) as packed,
+    ):
+        header = _header(data, now or utcnow())
         packed.write(header.model_dump_json().encode() + b"\n")
+        offers = rates = 0
         try:
-            for items in (data.offers, data.interruption_rates):
-                packed.write("".join(encode(item) + "\n" for item in items).encode())
+            for batch in data.offer_batches():
+                packed.write("".join(encode(item) + "\n" for item in batch).encode())
+                offers += len(batch)
+            rate_lines = data.rates()
+            packed.write("".join(encode(item) + "\n" for item in rate_lines).encode())
+            rates = len(rate_lines)
         except ValueError as exc:  # a NaN in the store: a bug upstream, never written out
             raise NonFiniteNumber(f"refusing to export a non-finite number: {exc}") from exc
+        end = ExportEnd(offers=offers, interruption_rates=rates)
         packed.write(end.model_dump_json().encode() + b"\n")
     last = max((f.last_success_at for f in data.feeds.values()), default=None)
     return ExportSummary(header=header, end=end, tag=export_tag(data.store_version, last))

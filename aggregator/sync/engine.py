@@ -276,6 +276,7 @@ class _FeedSync:
                 held=collector.held,
                 rates=rates,
                 rates_held=collector.rates.held,
+                pasts=collector.pasts,
                 **meta,
             )
         return store.FeedSnapshot(offers=offers, held=collector.held, **meta)

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, select
 
 from aggregator.errors import SyncRejected
 from aggregator.interruptions import InterruptionRate, RateKey
-from aggregator.models import Offer
+from aggregator.models import Offer, PriceInterval
 from aggregator.price_sanity import price_problem
 from db.store.feed_txn import SnapshotMeta
 from db.store.rows import (
@@ -64,13 +64,15 @@ class FeedSnapshot(SnapshotMeta):
     (implausible): stored ones stay exactly as they are, neither withdrawn nor confirmed, so
     their last good price survives with its real age. ``rates`` (a relay feed's interruption
     rates, ``None`` for other feeds) are stored in the same transaction, ``rates_held`` keys
-    of rates kept as they are.
+    of rates kept as they are; ``pasts`` (a relay's, by offer id) the first-seen time and
+    price intervals an offer had in the store it comes from.
     """
 
     offers: list[Offer]
     held: list[str] = field(default_factory=list)
     rates: list[InterruptionRate] | None = None
     rates_held: list[RateKey] = field(default_factory=list)
+    pasts: dict[str, tuple[datetime, list[PriceInterval]]] = field(default_factory=dict)
 
 
 class _Stored(NamedTuple):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Dialect, Engine, delete, update
 
 from aggregator.errors import SyncRejected
 from aggregator.models import Offer, SyncRun, SyncStatus
@@ -22,6 +22,7 @@ from db.engine import store_errors, write_transaction
 from db.store.bulk import bulk_insert
 from db.store.diff import (
     FeedSnapshot,
+    Plan,
     check_jumps,
     diff,
     load_feed,
@@ -37,7 +38,16 @@ from db.store.feed_txn import (
     require_aware,
 )
 from db.store.interruptions import InterruptionSnapshot, RateChanges, store_rates
-from db.store.rows import HISTORY_LAYOUT, OFFER_LAYOUT, TupleRow, offer_row, timestamp_param
+from db.store.rows import (
+    FIRST_SEEN,
+    HISTORY_LAYOUT,
+    ID,
+    OFFER_LAYOUT,
+    TupleRow,
+    encode_source,
+    offer_row,
+    timestamp_param,
+)
 from db.store.runs import save_run
 from db.tables import offers
 from db.tables import price_history as _history
@@ -117,6 +127,8 @@ def apply_snapshot(
         return seen_params[when]
 
     rows = [offer_row(offer, snap.feed, now_param, seen(offer)) for offer in snap.offers]
+    if snap.pasts:
+        rows = [_first_seen_there(row, snap, engine.dialect) for row in rows]
     match_columns = validate_snapshot(snap, rows)
 
     with store_errors(engine, f"storing feed {snap.feed}"), write_transaction(engine) as conn:
@@ -142,6 +154,8 @@ def apply_snapshot(
             check_jumps(snap, plan, jump_share, jump_factor)
         rates = _store_relayed_rates(conn, snap, now, min_share_of_live)
 
+        if snap.pasts:
+            _adopt_pasts(conn, plan, snap, engine.dialect)
         _upsert_offers(conn, rows)
         _close_intervals(conn, plan.close_ids, now)
         bulk_insert(conn, _history, HISTORY_LAYOUT, plan.history_rows, upsert=False)
@@ -193,6 +207,52 @@ def _store_relayed_rates(
         held=snap.rates_held,
     )
     return store_rates(conn, rates, now=now, min_share_of_live=min_share_of_live)
+
+
+def _first_seen_there(row: TupleRow, snap: FeedSnapshot, dialect: Dialect) -> TupleRow:
+    """A relayed offer's row with the first-seen time of the store it comes from (used only
+    when the offer is inserted here)."""
+    past = snap.pasts.get(row[ID])
+    if past is None:
+        return row
+    first_seen = timestamp_param(dialect, past[0])
+    return (*row[:FIRST_SEEN], first_seen, *row[FIRST_SEEN + 1 :])
+
+
+def _adopt_pasts(conn: Connection, plan: Plan, snap: FeedSnapshot, dialect: Dialect) -> None:
+    """Relayed offers stored new or at a new price take their price intervals from the store
+    they come from, replacing what this store had of them, so their history reads alike;
+    the history rows of ``plan`` are changed to do it."""
+    adopted = {row[0] for row in plan.history_rows if row[0] in snap.pasts}
+    if not adopted:
+        return
+    stamps: dict[datetime, Any] = {}
+
+    def stamp(value: datetime | None) -> Any:
+        if value is None:
+            return None
+        if value not in stamps:
+            stamps[value] = timestamp_param(dialect, value)
+        return stamps[value]
+
+    plan.close_ids = [offer_id for offer_id in plan.close_ids if offer_id not in adopted]
+    kept = [row for row in plan.history_rows if row[0] not in adopted]
+    for offer_id in sorted(adopted):
+        for interval in snap.pasts[offer_id][1]:
+            kept.append(
+                (
+                    offer_id,
+                    interval.price_per_hour,
+                    interval.upfront,
+                    interval.currency,
+                    encode_source(interval.source),
+                    stamp(interval.valid_from),
+                    stamp(interval.valid_to),
+                )
+            )
+    plan.history_rows = kept
+    for chunk in _chunks(sorted(adopted)):
+        conn.execute(delete(_history).where(_history.c.offer_id.in_(chunk)))
 
 
 def refresh_statistics(engine: Engine) -> None:

@@ -16,14 +16,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pydantic
+
 from aggregator.errors import ExportFormatError, ProviderUnavailable
-from aggregator.export.format import MEDIA_TYPE, ExportHeader, export_tag
+from aggregator.export.format import MEDIA_TYPE, ExportHeader, ExportInterval, export_tag
 from aggregator.export.origin import origin_state
 from aggregator.export.read import read_export
 from aggregator.http import redact_url
 from aggregator.interruptions import InterruptionRate
-from aggregator.models import natural_key_id_of
-from aggregator.providers import FetchContext, RelayFeed
+from aggregator.models import PriceInterval, UtcDatetime, natural_key_id_of
+from aggregator.providers import FetchContext, RelayedOffer, RelayFeed
+from aggregator.sync.collect import first_error
 from aggregator.sync.rates import validate_interruption_rate
 from plugins.mirror.settings import MirrorSettings
 
@@ -41,7 +44,9 @@ class MirrorFeed(RelayFeed):
     title: ClassVar[str] = "Mirror of another gpuhours store"
     default_interval: ClassVar[timedelta] = timedelta(minutes=15)
 
-    async def fetch(self, ctx: FetchContext) -> AsyncIterator[InterruptionRate | Mapping[str, Any]]:
+    async def fetch(
+        self, ctx: FetchContext
+    ) -> AsyncIterator[InterruptionRate | RelayedOffer | Mapping[str, Any]]:
         settings = ctx.settings
         assert isinstance(settings, MirrorSettings) and settings.url is not None
         key = _STATE_PREFIX + hashlib.sha256(settings.url.encode()).hexdigest()[:12]
@@ -72,7 +77,7 @@ class MirrorFeed(RelayFeed):
                 ctx.progress(advance=_PROGRESS_EVERY)
 
 
-def _item(ctx: FetchContext, line: dict[str, Any]) -> InterruptionRate | Mapping[str, Any] | None:
+def _item(ctx: FetchContext, line: dict[str, Any]) -> InterruptionRate | RelayedOffer | None:
     """An export line as the engine takes it: an offer's fields, or a validated rate."""
     kind = line.pop("kind")
     if kind == "interruption_rate":
@@ -85,12 +90,32 @@ def _item(ctx: FetchContext, line: dict[str, Any]) -> InterruptionRate | Mapping
         ctx.reject("offer without observed_at", line)
         return None
     offer_id = line.pop("id", None)
+    first_seen, history = line.pop("first_seen", None), line.pop("history", None)
     provider = line.get("provider")
     expected = natural_key_id_of(line, provider) if isinstance(provider, str) else None
     if expected is not None and offer_id != expected:
         ctx.reject(f"offer id {str(offer_id)[:40]!r} does not match its natural key", line)
         return None
-    return line
+    try:
+        past = _PAST.validate_python({"first_seen": first_seen, "history": history})
+    except pydantic.ValidationError as exc:
+        ctx.reject(f"offer {first_error(exc)}", line)
+        return None
+    intervals = [
+        PriceInterval.model_construct(offer_id=offer_id, **interval.model_dump())
+        for interval in past.history
+    ]
+    return RelayedOffer(fields=line, first_seen=past.first_seen, history=intervals)
+
+
+class _Past(pydantic.BaseModel):
+    """What an offer line says of the offer's past besides the offer itself."""
+
+    first_seen: UtcDatetime
+    history: list[ExportInterval] = pydantic.Field(min_length=1)
+
+
+_PAST = pydantic.TypeAdapter(_Past)
 
 
 async def _http_chunks(

@@ -176,3 +176,25 @@ def test_a_wrong_mirror_token_fails_the_sync_saying_so(
     assert outcome.failed and "401" in (outcome.run.error or "")
     assert "wrong-token-1234" not in (outcome.run.error or "")
     assert store.live_offer_count(laptop) == 0
+
+
+def test_a_price_change_on_the_server_reaches_the_mirror_with_its_history(
+    served: Engine, laptop: Engine, make_offer: OfferFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GPUHOURS_MIRROR_URL", URL)
+    transport = Counting(server_app(served))
+    assert mirror_once(laptop, transport).run.new == 2
+    later = SEEN + timedelta(hours=5)
+    moved = [
+        make_offer(price_per_hour=80.0, observed_at=later),
+        make_offer(region="eu-west-1", observed_at=later),
+    ]
+    save_offers(served, moved, now=later)
+    outcome = mirror_once(laptop, transport)
+    assert (outcome.run.status, outcome.run.changed) == (SyncStatus.OK, 1)
+    ids = [o.id for o in moved]
+    assert store.price_history(laptop, ids) == store.price_history(served, ids)
+    assert [i.price_per_hour for i in store.price_history(laptop, [moved[0].id])] == [98.32, 80.0]
+    mine = store.get_offer(laptop, moved[0].id)
+    theirs = store.get_offer(served, moved[0].id)
+    assert mine is not None and theirs is not None and mine.first_seen == theirs.first_seen

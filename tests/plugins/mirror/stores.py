@@ -24,9 +24,8 @@ _CLEARED = (
     "GPUHOURS_MIRROR_TOKEN",
     "GPUHOURS_TERMS_FILE",
 )
-DIFFERENT_BY_DESIGN = ("feed", "first_seen")
-"""What a mirrored offer tells about the mirror itself: the feed holding it there, and when
-that store first saw it."""
+DIFFERENT_BY_DESIGN = ("feed",)
+"""What a mirrored offer tells about the mirror itself: the feed holding it there."""
 
 
 @dataclass
@@ -47,12 +46,18 @@ class Store:
         return json.loads(result.stdout)
 
     def answers(self) -> dict[str, Any]:
-        """What the done-when compares: offers (without the mirror's own bookkeeping) and
-        plans, including one priced with the interruption rates."""
+        """What a mirror must answer as its server does: offers and their price history
+        (without the mirror's own bookkeeping), and plans, one of them priced with the
+        interruption rates."""
         offers = self.json("offers", "--limit", "100000")["offers"]
+        history = self.json("history", "--limit", "100000")["offers"]
         own = DIFFERENT_BY_DESIGN
         return {
             "offers": [{k: v for k, v in o.items() if k not in own} for o in offers],
+            "history": [
+                {**h, "offer": {k: v for k, v in h["offer"].items() if k not in own}}
+                for h in history
+            ],
             "h100": self.json("cheapest", "--gpu", "H100", "--gpu-hours", "1000"),
             "a100_spot": self.json(
                 "cheapest", "--gpu", "A100", "--gpu-hours", "5000", "--spot",

@@ -56,6 +56,7 @@ def test_a_mirror_answers_offers_and_cheapest_exactly_as_its_server(
 
     mirrored, original = laptop.answers(), server.answers()
     assert mirrored["offers"] == original["offers"]  # ids, prices, sources, observed_at
+    assert mirrored["history"] == original["history"]
     assert mirrored["h100"] == original["h100"]
     assert mirrored["a100_spot"] == original["a100_spot"]
     rated = [n for n in mirrored["a100_spot"]["notes"] if "seller's interruption data" in n]
