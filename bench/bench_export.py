@@ -17,7 +17,6 @@ command a separate process so that its peak RSS is its own:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -34,7 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_upsert import make_offers
+from bench_upsert import bench_arguments, make_offers
 
 from aggregator.interruptions import InterruptionRate
 from db.engine import make_engine
@@ -44,7 +43,20 @@ from db.store import FeedSnapshot, InterruptionSnapshot, apply_snapshot
 from db.store import replace_interruption_rates as store_rates
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
-GPUHOURS = [sys.executable, "-m", "aggregator.cli"]
+# The CLI in a process that writes its own peak RSS (VmHWM) to BENCH_PEAK_FILE as it exits:
+# the rusage of a child counts the RSS its parent had when it forked, which here is the
+# store filled with N offers.
+_WRAPPER = """
+import atexit, os, sys
+def _peak():
+    with open('/proc/self/status') as status, open(os.environ['BENCH_PEAK_FILE'], 'w') as out:
+        out.write(next(l for l in status if l.startswith('VmHWM:')).split()[1])
+atexit.register(_peak)
+sys.argv[0] = 'gpuhours'
+from aggregator.cli import main
+main()
+"""
+GPUHOURS = [sys.executable, "-c", _WRAPPER]
 MB = 1e6
 
 
@@ -81,18 +93,22 @@ def fill(url: str, count: int) -> None:
 
 def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """Seconds, peak RSS (MB) and stdout of one command in its own process."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.NamedTemporaryFile() as peak, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        child = subprocess.Popen(args, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
+        done = subprocess.run(
+            args,
+            env={**env, "BENCH_PEAK_FILE": peak.name},
+            stdout=subprocess.PIPE,
+            stderr=err,
+            check=False,
+        )
         seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if child.returncode != 0:
-            tail = err.read().decode()[-2000:]
-            raise SystemExit(f"{' '.join(args)} failed ({child.returncode}): {tail}")
-        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+        if done.returncode != 0:
+            err.seek(0)
+            raise SystemExit(
+                f"{args[-3:]} failed ({done.returncode}): {err.read().decode()[-2000:]}"
+            )
+        return seconds, int(Path(peak.name).read_text()) / 1024, done.stdout.decode()
 
 
 def free_port() -> int:
@@ -131,8 +147,10 @@ def bench(label: str, url: str, count: int, tmp: Path) -> None:
     port = free_port()
     server = subprocess.Popen(
         [*GPUHOURS, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env={**server_env, "BENCH_PEAK_FILE": os.devnull},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         export_url = f"http://127.0.0.1:{port}/v1/export"
         for _ in range(200):
@@ -184,10 +202,7 @@ def bench(label: str, url: str, count: int, tmp: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--offers", type=int, default=100_000)
-    parser.add_argument("--pg", default=os.environ.get("GPUHOURS_TEST_DATABASE_URL"))
-    args = parser.parse_args()
+    args = bench_arguments(__doc__ or "")
     with tempfile.TemporaryDirectory() as tmp:
         bench("SQLite server", f"sqlite:///{Path(tmp) / 'server.db'}", args.offers, Path(tmp))
     if args.pg:

@@ -78,17 +78,17 @@ class StoreExport:
 
     def offer_batches(self) -> Iterator[list[dict[str, Any]]]:
         """The live offers by id, each with its price intervals, a batch at a time."""
-        observed: dict[Any, str] = {}
+        times = _Times()
         after = ""
         while True:
             rows = self._reader.execute(_OFFER_PAGE, {"after": after, "size": _BATCH})
             if not rows:
                 return
             last = rows[-1][0]
-            history: dict[str, list[dict[str, Any]]] = {}
+            history: dict[str, list[Any]] = {}
             for row in self._reader.execute(_HISTORY_PAGE, {"after": after, "last": last}):
-                history.setdefault(row[0], []).append(_interval(row))
-            yield [_offer(row, observed, history.get(row[0], [])) for row in rows]
+                history.setdefault(row[0], []).append(row)
+            yield [_offer(row, times, history.get(row[0], ())) for row in rows]
             after = last
 
     def rates(self) -> list[dict[str, Any]]:
@@ -100,28 +100,23 @@ def _iso(value: Any) -> str:
     return utc_datetime(value).isoformat()
 
 
-def _interval(row: Any) -> dict[str, Any]:
-    _, price, upfront, currency, source, valid_from, valid_to = row
-    return {
-        "price_per_hour": price,
-        "upfront": upfront,
-        "currency": currency,
-        "source": json.loads(source),
-        "valid_from": _iso(valid_from),
-        "valid_to": None if valid_to is None else _iso(valid_to),
-    }
+class _Times(dict[Any, str]):
+    """Stored timestamps as ISO text, each distinct one decoded once (a sync stamps a whole
+    feed with a few)."""
+
+    def __missing__(self, value: Any) -> str:
+        text = self[value] = _iso(value)
+        return text
 
 
-def _offer(row: Any, observed: dict[Any, str], history: list[dict[str, Any]]) -> dict[str, Any]:
+def _offer(row: Any, times: _Times, history: Any) -> dict[str, Any]:
     (
         offer_id, provider, region, zone, instance_type, gpu, gpu_count, gpu_memory_gb,
         vcpus, memory_gb, interconnect, interconnect_gbps, purchase_option, term_hours,
         payment, offering_class, price_per_hour, upfront, currency, increment, minimum,
         source, observed_at, first_seen,
     ) = row  # fmt: skip
-    when = observed.get(observed_at)
-    if when is None:
-        when = observed[observed_at] = _iso(observed_at)
+    parsed = json.loads(source)
     return {
         "kind": "offer",
         "id": offer_id,
@@ -148,10 +143,21 @@ def _offer(row: Any, observed: dict[Any, str], history: list[dict[str, Any]]) ->
             if increment is None
             else {"increment_seconds": increment, "minimum_seconds": minimum or 0}
         ),
-        "source": json.loads(source),
-        "observed_at": when,
-        "first_seen": _iso(first_seen),
-        "history": history,
+        "source": parsed,
+        "observed_at": times[observed_at],
+        "first_seen": times[first_seen],
+        "history": [
+            {
+                "price_per_hour": price,
+                "upfront": paid,
+                "currency": money,
+                # An interval's source is nearly always the offer's: parsed once.
+                "source": parsed if text == source else json.loads(text),
+                "valid_from": times[valid_from],
+                "valid_to": None if valid_to is None else times[valid_to],
+            }
+            for _, price, paid, money, text, valid_from, valid_to in history
+        ],
     }
 
 
