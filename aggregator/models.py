@@ -39,6 +39,7 @@ __all__ = [
     "Finite",
     "Offer",
     "OfferingClass",
+    "PastInterval",
     "Payment",
     "PriceInterval",
     "PurchaseOption",
@@ -346,6 +347,20 @@ class PriceInterval(BaseModel):
     source: dict[str, str]
     valid_from: UtcDatetime
     valid_to: UtcDatetime | None = None
+
+
+class PastInterval(BaseModel):
+    """A price interval without its offer's id: one of the intervals an export carries with
+    each offer, which a mirror adopts as the offer's history."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    price_per_hour: Finite = Field(gt=0)
+    upfront: Finite = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    source: dict[str, str]
+    valid_from: UtcDatetime
+    valid_to: UtcDatetime | None = Field(description="null for the interval still open")
 
 
 class SyncStatus(StrEnum):

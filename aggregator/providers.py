@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # types only: loading a plugin must not cost httpx and pydant
     from pydantic_settings import BaseSettings
 
     from aggregator.interruptions import InterruptionRate
-    from aggregator.models import Offer, PriceInterval
+    from aggregator.models import Offer, PastInterval
 
 __all__ = [
     "Feed",
@@ -243,7 +243,7 @@ class RelayedOffer:
 
     fields: Mapping[str, Any]
     first_seen: datetime
-    history: Sequence[PriceInterval]
+    history: Sequence[PastInterval]
 
 
 class Provider(ABC):

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from aggregator.interruptions import InterruptionRate
-from aggregator.models import Finite, Offer, UtcDatetime
+from aggregator.models import Offer, PastInterval, UtcDatetime
 
 __all__ = [
     "FILE_SUFFIX",
@@ -21,7 +21,6 @@ __all__ = [
     "MEDIA_TYPE",
     "ExportEnd",
     "ExportHeader",
-    "ExportInterval",
     "FeedLastSync",
     "export_json_schema",
     "export_tag",
@@ -66,19 +65,6 @@ class ExportHeader(BaseModel):
     )
 
 
-class ExportInterval(BaseModel):
-    """One price interval of an offer line's ``history``, as the exporting store holds it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    price_per_hour: Finite = Field(gt=0)
-    upfront: Finite = Field(ge=0)
-    currency: str = Field(min_length=3, max_length=3)
-    source: dict[str, str]
-    valid_from: UtcDatetime
-    valid_to: UtcDatetime | None = Field(description="null for the interval still open")
-
-
 class ExportEnd(BaseModel):
     """The last line: how many lines of each kind came before it, so a cut file is noticed."""
 
@@ -112,7 +98,7 @@ def _line(model: type[BaseModel], kind: str, extra: dict[str, Any]) -> dict[str,
 def export_json_schema() -> dict[str, Any]:
     """The JSON Schema every line of an export validates against (``docs/export.schema.json``
     is this, written out; a test keeps the two equal)."""
-    interval = ExportInterval.model_json_schema()
+    interval = PastInterval.model_json_schema()
     interval.pop("title", None)
     offer = _line(
         Offer,
@@ -123,7 +109,7 @@ def export_json_schema() -> dict[str, Any]:
             "history": {
                 "type": "array",
                 "minItems": 1,
-                "items": {"$ref": "#/$defs/ExportInterval"},
+                "items": {"$ref": "#/$defs/PastInterval"},
                 "description": "the offer's price intervals, oldest first; the last is open",
             },
         },
@@ -135,7 +121,7 @@ def export_json_schema() -> dict[str, Any]:
         "interruption_rate": rate,
         "end": ExportEnd.model_json_schema(),
     }
-    defs: dict[str, Any] = {"ExportInterval": interval}
+    defs: dict[str, Any] = {"PastInterval": interval}
     for schema in lines.values():
         defs.update(schema.pop("$defs", {}))
         schema.pop("title", None)

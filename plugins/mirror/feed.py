@@ -19,12 +19,12 @@ from typing import Any, ClassVar
 import pydantic
 
 from aggregator.errors import ExportFormatError, ProviderUnavailable
-from aggregator.export.format import MEDIA_TYPE, ExportHeader, ExportInterval, export_tag
+from aggregator.export.format import MEDIA_TYPE, ExportHeader, export_tag
 from aggregator.export.origin import origin_state
 from aggregator.export.read import read_export
 from aggregator.http import redact_url
 from aggregator.interruptions import InterruptionRate
-from aggregator.models import PriceInterval, UtcDatetime, natural_key_id_of
+from aggregator.models import PastInterval, UtcDatetime, natural_key_id_of
 from aggregator.providers import FetchContext, RelayedOffer, RelayFeed
 from aggregator.sync.collect import first_error
 from aggregator.sync.rates import validate_interruption_rate
@@ -101,18 +101,14 @@ def _item(ctx: FetchContext, line: dict[str, Any]) -> InterruptionRate | Relayed
     except pydantic.ValidationError as exc:
         ctx.reject(f"offer {first_error(exc)}", line)
         return None
-    intervals = [
-        PriceInterval.model_construct(offer_id=offer_id, **interval.model_dump())
-        for interval in past.history
-    ]
-    return RelayedOffer(fields=line, first_seen=past.first_seen, history=intervals)
+    return RelayedOffer(fields=line, first_seen=past.first_seen, history=past.history)
 
 
 class _Past(pydantic.BaseModel):
     """What an offer line says of the offer's past besides the offer itself."""
 
     first_seen: UtcDatetime
-    history: list[ExportInterval] = pydantic.Field(min_length=1)
+    history: list[PastInterval] = pydantic.Field(min_length=1)
 
 
 _PAST = pydantic.TypeAdapter(_Past)

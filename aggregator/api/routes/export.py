@@ -25,9 +25,16 @@ from aggregator.api.state import Service, ServiceDep
 from aggregator.export import FILE_SUFFIX, MEDIA_TYPE, export_tag, write_export
 from db.export_rows import export_marker
 
-__all__ = ["export", "router"]
+__all__ = ["ExportResponse", "export", "router"]
 
 router = family_router("export", reads=True)
+
+
+class ExportResponse(Response):
+    """The export's bytes (gzip JSON Lines, never JSON: the strict JSON writer has no part)."""
+
+    media_type = MEDIA_TYPE
+
 
 _ETAG = {"ETag": {"description": "the tag of the store version exported", "schema": {}}}
 
@@ -54,7 +61,7 @@ def _build(service: Service, tag: str) -> tuple[str, bytes]:
 
 @router.get(
     "/v1/export",
-    response_class=Response,
+    response_class=ExportResponse,
     summary="The store's live offers, for another gpuhours to mirror",
     responses={
         200: {
@@ -77,8 +84,8 @@ async def export(
     tag = export_tag(version, last_sync)
     headers = {"Cache-Control": "no-cache"}
     if _named(if_none_match, tag):
-        return Response(status_code=304, headers={**headers, "ETag": tag})
+        return ExportResponse(status_code=304, headers={**headers, "ETag": tag})
     tag, body = await limited("export", 1, _build, service, tag)
     filename = f"gpuhours-export{FILE_SUFFIX}"
     headers.update({"ETag": tag, "Content-Disposition": f'attachment; filename="{filename}"'})
-    return Response(content=body, media_type=MEDIA_TYPE, headers=headers)
+    return ExportResponse(content=body, headers=headers)
