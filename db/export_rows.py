@@ -46,6 +46,7 @@ _HISTORY_PAGE = (
 _RATES = f"SELECT {_RATE_COLUMNS} FROM interruption_rates ORDER BY provider, region, instance_type"
 _BATCH = 5000  # offers read and written at a time: bounds the memory of an export
 _GOOD = "status IN ('ok', 'unchanged')"
+_FIRST_SYNC = "SELECT MIN(started_at) FROM sync_runs"
 _LAST_GOOD = (
     f"SELECT feed, provider, MAX(finished_at) FROM sync_runs WHERE {_GOOD} "
     "GROUP BY feed, provider ORDER BY feed"
@@ -75,6 +76,7 @@ class StoreExport:
         self.store_version = store_version
         self.schema_version = schema_version
         self.feeds = feeds
+        self.first_sync = _first_sync(reader)
 
     def offer_batches(self) -> Iterator[list[dict[str, Any]]]:
         """The live offers by id, each with its price intervals, a batch at a time."""
@@ -192,11 +194,14 @@ def store_export(source: Reader | Engine) -> Iterator[StoreExport]:
 
 
 def export_marker(source: Reader | Engine) -> tuple[int, datetime | None]:
-    """The store version and the end of the last good sync, read together: what an export's
-    tag is made of, without reading the offers."""
+    """What an export's tag is made of, without reading the offers: the store version and
+    when the store's first sync started (which tells two stores at one version apart)."""
     outer = as_reader(source)
     with outer.errors_as("reading the store version"), outer.snapshot() as reader:
-        version = data_version(reader)
-        rows = reader.execute(f"SELECT MAX(finished_at) FROM sync_runs WHERE {_GOOD}")
-    last = rows[0][0] if rows else None
-    return version, None if last is None else utc_datetime(last)
+        return data_version(reader), _first_sync(reader)
+
+
+def _first_sync(reader: Reader) -> datetime | None:
+    rows = reader.execute(_FIRST_SYNC)
+    first = rows[0][0] if rows else None
+    return None if first is None else utc_datetime(first)

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from aggregator.export import ExportSummary
     from db.reader import Reader
 
-__all__ = ["export", "register"]
+__all__ = ["STDOUT", "export", "register"]
 
 STDOUT = "-"
+"""The FILE that means standard output."""
 
 
 def register(app: typer.Typer) -> None:

@@ -75,10 +75,11 @@ class ExportEnd(BaseModel):
     interruption_rates: int = Field(ge=0)
 
 
-def export_tag(store_version: int, last_success_at: datetime | None) -> str:
-    """The export's ``ETag``: it changes with the store version (every committed sync) and
-    the format version; the last sync's time tells apart two stores at the same version."""
-    stamp = last_success_at.isoformat() if last_success_at else ""
+def export_tag(store_version: int, first_sync: datetime | None) -> str:
+    """The export's ``ETag``: it changes with the store version (every sync that writes a
+    row) and the format version, and only then; the start of the store's first sync tells
+    apart two stores that happen to be at one version."""
+    stamp = first_sync.isoformat() if first_sync else ""
     digest = hashlib.sha256(f"{store_version}|{stamp}".encode()).hexdigest()[:12]
     return f'"{FORMAT_VERSION}-{store_version}-{digest}"'
 

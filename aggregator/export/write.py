@@ -76,5 +76,6 @@ def write_export(
             raise NonFiniteNumber(f"refusing to export a non-finite number: {exc}") from exc
         end = ExportEnd(offers=offers, interruption_rates=rates)
         packed.write(end.model_dump_json().encode() + b"\n")
-    last = max((f.last_success_at for f in data.feeds.values()), default=None)
-    return ExportSummary(header=header, end=end, tag=export_tag(data.store_version, last))
+    return ExportSummary(
+        header=header, end=end, tag=export_tag(data.store_version, data.first_sync)
+    )

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import pydantic
 
 from aggregator.errors import ExportFormatError, ProviderUnavailable
-from aggregator.export.format import MEDIA_TYPE, ExportHeader, export_tag
+from aggregator.export.format import MEDIA_TYPE, ExportHeader
 from aggregator.export.origin import origin_state
 from aggregator.export.read import read_export
 from aggregator.http import redact_url
@@ -163,6 +163,10 @@ async def _file_chunks(ctx: FetchContext, path: Path, key: str) -> AsyncIterator
     return chunks()
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 async def _file_tag(path: Path, where: str) -> str:
     """The tag of the export in ``path`` from its header line alone (a few KiB read)."""
 
@@ -179,5 +183,7 @@ async def _file_tag(path: Path, where: str) -> str:
     finally:
         await stream.aclose()
     assert isinstance(header, ExportHeader)
-    last = max((f.last_success_at for f in header.feeds.values()), default=None)
-    return export_tag(header.store_version, last)
+    # Not the server's tag (the header does not hold the store's first sync): the version and
+    # the feeds' last syncs, so a re-export of an unchanged store is recognized.
+    syncs = sorted((feed, f.last_success_at.isoformat()) for feed, f in header.feeds.items())
+    return f"{header.store_version}:{_digest(repr(syncs))}"

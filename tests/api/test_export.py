@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from aggregator.api import create_app
 from aggregator.api.cache import ApiSettings
+from aggregator.export import export_tag
 from aggregator.models import SyncStatus
 from aggregator.plugins import load_registry
 from aggregator.scheduler import SchedulerSettings
@@ -28,6 +29,7 @@ from aggregator.settings import Settings
 from aggregator.sync import SyncOutcome, sync_feeds
 from db import store
 from db.engine import make_engine
+from db.export_rows import export_marker
 from db.migrate import upgrade
 from tests.offers import OfferFactory, save_offers
 
@@ -151,7 +153,7 @@ def test_a_mirror_of_a_server_costs_one_conditional_request_when_nothing_changed
     assert [(o.id, o.source, o.observed_at) for o in mirrored] == [
         (o.id, o.source, o.observed_at) for o in served_offers
     ]
-    version = store.data_version(laptop)
+    version, tag = store.data_version(laptop), export_tag(*export_marker(laptop))
 
     second = mirror_once(laptop, transport)
     assert second.run.status is SyncStatus.UNCHANGED and second.run.unchanged == 2
@@ -159,7 +161,8 @@ def test_a_mirror_of_a_server_costs_one_conditional_request_when_nothing_changed
     last = transport.requests[-1]
     assert last.headers["if-none-match"] and last.headers["authorization"] == f"Bearer {READ_TOKEN}"
     assert store.query_offers(laptop, store.OfferQuery(limit=10)) == mirrored  # ages kept
-    assert store.data_version(laptop) == version  # nothing written, nothing to re-export
+    assert store.data_version(laptop) == version  # nothing written, nothing to re-export:
+    assert export_tag(*export_marker(laptop)) == tag  # the mirror's own export is unchanged
     assert READ_TOKEN not in caplog.text
     assert all(
         READ_TOKEN not in json.dumps(r)
