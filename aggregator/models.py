@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, NamedTuple, Self, TypeVar
 
 from annotated_types import Gt, Le
 from pydantic import (
@@ -40,6 +40,7 @@ __all__ = [
     "Offer",
     "OfferingClass",
     "PastInterval",
+    "PastPrice",
     "Payment",
     "PriceInterval",
     "PurchaseOption",
@@ -361,6 +362,19 @@ class PastInterval(BaseModel):
     source: dict[str, str]
     valid_from: UtcDatetime
     valid_to: UtcDatetime | None = Field(description="null for the interval still open")
+
+
+class PastPrice(NamedTuple):
+    """A :class:`PastInterval` as a relay feed hands it to the store: a plain tuple (a
+    100,000-offer mirror holds one per interval until it stores them; a model each cost
+    about 1.4 KB), whose ``source`` may be the offer's own mapping when it is equal."""
+
+    price_per_hour: float
+    upfront: float
+    currency: str
+    source: Mapping[str, str]
+    valid_from: datetime
+    valid_to: datetime | None
 
 
 class SyncStatus(StrEnum):

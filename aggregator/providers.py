@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # types only: loading a plugin must not cost httpx and pydant
     from pydantic_settings import BaseSettings
 
     from aggregator.interruptions import InterruptionRate
-    from aggregator.models import Offer, PastInterval
+    from aggregator.models import Offer, PastPrice
 
 __all__ = [
     "Feed",
@@ -236,14 +236,15 @@ class RelayedOffer:
     """An offer a :class:`RelayFeed` passes on with its past in the store it comes from.
 
     ``fields`` are the offer's (validated like any feed's row), ``first_seen`` when that store
-    first stored it, ``history`` its price intervals there, oldest first, the last one open
-    at the offer's price. An offer the relay stores new or at a new price takes this past
+    first stored it, ``history`` its price intervals there (validated, e.g. as
+    :class:`~aggregator.models.PastInterval`), oldest first, the last one open at the offer's
+    price. An offer the relay stores new or at a new price takes this past
     instead of starting one, so its history reads as it does in the other store.
     """
 
     fields: Mapping[str, Any]
     first_seen: datetime
-    history: Sequence[PastInterval]
+    history: Sequence[PastPrice]
 
 
 class Provider(ABC):

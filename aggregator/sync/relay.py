@@ -7,7 +7,7 @@ import itertools
 from datetime import datetime
 
 from aggregator.interruptions import InterruptionRate
-from aggregator.models import Offer, PastInterval
+from aggregator.models import Offer, PastPrice
 from aggregator.plugins import FeedRef, Registry
 from aggregator.providers import RelayedOffer
 from aggregator.sync.collect import Collector
@@ -24,7 +24,7 @@ class RelayCollector(Collector):
     def __init__(self, ref: FeedRef, registry: Registry) -> None:
         super().__init__(ref, registry, any_provider=True)
         self.rates = RateCollector(ref, any_provider=True)
-        self.pasts: dict[str, tuple[datetime, list[PastInterval]]] = {}
+        self.pasts: dict[str, tuple[datetime, list[PastPrice]]] = {}
 
     @property
     def seen(self) -> int:
@@ -52,7 +52,7 @@ class RelayCollector(Collector):
         self.pasts[offer_id] = (item.first_seen, list(item.history))
 
 
-def _past_problem(offer: Offer, history: list[PastInterval]) -> str | None:
+def _past_problem(offer: Offer, history: list[PastPrice]) -> str | None:
     """Why ``history`` cannot be ``offer``'s past: intervals out of order, or not ending in
     one open interval at the offer's price."""
     if not history:

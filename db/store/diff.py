@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, select
 
 from aggregator.errors import SyncRejected
 from aggregator.interruptions import InterruptionRate, RateKey
-from aggregator.models import Offer, PastInterval
+from aggregator.models import Offer, PastPrice
 from aggregator.price_sanity import price_problem
 from db.store.feed_txn import SnapshotMeta
 from db.store.rows import (
@@ -72,7 +72,7 @@ class FeedSnapshot(SnapshotMeta):
     held: list[str] = field(default_factory=list)
     rates: list[InterruptionRate] | None = None
     rates_held: list[RateKey] = field(default_factory=list)
-    pasts: dict[str, tuple[datetime, list[PastInterval]]] = field(default_factory=dict)
+    pasts: dict[str, tuple[datetime, list[PastPrice]]] = field(default_factory=dict)
 
 
 class _Stored(NamedTuple):

@@ -24,7 +24,7 @@ from aggregator.export.origin import origin_state
 from aggregator.export.read import read_export
 from aggregator.http import redact_url
 from aggregator.interruptions import InterruptionRate
-from aggregator.models import PastInterval, UtcDatetime, natural_key_id_of
+from aggregator.models import PastInterval, PastPrice, UtcDatetime, natural_key_id_of
 from aggregator.providers import FetchContext, RelayedOffer, RelayFeed
 from aggregator.sync.collect import first_error
 from aggregator.sync.rates import validate_interruption_rate
@@ -101,7 +101,15 @@ def _item(ctx: FetchContext, line: dict[str, Any]) -> InterruptionRate | Relayed
     except pydantic.ValidationError as exc:
         ctx.reject(f"offer {first_error(exc)}", line)
         return None
-    return RelayedOffer(fields=line, first_seen=past.first_seen, history=past.history)
+    source = line.get("source")
+    history = [  # the offer's own source where equal: one mapping held, not two
+        PastPrice(
+            i.price_per_hour, i.upfront, i.currency,
+            source if i.source == source else i.source, i.valid_from, i.valid_to,
+        )
+        for i in past.history
+    ]  # fmt: skip
+    return RelayedOffer(fields=line, first_seen=past.first_seen, history=history)
 
 
 class _Past(pydantic.BaseModel):
