@@ -8,8 +8,8 @@ command a separate process so that its peak RSS is its own:
 - ``gpuhours serve`` on a local port; a mirror's first ``gpuhours sync mirror`` from it into a
   fresh SQLite store: seconds, MB on the wire, the mirror's peak RSS, then the server's;
 - the same mirror sync again with nothing changed: one conditional request answered 304,
-  the bytes it moved, and how long the sync took (the engine's own time, and the whole
-  command with its start-up);
+  and how long it took (the sync run's own time, and the whole command with its start-up);
+  a first sync's run time is its fetch and checks, the store's write not included;
 - a mirror from the exported file instead of the server.
 
     python bench/bench_export.py [--offers 100000] [--pg postgresql://postgres@127.0.0.1/test]
@@ -186,7 +186,7 @@ def bench(label: str, url: str, count: int, tmp: Path) -> None:
             seconds, peak, out = run([*GPUHOURS, "sync", "mirror", "--json"], mirror_env)
             first = sync_run(out)
             print(
-                f"  mirror from {kind:<6}       {seconds:6.2f} s  (sync "
+                f"  mirror from {kind:<6}       {seconds:6.2f} s  (fetch and checks "
                 f"{first['duration_seconds']:.2f} s, {first['new']:,} new)  peak RSS {peak:5.0f} MB"
             )
             seconds, _, out = run([*GPUHOURS, "sync", "mirror", "--json"], mirror_env)
