@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import pydantic
 
@@ -86,20 +86,22 @@ def _item(ctx: FetchContext, line: dict[str, Any]) -> InterruptionRate | Relayed
         except ValueError as exc:
             ctx.reject(f"interruption rate: {exc}", line)
             return None
+    # A rejected offer line that names its offer holds it at its last good price.
     if not line.get("observed_at"):  # the engine would date it now: a claim never made
-        ctx.reject("offer without observed_at", line)
+        ctx.reject("offer without observed_at", line, offer=line)
         return None
     offer_id = line.pop("id", None)
     first_seen, history = line.pop("first_seen", None), line.pop("history", None)
     provider = line.get("provider")
     expected = natural_key_id_of(line, provider) if isinstance(provider, str) else None
     if expected is not None and offer_id != expected:
-        ctx.reject(f"offer id {str(offer_id)[:40]!r} does not match its natural key", line)
+        reason = f"offer id {str(offer_id)[:40]!r} does not match its natural key"
+        ctx.reject(reason, line, offer=line)
         return None
     try:
         past = _PAST.validate_python({"first_seen": first_seen, "history": history})
     except pydantic.ValidationError as exc:
-        ctx.reject(f"offer {first_error(exc)}", line)
+        ctx.reject(f"offer {first_error(exc)}", line, offer=line)
         return None
     source = line.get("source")
     history = [  # the offer's own source where equal: one mapping held, not two
@@ -152,7 +154,10 @@ async def _file_chunks(ctx: FetchContext, path: Path, key: str) -> AsyncIterator
     except OSError as exc:
         raise ProviderUnavailable(f"cannot read the export file {where}: {exc.strerror}") from None
     try:
-        tag = await _file_tag(path, where)
+        # Tag and body from one handle: a file renamed over this one meanwhile is read next
+        # time, never taken for the one already stored.
+        tag = await _file_tag(handle, where)
+        await asyncio.to_thread(handle.seek, 0)
     except BaseException:
         handle.close()
         raise
@@ -175,13 +180,12 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-async def _file_tag(path: Path, where: str) -> str:
-    """The tag of the export in ``path`` from its header line alone (a few KiB read)."""
+async def _file_tag(handle: BinaryIO, where: str) -> str:
+    """The tag of the export in ``handle`` from its header line alone (a few KiB read)."""
 
     async def head() -> AsyncIterator[bytes]:
-        with path.open("rb") as handle:
-            while chunk := await asyncio.to_thread(handle.read, 16 * 1024):
-                yield chunk
+        while chunk := await asyncio.to_thread(handle.read, 16 * 1024):
+            yield chunk
 
     stream = read_export(head(), where)
     try:
