@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from aggregator.export.origin import ORIGIN_KEY, MirrorOrigin, origin_from_text
 from aggregator.gpus import gpu_listing
 from aggregator.models import PriceInterval, StoredOffer, SyncRun, utcnow
 from aggregator.plugins import Registry
@@ -126,6 +127,11 @@ class FeedStatus(BaseModel):
         description="what the plugin's tables did not know in the last good sync (sizes, "
         "SKUs): rows skipped, never guessed",
     )
+    mirrored_from: MirrorOrigin | None = Field(
+        default=None,
+        description="for a mirror feed: the export its offers came from, and when that "
+        "store's own feeds last synced",
+    )
     now: datetime
 
     @computed_field  # type: ignore[prop-decorator]
@@ -191,6 +197,7 @@ def providers_report(
     good_runs = store.latest_runs(engine, good_only=True) if engine is not None else {}
     live = store.live_offer_counts(engine) if engine is not None else {}
     rates = store.interruption_rate_counts(engine) if engine is not None else {}
+    origins = store.feed_state_values(engine, ORIGIN_KEY) if engine is not None else {}
     feeds: list[FeedStatus] = []
     for feed_id, ref in sorted(registry.feeds.items()):
         good = good_runs.get(feed_id)
@@ -206,6 +213,7 @@ def providers_report(
                 last_run=latest.get(feed_id),
                 last_success_at=good.finished_at if good else None,
                 unknown_names=good.unknown_names if good else [],
+                mirrored_from=origin_from_text(origins.get(feed_id)),
                 now=now,
             )
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "ExportFormatError",
     "GpuhoursError",
     "InvalidInput",
     "NoFeasiblePlan",
@@ -106,6 +107,11 @@ class ProviderUnavailable(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """The API answered, but not with something we can use."""
+
+
+class ExportFormatError(ProviderResponseError):
+    """An export (``gpuhours export``, ``GET /v1/export``) cannot be read: truncated,
+    corrupted, not an export, or written in a newer format than this gpuhours knows."""
 
 
 class ReplayMiss(ProviderError):

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, NamedTuple, Self, TypeVar
 
 from annotated_types import Gt, Le
 from pydantic import (
@@ -39,6 +39,8 @@ __all__ = [
     "Finite",
     "Offer",
     "OfferingClass",
+    "PastInterval",
+    "PastPrice",
     "Payment",
     "PriceInterval",
     "PurchaseOption",
@@ -346,6 +348,33 @@ class PriceInterval(BaseModel):
     source: dict[str, str]
     valid_from: UtcDatetime
     valid_to: UtcDatetime | None = None
+
+
+class PastInterval(BaseModel):
+    """A price interval without its offer's id: one of the intervals an export carries with
+    each offer, which a mirror adopts as the offer's history."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    price_per_hour: Finite = Field(gt=0)
+    upfront: Finite = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    source: dict[str, str]
+    valid_from: UtcDatetime
+    valid_to: UtcDatetime | None = Field(description="null for the interval still open")
+
+
+class PastPrice(NamedTuple):
+    """A :class:`PastInterval` as a relay feed hands it to the store: a plain tuple (a
+    100,000-offer mirror holds one per interval until it stores them; a model each cost
+    about 1.4 KB), whose ``source`` may be the offer's own mapping when it is equal."""
+
+    price_per_hour: float
+    upfront: float
+    currency: str
+    source: Mapping[str, str]
+    valid_from: datetime
+    valid_to: datetime | None
 
 
 class SyncStatus(StrEnum):

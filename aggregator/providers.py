@@ -15,7 +15,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aggregator.gpus import GpuVocabulary, default_vocabulary
@@ -25,9 +25,18 @@ if TYPE_CHECKING:  # types only: loading a plugin must not cost httpx and pydant
     from pydantic_settings import BaseSettings
 
     from aggregator.interruptions import InterruptionRate
-    from aggregator.models import Offer
+    from aggregator.models import Offer, PastPrice
 
-__all__ = ["Feed", "FetchContext", "InterruptionFeed", "Progress", "Provider", "Unchanged"]
+__all__ = [
+    "Feed",
+    "FetchContext",
+    "InterruptionFeed",
+    "Progress",
+    "Provider",
+    "RelayFeed",
+    "RelayedOffer",
+    "Unchanged",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +56,14 @@ class Unchanged:
     """A part of a feed that the source says has not changed since the last good sync.
 
     ``match`` holds offer field values (``{"region": "us-east-1"}``); an empty match means the
-    whole feed. Stored offers that match are kept as they are instead of being withdrawn.
+    whole feed. Stored offers that match are kept instead of being withdrawn, and confirmed
+    as seen now; with ``confirm`` False they keep their own ``observed_at`` (a relay of
+    another store's observations has not seen the prices itself).
     """
 
     match: Mapping[str, str]
     reason: str
+    confirm: bool = True
 
 
 @dataclass
@@ -79,9 +91,12 @@ class FetchContext:
     unknown_names: list[str] = field(default_factory=list)
     _reported_once: set[Hashable] = field(default_factory=set, repr=False)
 
-    def mark_unchanged(self, reason: str = "not modified", **match: str) -> None:
-        """Keep stored offers matching ``match`` (all of the feed when empty) as they are."""
-        self.unchanged.append(Unchanged(match=dict(match), reason=reason))
+    def mark_unchanged(
+        self, reason: str = "not modified", *, confirm: bool = True, **match: str
+    ) -> None:
+        """Keep stored offers matching ``match`` (all of the feed when empty) as they are;
+        ``confirm=False`` leaves their ``observed_at`` alone (see :class:`Unchanged`)."""
+        self.unchanged.append(Unchanged(match=dict(match), reason=reason, confirm=confirm))
 
     def reject(
         self, reason: str, raw: object = "", *, offer: Mapping[str, Any] | None = None
@@ -121,20 +136,26 @@ class FetchContext:
         self.log.info("%s: skipped unknown %s: %s", self.feed_id, what, _short(raw))
 
     async def conditional_get(
-        self, url: str, *, state_key: str, params: Mapping[str, str] | None = None
+        self,
+        url: str,
+        *,
+        state_key: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response | None:
-        """GET ``url`` with ``If-None-Match``/``If-Modified-Since`` from the last good sync.
+        """GET ``url`` with ``If-None-Match``/``If-Modified-Since`` from the last good sync,
+        and ``headers`` (an ``Authorization`` header is sent, never recorded or logged).
 
         Returns ``None`` when the source answers 304 Not Modified; otherwise the (streamed)
         response, whose validators are remembered in ``state`` under ``state_key``. The caller
         must close the response (use it as ``async with``-less: ``await resp.aclose()``).
         """
-        headers: dict[str, str] = {}
+        sent: dict[str, str] = dict(headers or {})
         if etag := self.state.get(f"{state_key}:etag"):
-            headers["If-None-Match"] = etag
+            sent["If-None-Match"] = etag
         if modified := self.state.get(f"{state_key}:last-modified"):
-            headers["If-Modified-Since"] = modified
-        request = self.client.build_request("GET", url, params=params, headers=headers)
+            sent["If-Modified-Since"] = modified
+        request = self.client.build_request("GET", url, params=params, headers=sent)
         response = await self.client.send(request, stream=True)
         if response.status_code == 304:
             await response.aclose()
@@ -181,8 +202,9 @@ class Feed(ABC):
     @abstractmethod
     def fetch(
         self, ctx: FetchContext
-    ) -> AsyncIterator[Offer | InterruptionRate | Mapping[str, Any]]:
-        """Yield every offer currently published by this feed's source."""
+    ) -> AsyncIterator[Offer | InterruptionRate | RelayedOffer | Mapping[str, Any]]:
+        """Yield every offer currently published by this feed's source (a
+        :class:`RelayedOffer` only from a :class:`RelayFeed`)."""
 
 
 class InterruptionFeed(Feed):
@@ -196,6 +218,33 @@ class InterruptionFeed(Feed):
     @abstractmethod
     def fetch(self, ctx: FetchContext) -> AsyncIterator[InterruptionRate | Mapping[str, Any]]:
         """Yield every interruption rate currently published by this feed's source."""
+
+
+class RelayFeed(Feed):
+    """A feed that relays prices another gpuhours store already collected (the ``mirror``).
+
+    Its offers keep their own ``provider`` (any name, not only this provider's), and it may
+    also yield :class:`~aggregator.interruptions.InterruptionRate` objects: the sync engine
+    stores both in one transaction, with every guard of an offer sync. Where an offer (or a
+    rate) is also held by another feed of the store, the newer observation wins
+    (docs/sync.md).
+    """
+
+
+@dataclass(frozen=True)
+class RelayedOffer:
+    """An offer a :class:`RelayFeed` passes on with its past in the store it comes from.
+
+    ``fields`` are the offer's (validated like any feed's row), ``first_seen`` when that store
+    first stored it, ``history`` its price intervals there (validated, e.g. as
+    :class:`~aggregator.models.PastInterval`), oldest first, the last one open at the offer's
+    price. An offer the relay stores new or at a new price takes this past
+    instead of starting one, so its history reads as it does in the other store.
+    """
+
+    fields: Mapping[str, Any]
+    first_seen: datetime
+    history: Sequence[PastPrice]
 
 
 class Provider(ABC):

@@ -112,6 +112,11 @@ class Settings(GpuhoursSettings):
         description="a sync returning fewer offers than this share of the last good one fails",
     )
     admin_token: SecretStr | None = None
+    api_read_token: SecretStr | None = Field(
+        default=None,
+        description="when set, the API's read routes need it as a bearer token "
+        "(docs/api.md); unset: they are open",
+    )
     terms_file: Path | None = Field(
         default=None,
         description="TOML file of your negotiated price terms, applied when planning "

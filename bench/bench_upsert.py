@@ -115,11 +115,17 @@ def bench(label: str, engine: Engine, count: int) -> None:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_arguments(doc: str) -> argparse.Namespace:
+    """``--offers N`` (100,000) and ``--pg URL`` (default ``GPUHOURS_TEST_DATABASE_URL``), for
+    the benchmarks that fill a store with :func:`make_offers`."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--offers", type=int, default=100_000)
     parser.add_argument("--pg", default=os.environ.get("GPUHOURS_TEST_DATABASE_URL"))
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = bench_arguments(__doc__ or "")
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")

@@ -36,6 +36,7 @@ from aggregator.plugins import Registry, load_registry
 from aggregator.scheduler import SchedulerSettings
 from aggregator.settings import Settings
 from aggregator.store_access import open_store
+from aggregator.version import gpuhours_version
 from db.migrate import head_revision
 
 __all__ = ["SLOW_REQUEST_SECONDS", "RequestBookkeeping", "create_app"]
@@ -95,7 +96,7 @@ def create_app(
     app = FastAPI(
         title="gpuhours",
         summary="The cheapest way to buy N GPU-hours across AWS, Google Cloud and Azure.",
-        version=_version(),
+        version=gpuhours_version(),
         lifespan=lifespan,
         default_response_class=StrictJSONResponse,
         responses={
@@ -117,15 +118,6 @@ def _open_store(settings: Settings) -> Engine:
     except GpuhoursError as exc:
         log.warning("the store is not usable yet (/readyz reports it): %s", exc)
         return open_store(settings, check=False)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("gpuhours")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
 
 
 # -- per-request bookkeeping ---------------------------------------------------------------------

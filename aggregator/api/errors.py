@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from aggregator.api.auth import AdminDenied
+from aggregator.api.auth import AccessDenied
 from aggregator.api.responses import StrictJSONResponse
 from aggregator.api.schemas import ErrorDetail, ErrorResponse, FieldError
 from aggregator.errors import (
@@ -124,7 +124,7 @@ async def _gpuhours_error(request: Request, exc: Exception) -> StrictJSONRespons
 
 
 async def _denied(request: Request, exc: Exception) -> StrictJSONResponse:
-    assert isinstance(exc, AdminDenied)
+    assert isinstance(exc, AccessDenied)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
     kind = "Unauthorized" if exc.status_code == 401 else "Forbidden"
     return error_response(exc.status_code, kind, exc.message, headers=headers)
@@ -166,5 +166,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NoFeasiblePlan, _no_plan)
     app.add_exception_handler(StoreError, _store_failed)
     app.add_exception_handler(GpuhoursError, _gpuhours_error)
-    app.add_exception_handler(AdminDenied, _denied)
+    app.add_exception_handler(AccessDenied, _denied)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -24,7 +24,8 @@ class Service:
 
     ``syncing`` holds the feeds a ``POST /v1/sync`` of this process is running, so a second
     request for the same feed gets 409 instead of queueing behind the first. ``answers`` is
-    the memo of :mod:`aggregator.api.cache`, ``version`` the store version it is checked against.
+    the memo of :mod:`aggregator.api.cache`, ``version`` the store version it is checked against;
+    ``last_export`` the body ``GET /v1/export`` built last.
     """
 
     settings: Settings
@@ -38,6 +39,8 @@ class Service:
     owns_engine: bool = False
     syncing: set[str] = field(default_factory=set)
     sync_guard: threading.Lock = field(default_factory=threading.Lock)
+    last_export: tuple[str, bytes] | None = None  # (tag, body) of the last export built
+    export_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def claim(self, feeds: list[str]) -> bool:
         """Mark ``feeds`` as syncing; False (and nothing marked) if one already is."""

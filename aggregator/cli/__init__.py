@@ -7,7 +7,7 @@ commands lives in its own module and is added to the app here. ``main`` is the c
 
 from __future__ import annotations
 
-from aggregator.cli import db, offers, plan, providers, service, sync
+from aggregator.cli import db, export, offers, plan, providers, service, sync
 from aggregator.cli.core import app, db_app
 
 __all__ = ["app", "main"]
@@ -17,6 +17,7 @@ sync.register(app)
 offers.register(app)
 providers.register(app)
 plan.register(app)
+export.register(app)
 service.register(app)
 db.register(db_app)
 

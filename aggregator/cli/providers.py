@@ -16,6 +16,7 @@ from aggregator.errors import GpuhoursError
 
 if TYPE_CHECKING:
     from aggregator.catalog import ProvidersReport
+    from aggregator.export.origin import MirrorOrigin
     from aggregator.plugins import Registry
     from aggregator.settings import Settings
 
@@ -65,13 +66,16 @@ def providers(as_json: JsonOpt = False) -> None:
             feeds_table.add_row(
                 f.id,
                 duration(f.interval_seconds),
-                f"{f.interruption_rates:,} rates" if f.interruption_rates else f"{f.live_offers:,}",
+                _held(f.live_offers, f.interruption_rates),
                 age(run.finished_at or run.started_at) if run else "never",
                 status,
                 age(f.last_success_at),
                 note,
             )
         consoles.out.print(feeds_table)
+        for f in report.feeds:
+            if f.mirrored_from is not None:
+                consoles.out.print(_mirror_line(f.id, f.mirrored_from), markup=False)
         for f in report.feeds:
             if f.unknown_names:
                 names = ", ".join(f.unknown_names)
@@ -87,6 +91,23 @@ def providers(as_json: JsonOpt = False) -> None:
                 consoles.out.print(f"  {escape(term.label)}  [dim]({escape(term.origin)})[/]")
         if not report.plugins:
             consoles.err.print("no provider plugins are installed")
+
+
+def _held(offers: int, rates: int) -> str:
+    """``1,101``, ``682 rates`` or ``1,101 + 682 rates``: what a feed holds."""
+    if not rates:
+        return f"{offers:,}"
+    return f"{offers:,} + {rates:,} rates" if offers else f"{rates:,} rates"
+
+
+def _mirror_line(feed: str, origin: MirrorOrigin) -> str:
+    """Where a mirror feed's prices come from, and how old its source's syncs are."""
+    feeds = ", ".join(f"{name} {age(when)} ago" for name, when in sorted(origin.feeds.items()))
+    return (
+        f"{feed}: mirrors {origin.url} (gpuhours {origin.gpuhours_version}, store version "
+        f"{origin.store_version}, exported {age(origin.exported_at)} ago); its feeds last "
+        f"synced: {feeds or 'none'}"
+    )
 
 
 def _report(settings: Settings, registry: Registry) -> ProvidersReport:

@@ -9,7 +9,6 @@ promises, and the record directory's layout, are in ``docs/http.md``.
 from __future__ import annotations
 
 import asyncio
-from importlib import metadata
 from pathlib import Path
 from typing import Final
 
@@ -25,6 +24,7 @@ from aggregator.http.redaction import _redact_httpx_logs, redact_url
 from aggregator.http.replay import ReplayTransport
 from aggregator.http.retry import Sleep, _RetryingTransport
 from aggregator.settings import Settings
+from aggregator.version import gpuhours_version
 
 __all__ = [
     "RECEIVED_AT_HEADER",
@@ -38,14 +38,7 @@ __all__ = [
 ]
 
 
-def _version() -> str:
-    try:
-        return metadata.version("gpuhours")
-    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
-
-
-USER_AGENT: Final = f"gpuhours/{_version()} (+https://github.com/gpuhours/gpuhours)"
+USER_AGENT: Final = f"gpuhours/{gpuhours_version()} (+https://github.com/gpuhours/gpuhours)"
 
 
 def make_client(

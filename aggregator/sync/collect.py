@@ -20,11 +20,16 @@ log = logging.getLogger("aggregator.sync")
 
 
 class Collector:
-    """Validates and de-duplicates what a feed yields."""
+    """Validates and de-duplicates what a feed yields.
 
-    def __init__(self, ref: FeedRef, registry: Registry) -> None:
+    ``any_provider``: the feed relays offers of any provider (a mirror of another store), so
+    an offer need not name the feed's own provider.
+    """
+
+    def __init__(self, ref: FeedRef, registry: Registry, *, any_provider: bool = False) -> None:
         self.ref = ref
         self.registry = registry
+        self.any_provider = any_provider
         self.offers: dict[str, Offer] = {}
         self.held: list[str] = []  # ids of stored offers whose new rows were rejected
         self.rejected = 0
@@ -40,7 +45,7 @@ class Collector:
             self._reject(str(exc), item)
             self.hold(item)
             return
-        if offer.provider != self.ref.provider.name:
+        if not self.any_provider and offer.provider != self.ref.provider.name:
             self._reject(
                 f"provider {offer.provider!r} does not match {self.ref.provider.name!r}", item
             )
@@ -65,11 +70,21 @@ class Collector:
     def hold(self, fields: object) -> None:
         """Keep the stored offer a rejected row names (if it names one) at its last price."""
         if isinstance(fields, Mapping):
-            offer_id = natural_key_id_of(fields, self.ref.provider.name)
+            provider = self.ref.provider.name
+            if self.any_provider and isinstance(fields.get("provider"), str):
+                provider = fields["provider"]
+            offer_id = natural_key_id_of(fields, provider)
             if offer_id is not None:
                 self.held.append(offer_id)
 
-    def refuse_dear_interruptible(self, on_demand: Mapping[tuple[str, str, str], float]) -> None:
+    @property
+    def providers(self) -> set[str]:
+        """The providers the collected offers name."""
+        return {offer.provider for offer in self.offers.values()}
+
+    def refuse_dear_interruptible(
+        self, on_demand: Mapping[tuple[str, str, str, str], float]
+    ) -> None:
         """Reject interruptible offers that are no discount (:func:`interruptible_not_cheaper`);
         ``on_demand`` adds stored prices to this feed's own."""
         own = {
@@ -90,9 +105,10 @@ class Collector:
         log.log(level, "%s: rejected offer: %s: %.300r", self.ref.id, reason, item)
 
 
-def machine(offer: Offer) -> tuple[str, str, str]:
-    """The machine an offer rents, for comparing its purchase options: region, type, currency."""
-    return (offer.region, offer.instance_type, offer.currency)
+def machine(offer: Offer) -> tuple[str, str, str, str]:
+    """The machine an offer rents, for comparing its purchase options: provider, region, type,
+    currency."""
+    return (offer.provider, offer.region, offer.instance_type, offer.currency)
 
 
 def validate_offer(item: object) -> Offer:

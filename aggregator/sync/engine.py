@@ -32,12 +32,13 @@ from aggregator.errors import ConfigurationError, StoreError, SyncRejected
 from aggregator.http import make_client
 from aggregator.models import SyncRun, SyncStatus, utcnow
 from aggregator.plugins import FeedRef, Registry
-from aggregator.providers import FetchContext, InterruptionFeed, Progress
+from aggregator.providers import FetchContext, InterruptionFeed, Progress, RelayFeed
 from aggregator.settings import Settings
 from aggregator.sync.collect import Collector
 from aggregator.sync.context import describe_fetch_error, fetch_context, provider_settings
 from aggregator.sync.guards import empty_feed, older_than_stored, too_many_rejects
 from aggregator.sync.rates import RateCollector
+from aggregator.sync.relay import RelayCollector
 from db import store
 
 __all__ = ["ProgressFactory", "SyncOutcome", "sync_feed", "sync_feeds"]
@@ -146,7 +147,9 @@ class _FeedSync:
         status: SyncStatus = SyncStatus.FAILED,
         counts: Mapping[str, int] | None = None,
     ) -> SyncOutcome:
-        log.warning("%s: sync %s: %s", self.ref.id, status.value, message)
+        # A provider left unconfigured (no mirror URL, no price sheet) is a choice, not a fault.
+        level = logging.INFO if status is SyncStatus.NOT_CONFIGURED else logging.WARNING
+        log.log(level, "%s: sync %s: %s", self.ref.id, status.value, message)
         run = self._run(**(counts or {}), finished_at=utcnow(), status=status, error=message)
         try:
             run = await asyncio.to_thread(store.record_failed_run, self.engine, run)
@@ -173,6 +176,8 @@ class _FeedSync:
         collector: Collector | RateCollector
         if isinstance(self.ref.feed, InterruptionFeed):
             collector = RateCollector(self.ref)
+        elif isinstance(self.ref.feed, RelayFeed):
+            collector = RelayCollector(self.ref, self.registry)
         else:
             collector = Collector(self.ref, self.registry)
         try:
@@ -230,13 +235,20 @@ class _FeedSync:
         if isinstance(collector, Collector) and any(
             o.interruptible for o in collector.offers.values()
         ):
+            providers = collector.providers if collector.any_provider else {ref.provider.name}
             try:
-                stored = await asyncio.to_thread(
-                    store.on_demand_prices, self.engine, ref.provider.name
-                )
+                stored = await asyncio.to_thread(self._on_demand_prices, sorted(providers))
             except Exception as exc:
                 raise _Refused(f"could not read on-demand prices: {exc}", bare=True) from exc
             collector.refuse_dear_interruptible(stored)
+
+    def _on_demand_prices(self, providers: list[str]) -> dict[tuple[str, str, str, str], float]:
+        """The stored on-demand prices of ``providers``, by :func:`~.collect.machine`."""
+        return {
+            (provider, *machine): price
+            for provider in providers
+            for machine, price in store.on_demand_prices(self.engine, provider).items()
+        }
 
     async def _guard(
         self, ctx: FetchContext, collector: Collector | RateCollector, *, may_shrink: bool
@@ -256,7 +268,18 @@ class _FeedSync:
 
     def _offer_snapshot(self, ctx: FetchContext, collector: Collector) -> store.FeedSnapshot:
         offers = list(collector.offers.values())
-        return store.FeedSnapshot(offers=offers, held=collector.held, **self._meta(ctx, collector))
+        meta = self._meta(ctx, collector)
+        if isinstance(collector, RelayCollector):
+            rates = list(collector.rates.rates.values())
+            return store.FeedSnapshot(
+                offers=offers,
+                held=collector.held,
+                rates=rates,
+                rates_held=collector.rates.held,
+                pasts=collector.pasts,
+                **meta,
+            )
+        return store.FeedSnapshot(offers=offers, held=collector.held, **meta)
 
     def _rate_snapshot(
         self, ctx: FetchContext, collector: RateCollector
@@ -270,7 +293,8 @@ class _FeedSync:
         return {
             "feed": self.ref.id,
             "provider": self.ref.provider.name,
-            "unchanged": [dict(u.match) for u in ctx.unchanged],
+            "unchanged": [dict(u.match) for u in ctx.unchanged if u.confirm],
+            "unconfirmed": [dict(u.match) for u in ctx.unchanged if not u.confirm],
             "state": ctx.state,
             "started_at": self.started,
             "rejected": _counts(collector, ctx)["rejected"],

@@ -18,10 +18,12 @@ log = logging.getLogger("aggregator.sync")
 
 
 class RateCollector:
-    """Validates and de-duplicates the interruption rates a feed yields."""
+    """Validates and de-duplicates the interruption rates a feed yields (of any provider, for a
+    relay feed: ``any_provider``)."""
 
-    def __init__(self, ref: FeedRef) -> None:
+    def __init__(self, ref: FeedRef, *, any_provider: bool = False) -> None:
         self.ref = ref
+        self.any_provider = any_provider
         self.rates: dict[RateKey, InterruptionRate] = {}
         self.held: list[RateKey] = []  # keys of stored rates whose new rows were rejected
         self.rejected = 0
@@ -38,7 +40,7 @@ class RateCollector:
             self.hold(item)
             return
         provider = self.ref.provider.name
-        if rate.provider != provider:
+        if not self.any_provider and rate.provider != provider:
             self._reject(f"provider {rate.provider!r} does not match {provider!r}", item)
             return
         if rate.key() in self.rates:
@@ -52,7 +54,9 @@ class RateCollector:
             return
         region, instance_type = fields.get("region"), fields.get("instance_type")
         provider = fields.get("provider", self.ref.provider.name)
-        if provider != self.ref.provider.name:
+        if not isinstance(provider, str) or (
+            not self.any_provider and provider != self.ref.provider.name
+        ):
             return
         if isinstance(region, str) and region and isinstance(instance_type, str) and instance_type:
             self.held.append((provider, region, instance_type))

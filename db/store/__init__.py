@@ -35,6 +35,7 @@ from db.read import (
 from db.store.diff import FeedSnapshot
 from db.store.interruptions import InterruptionSnapshot, replace_interruption_rates
 from db.store.reads import (
+    feed_state_values,
     interruption_rate_counts,
     live_offer_count,
     live_offer_counts,
@@ -61,6 +62,7 @@ __all__ = [
     "apply_snapshot",
     "consecutive_failures",
     "data_version",
+    "feed_state_values",
     "get_offer",
     "glob_to_like",
     "interruption_rate_counts",

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, select
 
 from aggregator.errors import SyncRejected
-from aggregator.models import Offer
+from aggregator.interruptions import InterruptionRate, RateKey
+from aggregator.models import Offer, PastPrice
 from aggregator.price_sanity import price_problem
 from db.store.feed_txn import SnapshotMeta
 from db.store.rows import (
@@ -42,6 +44,7 @@ __all__ = [
     "diff",
     "load_feed",
     "load_other_feeds",
+    "newer_elsewhere",
     "validate_snapshot",
 ]
 
@@ -59,11 +62,17 @@ class FeedSnapshot(SnapshotMeta):
     match one are kept. ``state`` replaces the feed's persisted state (ETags, versions) as a
     whole. ``held`` are ids of offers the feed returned with prices that could not be used
     (implausible): stored ones stay exactly as they are, neither withdrawn nor confirmed, so
-    their last good price survives with its real age.
+    their last good price survives with its real age. ``rates`` (a relay feed's interruption
+    rates, ``None`` for other feeds) are stored in the same transaction, ``rates_held`` keys
+    of rates kept as they are; ``pasts`` (a relay's, by offer id) the first-seen time and
+    price intervals an offer had in the store it comes from.
     """
 
     offers: list[Offer]
     held: list[str] = field(default_factory=list)
+    rates: list[InterruptionRate] | None = None
+    rates_held: list[RateKey] = field(default_factory=list)
+    pasts: dict[str, tuple[datetime, list[PastPrice]]] = field(default_factory=dict)
 
 
 class _Stored(NamedTuple):
@@ -72,6 +81,7 @@ class _Stored(NamedTuple):
     price: tuple[float, float, str]  # price_per_hour, upfront, currency
     live: bool
     match_values: tuple[str, ...]  # values of the columns the unchanged matches name
+    as_of: datetime | None  # when last known: observed_at if live, else withdrawn_at
 
 
 @dataclass
@@ -82,7 +92,8 @@ class Plan:
     close_ids: list[str] = field(default_factory=list)  # open intervals to end at `now`
     withdraw_ids: list[str] = field(default_factory=list)
     keep_ids: list[str] = field(default_factory=list)
-    held: int = 0  # live offers left as they were (see FeedSnapshot.held)
+    held: int = 0  # live offers left as they were (see FeedSnapshot.held, .unconfirmed)
+    kept_as_is: int = 0  # of those, the ones an unconfirmed match kept
     new: int = 0
     changed: int = 0
     unchanged_seen: int = 0
@@ -105,7 +116,7 @@ def validate_snapshot(snap: FeedSnapshot, rows: list[TupleRow]) -> tuple[str, ..
             f"({' / '.join(map(str, offer.natural_key()))}): not applied"
         )
     columns: set[str] = set()
-    for match in snap.unchanged:
+    for match in [*snap.unchanged, *snap.unconfirmed]:
         unknown = set(match) - OFFER_MATCH_COLUMNS
         if unknown:
             raise SyncRejected(
@@ -123,15 +134,19 @@ def _stored_columns(match_columns: tuple[str, ...] = ()) -> list[ColumnElement[A
         offers.c.upfront,
         offers.c.currency,
         offers.c.withdrawn_at.is_(None).label("live"),
+        offers.c.observed_at,
+        offers.c.withdrawn_at,
         *(offers.c[name] for name in match_columns),
     ]
 
 
 def _stored(row: Sequence[Any]) -> _Stored:
+    live = bool(row[4])
     return _Stored(
         price=(row[1], row[2], row[3]),
-        live=bool(row[4]),
-        match_values=tuple(str(value) for value in row[5:]),
+        live=live,
+        match_values=tuple(str(value) for value in row[7:]),
+        as_of=row[5] if live else row[6],
     )
 
 
@@ -157,6 +172,27 @@ def load_other_feeds(
         offers.c.provider.in_(sorted(providers)), offers.c.feed != feed
     )
     return {row[0]: _stored(row) for row in conn.execute(stmt) if row[0] in seen}
+
+
+def newer_elsewhere(
+    snap: FeedSnapshot, rows: list[TupleRow], moved: dict[str, _Stored], now: datetime
+) -> set[int]:
+    """Positions of ``rows`` (``snap.offers``' rows) that another feed holds with a newer
+    observation.
+
+    The newer observation wins: such an offer stays with the feed that saw it later (or
+    withdrew it later), so a mirror and a direct sync of one provider never double an offer
+    or put an older price over a newer one.
+    """
+    newer: set[int] = set()
+    if not moved:
+        return newer
+    for index, row in enumerate(rows):
+        before = moved.get(row[ID])
+        as_of = before.as_of if before is not None else None
+        if as_of is not None and as_of > (snap.offers[index].observed_at or now):
+            newer.add(index)
+    return newer
 
 
 def diff(
@@ -187,18 +223,23 @@ def diff(
             plan.close_ids.append(offer_id)
         plan.history_rows.append((offer_id, *price, row[SOURCE], now, None))
 
-    matches = [
-        tuple((match_columns.index(col), value) for col, value in m.items()) for m in snap.unchanged
-    ]
+    def positions(ms: list[Any]) -> list[tuple[tuple[int, str], ...]]:
+        return [tuple((match_columns.index(col), value) for col, value in m.items()) for m in ms]
+
+    matches, as_is = positions(snap.unchanged), positions(snap.unconfirmed)
     seen_ids = {row[ID] for row in rows}
     held = set(snap.held)
     for offer_id, before in stored.items():
         if offer_id in seen_ids or not before.live:
             continue
+        values = before.match_values
         if offer_id in held:
             plan.held += 1
             continue
-        values = before.match_values
+        if any(all(values[i] == v for i, v in m) for m in as_is):
+            plan.held += 1
+            plan.kept_as_is += 1
+            continue
         if any(all(values[i] == v for i, v in m) for m in matches):
             plan.keep_ids.append(offer_id)
         else:

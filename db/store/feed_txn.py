@@ -13,19 +13,31 @@ from sqlalchemy import Connection, delete, insert, text, update
 
 from db.tables import feed_state, store_version
 
-__all__ = ["SnapshotMeta", "bump_version", "lock_feed", "replace_feed_state", "require_aware"]
+__all__ = [
+    "MAX_UNKNOWN_NAMES",
+    "SnapshotMeta",
+    "bump_version",
+    "lock_feed",
+    "replace_feed_state",
+    "require_aware",
+]
+
+MAX_UNKNOWN_NAMES = 50
+"""Most unknown names a run keeps (sorted): enough to see what to add to a table."""
 
 
 @dataclass(kw_only=True)
 class SnapshotMeta:
     """What a feed snapshot says besides its rows: whose it is, what the source reported as
-    not modified (``unchanged``, matches on columns of the rows), the feed's new persisted
+    not modified (``unchanged``, matches on columns of the rows, confirmed as seen now;
+    ``unconfirmed``, kept with their own observation times), the feed's new persisted
     ``state``, when the sync started, and the rows it rejected or did not know."""
 
     feed: str
     provider: str
     unchanged: list[Mapping[str, str]]
     state: dict[str, str]
+    unconfirmed: list[Mapping[str, str]] = field(default_factory=list)
     started_at: datetime
     rejected: int = 0
     unknown: int = 0

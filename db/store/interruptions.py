@@ -21,6 +21,7 @@ from aggregator.interruptions import InterruptionRate, RateKey
 from aggregator.models import SyncRun, SyncStatus
 from db.engine import store_errors, write_transaction
 from db.store.feed_txn import (
+    MAX_UNKNOWN_NAMES,
     SnapshotMeta,
     bump_version,
     lock_feed,
@@ -29,10 +30,15 @@ from db.store.feed_txn import (
 )
 from db.store.rows import encode_source
 from db.store.runs import save_run
-from db.store.write import MAX_UNKNOWN_NAMES
 from db.tables import interruption_rates as _rates
 
-__all__ = ["RATE_MATCH_COLUMNS", "InterruptionSnapshot", "replace_interruption_rates"]
+__all__ = [
+    "RATE_MATCH_COLUMNS",
+    "InterruptionSnapshot",
+    "RateChanges",
+    "replace_interruption_rates",
+    "store_rates",
+]
 
 RATE_MATCH_COLUMNS = frozenset({"region", "instance_type"})
 """Columns an ``unchanged`` match of an interruption snapshot may name."""
@@ -83,65 +89,123 @@ def replace_interruption_rates(
     """
     require_aware(now, "now")
     require_aware(snap.started_at, "snap.started_at")
-    _check_matches(snap.unchanged)
-    rows = {rate.key(): _row(rate, snap.feed, now) for rate in snap.rates}
-    if len(rows) != len(snap.rates):
-        raise SyncRejected(f"feed {snap.feed} returned the same interruption rate twice")
-    held = set(snap.held)
-
+    _check_matches([*snap.unchanged, *snap.unconfirmed])
     with store_errors(engine, f"storing feed {snap.feed}"), write_transaction(engine) as conn:
         lock_feed(conn, snap.feed)
-        stored = _load_feed(conn, snap.feed)
-        not_seen = [key for key in stored if key not in rows]
-        covered = [k for k in not_seen if _matches(stored[k], snap.unchanged)]
-        keep = set(covered) | {k for k in not_seen if k in held}
-        withdraw = [key for key in not_seen if key not in keep]
-        if (
-            min_share_of_live is not None
-            and stored
-            and len(rows) + len(keep) < min_share_of_live * len(stored)
-        ):
-            raise SyncRejected(
-                f"feed {snap.feed} returned {len(rows) + len(keep)} interruption rates (seen or "
-                f"unchanged) where {len(stored)} were stored before, less than "
-                f"{min_share_of_live:.0%} of them: not applied, the stored rates stay (use "
-                "--force to apply it anyway)"
-            )
-        # Only rows that differ are written (a row of another feed differs in ``feed``), so a
-        # replay of the same recording changes nothing and leaves the store version alone.
-        write = [row for key, row in rows.items() if stored.get(key) != row]
-        confirm = [key for key in covered if stored[key]["observed_at"] != now]
-        _upsert(conn, write)
-        _delete(conn, withdraw)
-        for key in confirm:
-            conn.execute(update(_rates).where(_key_is(key)).values(observed_at=now))
+        changes = store_rates(conn, snap, now=now, min_share_of_live=min_share_of_live)
         replace_feed_state(conn, snap.feed, snap.state)
-
-        new = sum(1 for key in rows if key not in stored)
-        changed = sum(1 for key in rows if key in stored and _differs(stored[key], rows[key]))
         run = SyncRun(
             feed=snap.feed,
             provider=snap.provider,
             started_at=snap.started_at,
             finished_at=now,
-            status=_status(snap, bool(rows or withdraw)),
-            seen=len(rows),
-            new=new,
-            changed=changed,
-            unchanged=len(rows) - new - changed + len(keep),
-            withdrawn=len(withdraw),
+            status=_status(snap, changes.active),
+            seen=changes.seen,
+            new=changes.new,
+            changed=changes.changed,
+            unchanged=changes.unchanged,
+            withdrawn=changes.withdrawn,
             rejected=snap.rejected,
             unknown=snap.unknown,
             unknown_names=sorted(set(snap.unknown_names))[:MAX_UNKNOWN_NAMES],
         )
         run = save_run(conn, run.model_copy(update={"id": run_id}))
-        if write or withdraw or confirm:
+        if changes.wrote or changes.confirmed:
             bump_version(conn)  # last: the row lock it takes is held only until the commit
         return run
 
 
-def _status(snap: InterruptionSnapshot, wrote: bool) -> SyncStatus:
-    return SyncStatus.UNCHANGED if not wrote and snap.unchanged else SyncStatus.OK
+@dataclass(frozen=True)
+class RateChanges:
+    """What :func:`store_rates` did: the counts a run records, and whether rows changed."""
+
+    seen: int
+    new: int
+    changed: int
+    unchanged: int
+    withdrawn: int
+    active: bool  # rates seen or withdrawn: the run is ``ok``, not ``unchanged``
+    wrote: bool
+    confirmed: bool
+
+
+def store_rates(
+    conn: Connection,
+    snap: InterruptionSnapshot,
+    *,
+    now: datetime,
+    min_share_of_live: float | None,
+) -> RateChanges:
+    """The rate rows of :func:`replace_interruption_rates`, in the caller's transaction (which
+    has locked the feed); a relay feed's offer sync stores its rates through it too.
+
+    A rate another feed holds with a newer ``observed_at`` is left to that feed (counted as
+    unchanged): the newer observation wins.
+    """
+    rows = {rate.key(): _row(rate, snap.feed, now) for rate in snap.rates}
+    if len(rows) != len(snap.rates):
+        raise SyncRejected(f"feed {snap.feed} returned the same interruption rate twice")
+    newer = _newer_elsewhere(conn, snap.feed, rows)
+    for key in newer:
+        del rows[key]
+    held = set(snap.held)
+    stored = _load_feed(conn, snap.feed)
+    not_seen = [key for key in stored if key not in rows]
+    covered = [k for k in not_seen if _matches(stored[k], snap.unchanged)]
+    as_is = {k for k in not_seen if k in held or _matches(stored[k], snap.unconfirmed)}
+    keep = set(covered) | as_is
+    withdraw = [key for key in not_seen if key not in keep]
+    if (
+        min_share_of_live is not None
+        and stored
+        and len(rows) + len(newer) + len(keep) < min_share_of_live * len(stored)
+    ):
+        raise SyncRejected(
+            f"feed {snap.feed} returned {len(rows) + len(newer) + len(keep)} interruption rates "
+            f"(seen or unchanged) where {len(stored)} were stored before, less than "
+            f"{min_share_of_live:.0%} of them: not applied, the stored rates stay (use "
+            "--force to apply it anyway)"
+        )
+    # Only rows that differ are written (a row of another feed differs in ``feed``), so a
+    # replay of the same recording changes nothing and leaves the store version alone.
+    write = [row for key, row in rows.items() if stored.get(key) != row]
+    confirm = [key for key in covered if stored[key]["observed_at"] != now]
+    _upsert(conn, write)
+    _delete(conn, withdraw)
+    for key in confirm:
+        conn.execute(update(_rates).where(_key_is(key)).values(observed_at=now))
+    new = sum(1 for key in rows if key not in stored)
+    changed = sum(1 for key in rows if key in stored and _differs(stored[key], rows[key]))
+    return RateChanges(
+        seen=len(rows) + len(newer),
+        new=new,
+        changed=changed,
+        unchanged=len(rows) - new - changed + len(newer) + len(keep),
+        withdrawn=len(withdraw),
+        active=bool(rows or withdraw),
+        wrote=bool(write or withdraw),
+        confirmed=bool(confirm),
+    )
+
+
+def _newer_elsewhere(
+    conn: Connection, feed: str, rows: Mapping[RateKey, Mapping[str, Any]]
+) -> list[RateKey]:
+    """Keys of ``rows`` that another feed holds with a newer observation."""
+    stmt = select(_rates.c.provider, _rates.c.region, _rates.c.instance_type, _rates.c.observed_at)
+    newer = []
+    for provider, region, instance_type, observed_at in conn.execute(
+        stmt.where(_rates.c.feed != feed)
+    ):
+        row = rows.get((provider, region, instance_type))
+        if row is not None and observed_at > row["observed_at"]:
+            newer.append((provider, region, instance_type))
+    return newer
+
+
+def _status(snap: InterruptionSnapshot, active: bool) -> SyncStatus:
+    quiet = not active and (snap.unchanged or snap.unconfirmed)
+    return SyncStatus.UNCHANGED if quiet else SyncStatus.OK
 
 
 def _check_matches(matches: Sequence[Mapping[str, str]]) -> None:

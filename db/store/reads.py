@@ -13,6 +13,7 @@ from db.engine import store_errors
 from db.tables import feed_state, interruption_rates, offers
 
 __all__ = [
+    "feed_state_values",
     "interruption_rate_counts",
     "live_offer_count",
     "live_offer_counts",
@@ -26,6 +27,14 @@ def load_feed_state(engine: Engine, feed: str) -> dict[str, str]:
     stmt = select(feed_state.c.key, feed_state.c.value).where(feed_state.c.feed == feed)
     with store_errors(engine, "reading feed state"), engine.connect() as conn:
         return {key: value for key, value in conn.execute(stmt)}
+
+
+def feed_state_values(engine: Engine, key: str) -> dict[str, str]:
+    """The value each feed's persisted state holds under ``key``, by feed (feeds without
+    one are left out)."""
+    stmt = select(feed_state.c.feed, feed_state.c.value).where(feed_state.c.key == key)
+    with store_errors(engine, "reading feed state"), engine.connect() as conn:
+        return {feed: value for feed, value in conn.execute(stmt)}
 
 
 def on_demand_prices(engine: Engine, provider: str) -> dict[tuple[str, str, str], float]:

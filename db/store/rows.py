@@ -22,6 +22,7 @@ from db.tables import UtcDateTime
 
 __all__ = [
     "CURRENCY",
+    "FIRST_SEEN",
     "GPU_COUNT",
     "HISTORY_LAYOUT",
     "ID",
@@ -91,6 +92,7 @@ REGION = OFFER_LAYOUT.index("region")
 INSTANCE_TYPE = OFFER_LAYOUT.index("instance_type")
 GPU_COUNT = OFFER_LAYOUT.index("gpu_count")
 OPTION = OFFER_LAYOUT.index("purchase_option")
+FIRST_SEEN = OFFER_LAYOUT.index("first_seen")
 
 TupleRow = tuple[Any, ...]
 

@@ -35,7 +35,9 @@ def test_importing_the_cli_loads_no_database_http_solver_or_terminal_library() -
     assert loaded_after("import aggregator.cli") == set()
 
 
-@pytest.mark.parametrize("module", ["plugins.aws", "plugins.azure", "plugins.gcp"])
+@pytest.mark.parametrize(
+    "module", ["plugins.aws", "plugins.azure", "plugins.gcp", "plugins.mirror"]
+)
 def test_loading_a_builtin_plugin_imports_its_provider_only_when_registered(module: str) -> None:
     assert loaded_after(f"import {module}") == set()
 

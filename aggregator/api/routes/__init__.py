@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from aggregator.api.routes import admin, catalog, offers, ops, plans
+from aggregator.api.routes import admin, catalog, export, offers, ops, plans
 from aggregator.api.routes.offers import MAX_PAGE, MEMO_MAX_PAGE
 
 __all__ = ["MAX_PAGE", "MEMO_MAX_PAGE", "router"]
@@ -28,6 +28,7 @@ router = APIRouter(
         *offers.router.routes,
         *plans.router.routes,
         *catalog.router.routes,
+        *export.router.routes,
         *admin.router.routes,
         *ops.router.routes,
     ]

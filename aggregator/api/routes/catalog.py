@@ -24,7 +24,7 @@ from db.store import consecutive_failures
 
 __all__ = ["list_gpus", "list_providers", "router"]
 
-router = family_router("catalog")
+router = family_router("catalog", reads=True)
 
 
 @router.get(

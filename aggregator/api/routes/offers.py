@@ -46,7 +46,7 @@ from aggregator.offer_query import build_offer_query
 
 __all__ = ["MAX_PAGE", "MEMO_MAX_PAGE", "list_offers", "offer_history", "router"]
 
-router = family_router("offers")
+router = family_router("offers", reads=True)
 
 MAX_PAGE = 500
 MEMO_MAX_PAGE = 100  # larger pages are not memoized: bounds the memo's memory

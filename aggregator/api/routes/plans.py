@@ -33,7 +33,7 @@ from aggregator.plans import Plan, PlanQuery, PlanRequest
 
 __all__ = ["get_plan", "post_plan", "router"]
 
-router = family_router("plans")
+router = family_router("plans", reads=True)
 
 # Core field names (CLI options) -> PlanRequest field names, for 422s on plan routes.
 _PLAN_FIELDS = {

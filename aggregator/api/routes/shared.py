@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 
+from aggregator.api.auth import require_reader
 from aggregator.api.responses import StrictJSONResponse, json_response
 from aggregator.api.schemas import DATA_AGE_HEADER, ErrorResponse
 from aggregator.models import utcnow
@@ -99,12 +100,19 @@ async def _reject_unknown_query_parameters(request: Request) -> None:
         )
 
 
-def family_router(tag: str) -> APIRouter:
-    """The router of one family of routes, each of them documented under ``tag``."""
+def family_router(tag: str, *, reads: bool = False) -> APIRouter:
+    """The router of one family of routes, each of them documented under ``tag``;
+    ``reads``: its routes read the catalog and need the read token when one is set."""
+    dependencies = [Depends(_reject_unknown_query_parameters)]
+    responses: Responses = {}
+    if reads:
+        dependencies.append(Depends(require_reader))
+        responses[401] = error_doc("The server sets a read token and the request lacks it")
     return APIRouter(
         tags=[tag],
-        dependencies=[Depends(_reject_unknown_query_parameters)],
+        dependencies=dependencies,
         default_response_class=StrictJSONResponse,
+        responses=responses,
     )
 
 

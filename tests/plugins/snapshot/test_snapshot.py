@@ -42,6 +42,8 @@ def test_bundled_replay_fills_the_store_with_all_three_providers(cli: Any) -> No
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     runs = {r["feed"]: r for r in document["runs"]}
+    mirror = runs.pop("mirror/export")  # nothing to mirror is set: recorded, not failed
+    assert mirror["status"] == "not_configured" and "GPUHOURS_MIRROR_URL" in mirror["error"]
     assert set(runs) == {
         "aws/on-demand",
         "aws/spot",
