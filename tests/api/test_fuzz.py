@@ -3,7 +3,8 @@ schema says (status codes, content types, bodies, headers), every request the sc
 refused, and no request it allows is refused for a field it describes.
 
 The app serves a SQLite store holding offers synced through the fake plugin, with an admin token
-configured and sent, so the sync endpoint is exercised past its auth check too. Examples per
+and a read token configured and the admin token sent (it opens the read routes too), so every
+route is exercised past its auth check, and a request without a token is seen refused. Examples per
 operation are bounded so the whole file runs in well under a minute.
 """
 
@@ -48,7 +49,9 @@ def api_schema(tmp_path: Path, fake_catalog: Catalog) -> Any:
     )  # fmt: skip
     engine = make_engine(f"sqlite:///{tmp_path / 'fuzz.db'}")
     upgrade(engine)
-    config = Settings(plugins="fakecloud", http_retries=0, admin_token=TOKEN)
+    config = Settings(
+        plugins="fakecloud", http_retries=0, admin_token=TOKEN, api_read_token="fuzz-read-4b2e"
+    )
     app = create_app(
         config,
         engine=engine,

@@ -16,8 +16,10 @@ from fastapi import Header, Response
 
 from aggregator.api.routes.shared import (
     BAD_INPUT,
+    READ_DENIED,
     READ_SLOTS,
     STORE_DOWN,
+    as_json_errors,
     family_router,
     limited,
 )
@@ -71,8 +73,7 @@ def _build(service: Service, tag: str) -> tuple[str, bytes]:
             "headers": _ETAG,
         },
         304: {"description": "Not modified: If-None-Match names the current tag"},
-        **BAD_INPUT,
-        **STORE_DOWN,
+        **as_json_errors({**READ_DENIED, **BAD_INPUT, **STORE_DOWN}),
     },
 )
 async def export(

@@ -29,10 +29,12 @@ __all__ = [
     "DATA_AGE",
     "JSON",
     "PLAN_SLOTS",
+    "READ_DENIED",
     "READ_SLOTS",
     "STORE_DOWN",
     "Responses",
     "age_seconds",
+    "as_json_errors",
     "error_doc",
     "family_router",
     "json_with_age",
@@ -107,7 +109,7 @@ def family_router(tag: str, *, reads: bool = False) -> APIRouter:
     responses: Responses = {}
     if reads:
         dependencies.append(Depends(require_reader))
-        responses[401] = error_doc("The server sets a read token and the request lacks it")
+        responses.update(READ_DENIED)
     return APIRouter(
         tags=[tag],
         dependencies=dependencies,
@@ -126,8 +128,19 @@ def error_doc(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
 
 
+def as_json_errors(responses: Responses) -> Responses:
+    """``responses`` declared as JSON whatever the route's own media type (FastAPI files an
+    error model under the route's response class, gzip for the export)."""
+    ref = {"$ref": f"#/components/schemas/{ErrorResponse.__name__}"}
+    return {
+        code: {"description": doc["description"], "content": {"application/json": {"schema": ref}}}
+        for code, doc in responses.items()
+    }
+
+
 Responses = dict[int | str, dict[str, Any]]
 BAD_INPUT: Responses = {422: error_doc("Bad input: the error names the field")}
+READ_DENIED: Responses = {401: error_doc("The server sets a read token and the request lacks it")}
 STORE_DOWN: Responses = {
     503: error_doc("The price store is unavailable or its schema is not current")
 }
