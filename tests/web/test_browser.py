@@ -140,8 +140,10 @@ def test_filter_and_sort_the_offers_with_the_keyboard(browser: Any, base_url: st
     ]
     assert prices == sorted(prices, reverse=True)
     assert set(cells(browser, 4)) == {"H100"}, "sorting keeps the filter"
+    browser.set_window_size(1600, 1000)
     browser.get(base_url + "/?gpu=H100&region=us-*&sort=region")
     screenshot(browser, "offers")
+    browser.set_window_size(1280, 1000)
     assert foreign_resources(browser, base_url) == []
 
 
@@ -160,6 +162,7 @@ def test_a_plan_in_the_browser_costs_what_the_api_says(browser: Any, base_url: s
     assert shown == expected["total_cost"]
     notes = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#plan-notes li")]
     assert notes == expected["notes"]
+    browser.execute_script("document.getElementById('plan').scrollIntoView()")
     screenshot(browser, "plan")
 
 
