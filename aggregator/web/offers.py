@@ -190,6 +190,7 @@ async def offers_page(request: Request, service: ServiceDep) -> HTMLResponse:
         filters=filters,
         offers=offers,
         columns=COLUMNS,
+        page_size=PAGE_SIZE,
         sort_links=_sort_links(filters),
         previous=query_string(filters.params(page=filters.page - 1)) if filters.page > 1 else None,
         next=query_string(filters.params(page=filters.page + 1)) if more else None,

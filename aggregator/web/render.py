@@ -44,7 +44,9 @@ def query_string(params: dict[str, Any]) -> str:
     pairs: list[tuple[str, str]] = []
     for name, value in params.items():
         for item in value if isinstance(value, list | tuple) else [value]:
-            if item is not None and item != "":
+            if isinstance(item, bool):
+                pairs.append((name, "true" if item else "false"))
+            elif item is not None and item != "":
                 pairs.append((name, str(item)))
     return "?" + urlencode(pairs) if pairs else ""
 

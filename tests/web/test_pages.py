@@ -99,13 +99,13 @@ def test_every_column_sorts_either_way(web: TestClient, column: str, order: str)
 
 
 def test_pages_follow_each_other_and_the_url_keeps_the_filters(web: TestClient) -> None:
-    first = web.get("/", params={"gpu": "H100", "limit": "5", "sort": "region"})
+    first = web.get("/", params={"gpu": "H100", "spot": "false", "limit": "5", "sort": "region"})
     link = re.search(r'href="(/\?[^"]+)" rel="next"', first.text)
     assert link is not None
     url = html.unescape(link.group(1))
-    assert "gpu=H100" in url and "sort=region" in url and "page=2" in url
+    assert "gpu=H100" in url and "spot=false" in url and "sort=region" in url and "page=2" in url
     second = web.get(url)
-    everything = [r for r in row_ids(web.get("/?gpu=H100&sort=region&limit=500").text)]
+    everything = row_ids(web.get("/?gpu=H100&spot=false&sort=region&limit=500").text)
     assert row_ids(first.text) + row_ids(second.text) == everything[:10]
 
 
