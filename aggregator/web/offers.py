@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Literal, Self
 
 from annotated_types import Ge, Gt, Le
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -34,13 +34,14 @@ from aggregator.inputs import WHOLE_NUMBER, FiniteInput, Glob, Text, option_spel
 from aggregator.limits import MAX_LIST_ITEMS
 from aggregator.models import PurchaseOption, StoredOffer, utcnow
 from aggregator.offer_query import build_offer_query
+from aggregator.web.access import page_router
 from aggregator.web.forms import GENERAL, read_form
 from aggregator.web.render import STORE_DOWN, page, query_string
 from db.offer_sql import OfferSort
 
 __all__ = ["COLUMNS", "PAGE_SIZE", "Column", "OfferFilters", "offer_page", "offers_page", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 PAGE_SIZE = 50
 

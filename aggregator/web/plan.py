@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import HTMLResponse
 
 from aggregator.api.routes.plans import plan_for
@@ -20,12 +20,13 @@ from aggregator.api.state import ServiceDep
 from aggregator.errors import InvalidInput, NoFeasiblePlan, StoreError
 from aggregator.models import PurchaseOption
 from aggregator.plans import DEFAULT_PLAN_PURCHASE_OPTIONS, Plan, PlanQuery
+from aggregator.web.access import page_router
 from aggregator.web.forms import GENERAL, Form, read_form
 from aggregator.web.render import STORE_DOWN, page, query_string
 
 __all__ = ["FIELDS", "Field", "plan_page", "plan_posted", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ plugins that failed to load, from the same report as ``GET /v1/providers``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import HTMLResponse
 
 from aggregator.api.routes.catalog import providers_health
@@ -11,11 +11,12 @@ from aggregator.api.routes.shared import READ_SLOTS, limited
 from aggregator.api.schemas import ProvidersResponse
 from aggregator.api.state import ServiceDep
 from aggregator.errors import StoreError
+from aggregator.web.access import page_router
 from aggregator.web.render import STORE_DOWN, page
 
 __all__ = ["providers_page", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 
 @router.get("/providers", response_class=HTMLResponse)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -67,9 +68,10 @@ def snapshot_engine(
     yield from _store(request.param, tmp_path_factory.mktemp("web-store"))
 
 
-def web_app(engine: Engine, cache_seconds: float = 60.0) -> FastAPI:
-    """The app ``gpuhours serve`` runs, over ``engine``, with the built-in plugins."""
-    settings = Settings(**SETTINGS)
+def web_app(engine: Engine, cache_seconds: float = 60.0, **overrides: Any) -> FastAPI:
+    """The app ``gpuhours serve`` runs, over ``engine``, with the built-in plugins (and
+    ``overrides`` of the settings)."""
+    settings = Settings(**{**SETTINGS, **overrides})
     return create_app(
         settings,
         engine=engine,

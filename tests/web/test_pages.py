@@ -15,10 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 
 from aggregator.plans import PlanRequest
 from aggregator.web.offers import COLUMNS, PAGE_SIZE
 from aggregator.web.plan import FIELDS
+from tests.web.conftest import web_app
 
 ROW_ID = re.compile(r'<tr data-id="([^"]+)">')
 
@@ -289,3 +291,22 @@ def test_docs_and_pages_load_nothing_from_another_host(web: TestClient) -> None:
             assert not re.match(r"(https?:)?//", url), (path, url)
             if url.startswith("/") and not url.startswith(("/offers/", "/v1/", "/?", "/plan")):
                 assert web.get(url).status_code == 200, (path, url)
+
+
+def test_with_a_read_token_the_pages_need_it_as_the_api_does(snapshot_engine: Engine) -> None:
+    token, admin = "read-5f1c", "admin-9b2e"
+    app = web_app(snapshot_engine, api_read_token=token, admin_token=admin)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path in ("/", "/plan?gpu_hours=10", "/providers", "/offers/x"):
+            refused = client.get(path)
+            assert refused.status_code == 401, path
+            assert refused.headers["www-authenticate"] == "Bearer"
+            assert refused.headers["content-type"].startswith("text/html")
+            assert token not in refused.text
+            wrong = client.get(path, headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401 and "not valid" in wrong.text
+            for given in (token, admin):
+                allowed = client.get(path, headers={"Authorization": f"Bearer {given}"})
+                assert allowed.status_code in (200, 404), path
+        assert client.post("/plan", data={"gpu_hours": "10"}).status_code == 401
+        assert client.get("/static/web.css").status_code == 200  # no secret in a stylesheet
