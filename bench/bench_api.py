@@ -134,14 +134,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workers: int, data_dir: Path, cache_seconds: float = 60.0) -> Iterator[str]:
-    """``gpuhours serve`` on a loopback port; yields its base URL; always stops it."""
+def server(
+    url: str, workers: int, data_dir: Path, cache_seconds: float = 60.0, plugins: str = ""
+) -> Iterator[str]:
+    """``gpuhours serve`` on a loopback port; yields its base URL; always stops it.
+
+    ``plugins`` is ``GPUHOURS_PLUGINS``: none by default, so nothing can sync or fetch.
+    """
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GPUHOURS_")},
         "GPUHOURS_DATABASE_URL": url,
         "GPUHOURS_DATA_DIR": str(data_dir),
-        "GPUHOURS_PLUGINS": "",  # no provider plugins: nothing to sync, nothing to fetch
+        "GPUHOURS_PLUGINS": plugins,
         "GPUHOURS_API_CACHE_SECONDS": str(cache_seconds),
         "PYTHONPATH": str(REPO),
     }

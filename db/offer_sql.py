@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from aggregator.globs import LIKE_ESCAPE, glob_to_like
 from aggregator.gpus import MEMORY_TOLERANCE_GB
@@ -32,16 +32,31 @@ __all__ = [
     "offer_select",
 ]
 
-OfferSort = Literal["price_per_gpu_hour", "price_per_hour"]
+OfferSort = Literal[
+    "price_per_gpu_hour",
+    "price_per_hour",
+    "provider",
+    "region",
+    "instance_type",
+    "gpu",
+    "gpu_count",
+    "gpu_memory_gb",
+    "vcpus",
+    "memory_gb",
+    "interconnect_gbps",
+    "purchase_option",
+    "term_hours",
+    "observed_at",
+]
 GPU_COUNT_TOLERANCE = 1e-9
 """How far a GPU count may be from a size and still count as it (float GPU counts such as
 1/3 are stored as the nearest double)."""
 SHAPE_COLUMNS = frozenset({"gpu", "gpu_memory_gb", "region", "zone", "instance_type"})
 """The columns :attr:`OfferQuery.shape_columns` may split the planner's shapes by."""
-_SORT_COLUMNS: dict[str, str] = {
-    "price_per_gpu_hour": "price_per_gpu_hour",
-    "price_per_hour": "price_per_hour",
-}
+_PRICE_SORTS = frozenset({"price_per_gpu_hour", "price_per_hour"})
+_TEXT_SORTS = frozenset({"provider", "region", "instance_type", "gpu", "purchase_option"})
+_NULLABLE_SORTS = frozenset({"vcpus", "memory_gb", "interconnect_gbps"})
+_SORT_COLUMNS: dict[str, str] = {name: name for name in get_args(OfferSort)}
 
 
 @dataclass
@@ -88,7 +103,9 @@ class OfferQuery:
     ids: Sequence[str] = ()
     include_withdrawn: bool = False
     sort: OfferSort = "price_per_gpu_hour"
+    descending: bool = False
     limit: int | None = None
+    offset: int = 0
     gpu_count: float | None = None
     min_gpu_count: float | None = None
     max_gpu_count: float | None = None
@@ -120,8 +137,9 @@ def offer_select(
 ) -> tuple[str, SqlParams]:
     """The ``SELECT`` of ``columns`` (``offers`` column names) for ``q`` and its parameters.
 
-    Ordered by ``q.sort`` then ``id``, at most ``q.limit`` rows. ``dialect`` (the reader's)
-    only chooses how ``cheapest_per_shape`` is computed; the rows are the same.
+    Ordered by ``q.sort`` (see :func:`_order_by`), at most ``q.limit`` rows after skipping
+    ``q.offset``. ``dialect`` (the reader's) chooses how ``cheapest_per_shape`` is computed and
+    how text is compared; the rows and their order are the same.
     """
     params = SqlParams()
     where = _conditions(q, params)
@@ -131,10 +149,31 @@ def offer_select(
     if q.cheapest_per_shape:
         extra = [c for c in sorted(SHAPE_COLUMNS) if c in q.shape_columns]  # names, not input
         where_sql = _cheapest_per_shape(where_sql, sort, params, dialect, extra)
-    sql = f"SELECT {selected} FROM offers WHERE {where_sql} ORDER BY {sort}, id"
+    sql = f"SELECT {selected} FROM offers WHERE {where_sql} ORDER BY {_order_by(q, dialect)}"
     if q.limit is not None:
         sql += " LIMIT " + params.add("limit", int(q.limit))
+    if q.offset:
+        if q.limit is None:  # both databases need a LIMIT before an OFFSET: -1 / ALL spell it
+            sql += " LIMIT -1" if dialect == "sqlite" else " LIMIT ALL"
+        sql += " OFFSET " + params.add("offset", int(q.offset))
     return sql, params
+
+
+def _order_by(q: OfferQuery, dialect: str) -> str:
+    """``q.sort`` (descending if asked), then price per GPU-hour, then ``id``: a total order.
+
+    Offers with no value (an unpublished host size) come last either way, as both databases
+    order them with ``IS NULL`` first; text compares by code point on both (PostgreSQL's
+    default collation would follow the locale and order ``p5.48xlarge`` differently).
+    """
+    column = _SORT_COLUMNS[q.sort]  # a lookup, not the value: no text of q reaches the SQL
+    keys = [f"{column} IS NULL"] if column in _NULLABLE_SORTS else []
+    text = f'{column} COLLATE "C"' if column in _TEXT_SORTS and dialect != "sqlite" else column
+    keys.append(text + (" DESC" if q.descending else ""))
+    if column not in _PRICE_SORTS:
+        keys.append("price_per_gpu_hour")
+    keys.append("id")
+    return ", ".join(keys)
 
 
 # The GROUP BY of the cheapest-per-shape read: finer than a planner shape (gpu and the purchase

@@ -19,10 +19,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aggregator import catalog
+from aggregator import catalog, web
 from aggregator.api.body_limit import BodyLimit
 from aggregator.api.cache import AnswerCache, ApiSettings, StoreVersion
 from aggregator.api.errors import error_response, install_error_handlers
@@ -93,7 +94,9 @@ def create_app(
         if service.owns_engine:
             service.engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from files this server serves,
+    # not from a CDN, so they work offline.
+    app = FastAPIOffline(
         title="gpuhours",
         summary="The cheapest way to buy N GPU-hours across AWS, Google Cloud and Azure.",
         version=gpuhours_version(),
@@ -106,6 +109,7 @@ def create_app(
     )
     app.state.service = service
     app.include_router(router)
+    web.install(app)
     install_error_handlers(app)
     app.add_middleware(BodyLimit)  # inside the bookkeeping: 413s are counted and carry an id
     app.add_middleware(RequestBookkeeping, metrics=service.metrics)

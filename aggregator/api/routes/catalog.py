@@ -18,11 +18,11 @@ from aggregator.api.routes.shared import (
     set_age,
 )
 from aggregator.api.schemas import FeedHealth, GpusResponse, ProvidersResponse
-from aggregator.api.state import ServiceDep
+from aggregator.api.state import Service, ServiceDep
 from aggregator.scheduler import intervals
 from db.store import consecutive_failures
 
-__all__ = ["list_gpus", "list_providers", "router"]
+__all__ = ["list_gpus", "list_providers", "providers_health", "router"]
 
 router = family_router("catalog", reads=True)
 
@@ -47,6 +47,14 @@ async def list_gpus(service: ServiceDep) -> GpusResponse:
 )
 def list_providers(response: Response, service: ServiceDep) -> ProvidersResponse:
     """What ``gpuhours providers`` shows, plus each feed's schedule and failure streak."""
+    health = providers_health(service)
+    set_age(response, age_seconds(f.last_success_at for f in health.feeds))
+    return health
+
+
+def providers_health(service: Service) -> ProvidersResponse:
+    """The providers report with each feed's schedule in force and failure streak (blocking:
+    it reads the store; the JSON route and the web page both answer with it)."""
     report = catalog.providers_report(
         service.registry, service.engine, feed_timeout=service.settings.sync_feed_timeout
     )
@@ -65,5 +73,4 @@ def list_providers(response: Response, service: ServiceDep) -> ProvidersResponse
                 }
             )
         )
-    set_age(response, age_seconds(f.last_success_at for f in feeds))
     return ProvidersResponse(plugins=report.plugins, feeds=feeds, price_terms=report.price_terms)

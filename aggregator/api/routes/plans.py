@@ -31,7 +31,7 @@ from aggregator.api.state import Service, ServiceDep
 from aggregator.errors import InvalidInput
 from aggregator.plans import Plan, PlanQuery, PlanRequest
 
-__all__ = ["get_plan", "post_plan", "router"]
+__all__ = ["get_plan", "plan_for", "post_plan", "router"]
 
 router = family_router("plans", reads=True)
 
@@ -50,14 +50,20 @@ _PLAN_RESPONSES: Responses = {
 }
 
 
-async def _plan(service: Service, request: PlanRequest) -> Response:
+async def plan_for(service: Service, request: PlanRequest) -> Plan:
+    """The plan for ``request``, from the memo or solved in the thread pool.
+
+    Raises what the planner raises (:class:`InvalidInput` naming the request's field,
+    :class:`~aggregator.errors.NoFeasiblePlan`); the JSON routes and the web pages both
+    answer through it.
+    """
     from aggregator.planner import plan_from_store
 
     key = ("plan", request.model_dump_json())
     version = service.version.current()  # read before the plan: it files the memos under it
     plan: Plan | None = service.answers.get(key, version)
     if plan is not None:
-        return json_with_age(plan, age_seconds(line.observed_at for line in plan.lines))
+        return plan
     try:
         plan = await limited(
             "plan",
@@ -75,6 +81,11 @@ async def _plan(service: Service, request: PlanRequest) -> Response:
         exc.field = _PLAN_FIELDS.get(exc.field or "") or exc.field
         raise
     service.answers.put(key, version, plan)
+    return plan
+
+
+async def _plan(service: Service, request: PlanRequest) -> Response:
+    plan = await plan_for(service, request)
     return json_with_age(plan, age_seconds(line.observed_at for line in plan.lines))
 
 

@@ -20,6 +20,7 @@ from aggregator.cli import app
 from plugins.snapshot import SNAPSHOT_DIR
 from tests.paths import FIXTURES
 from tests.plugins.gcp.test_locations import A3_HIGHGPU
+from tests.snapshot import sync_snapshot
 
 
 @pytest.fixture
@@ -106,27 +107,12 @@ def test_replay_needs_no_credentials_but_live_gcp_does(cli: Any) -> None:
 
 
 def test_the_snapshot_syncs_into_both_stores(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-
     from aggregator.models import SyncStatus
-    from aggregator.plugins import load_registry
     from aggregator.settings import Settings
-    from aggregator.sync import load_observed_at, sync_feeds
     from db import store
 
     monkeypatch.setenv("GPUHOURS_PLUGINS", "aws,azure,gcp")
-    settings = Settings()
-    registry = load_registry(settings)
-    outcomes = asyncio.run(
-        sync_feeds(
-            registry.select_feeds([]),
-            registry,
-            engine,
-            settings,
-            replay_dir=SNAPSHOT_DIR,
-            observed_at=load_observed_at(SNAPSHOT_DIR),
-        )
-    )
+    outcomes = sync_snapshot(engine, Settings())
     assert [o.run.status for o in outcomes] == [SyncStatus.OK] * 6
     offers = store.query_offers(engine, store.OfferQuery())
     assert {o.provider for o in offers} == {"aws", "azure", "gcp"}
