@@ -63,7 +63,8 @@ def sync(
         if record and replay:
             raise InvalidInput("--record and --replay cannot be used together", field="record")
         note = None
-        if replay is not None and str(replay) == BUNDLED and not replay.exists():
+        bundled = replay is not None and str(replay) == BUNDLED and not replay.exists()
+        if bundled:
             from plugins.snapshot import AGE_NOTE, SNAPSHOT_DIR
 
             replay, note = SNAPSHOT_DIR, AGE_NOTE
@@ -71,6 +72,13 @@ def sync(
             raise InvalidInput(f"--replay: {replay} is not a directory", field="replay")
         settings, registry = context()
         refs = registry.select_feeds(feeds or [])
+        if bundled and not feeds:
+            refs, left_out = _in_snapshot(refs)
+            if left_out:
+                note = (
+                    f"{note}; not in the snapshot, so not synced: {', '.join(left_out)} "
+                    "(sync them by name with network access)"
+                )
         if not refs:
             nothing(
                 "no provider feeds are loaded; `gpuhours providers` shows plugins and load errors",
@@ -89,6 +97,14 @@ def sync(
                 say(f"note: {note}")
         if any(o.failed for o in outcomes):
             raise typer.Exit(EXIT_SYNC_FAILED)
+
+
+def _in_snapshot(refs: Sequence[FeedRef]) -> tuple[list[FeedRef], list[str]]:
+    """The feeds of ``refs`` the bundled snapshot has recordings of, and the ids of the rest."""
+    from plugins.snapshot import bundled_feeds
+
+    covered = bundled_feeds()
+    return [r for r in refs if r.id in covered], [r.id for r in refs if r.id not in covered]
 
 
 def _run_sync(

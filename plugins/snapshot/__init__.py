@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["AGE_NOTE", "SNAPSHOT_DIR"]
+__all__ = ["AGE_NOTE", "SNAPSHOT_DIR", "bundled_feeds"]
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent / "responses"
 
@@ -23,3 +23,14 @@ AGE_NOTE = (
     "in 42 regions) plus SKUs built from a published catalog; run `gpuhours sync` with "
     "network access for live prices"
 )
+
+
+def bundled_feeds() -> frozenset[str]:
+    """The feeds the snapshot holds recordings of: those its ``OBSERVED_AT.json`` dates.
+
+    A bundled sync runs only these: any other feed (a seller added since the snapshot was
+    built, the mirror, a third-party plugin) would ask for responses that were never recorded.
+    """
+    from aggregator.sync import load_observed_at
+
+    return frozenset(load_observed_at(SNAPSHOT_DIR))
