@@ -11,7 +11,6 @@ The mapping, and why spot equal to on-demand is left out: docs/providers/runpod.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -19,13 +18,13 @@ from aggregator.errors import ProviderResponseError, UnknownGpu
 from aggregator.gpus import GpuVocabulary
 from aggregator.models import Billing
 from plugins.json_body import positive_price
+from plugins.verdicts import Verdict
 
 __all__ = [
     "CLOUDS",
     "GPU_TYPES_QUERY",
     "PROVIDER",
     "REGION",
-    "Verdict",
     "gpu_counts",
     "gpu_types_of",
     "judge",
@@ -47,15 +46,6 @@ CLOUDS: Final = {
 }
 _PER_SECOND: Final = Billing(increment_seconds=1)  # docs.runpod.io/pods/pricing
 _COUNT_STEPS: Final = (1, 2, 4, 8)
-
-
-@dataclass
-class Verdict:
-    """What one GPU type yields: offers, rows whose price cannot be used, or an unknown GPU."""
-
-    offers: list[dict[str, Any]] = field(default_factory=list)
-    rejected: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    unknown: str | None = None
 
 
 def gpu_types_of(document: Mapping[str, Any], *, url: str) -> list[Any]:

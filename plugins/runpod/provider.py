@@ -13,6 +13,7 @@ from aggregator.http.received import received_at
 from plugins.json_body import decode_object
 from plugins.runpod.gpu_types import GPU_TYPES_QUERY, PROVIDER, gpu_types_of, judge
 from plugins.runpod.settings import RunpodSettings
+from plugins.verdicts import report
 
 __all__ = ["GpuTypesFeed", "RunpodProvider"]
 
@@ -51,11 +52,7 @@ class GpuTypesFeed(Feed):
             if isinstance(type_id, str):
                 seen.add(type_id)
             verdict = judge(item, ctx.gpus, observed_at=observed_at)
-            for reason, key in verdict.rejected:
-                ctx.reject(reason, item, offer=key or None)
-            if verdict.unknown:
-                ctx.report_unknown(f"RunPod GPU type {verdict.unknown}", item, once=verdict.unknown)
-            for offer in verdict.offers:
+            for offer in report(ctx, verdict, item, what="RunPod GPU type"):
                 yield offer
 
 
