@@ -20,13 +20,13 @@ from plugins.vultr.settings import VultrSettings
 
 __all__ = ["PlansFeed", "VultrProvider"]
 
-PER_PAGE: Final = 500
-Judge = Callable[..., Verdict]  # judge_plan / judge_metal: (item, gpus, *, observed_at)
+_PER_PAGE: Final = 500
+_Judge = Callable[..., Verdict]  # judge_plan / judge_metal: (item, gpus, *, observed_at)
 
 # (path, query, list key, judge)
 _LISTS: Final = (
-    ("/v2/plans", {"type": "all", "per_page": str(PER_PAGE)}, "plans", judge_plan),
-    ("/v2/plans-metal", {"per_page": str(PER_PAGE)}, "plans_metal", judge_metal),
+    ("/v2/plans", {"type": "all", "per_page": str(_PER_PAGE)}, "plans", judge_plan),
+    ("/v2/plans-metal", {"per_page": str(_PER_PAGE)}, "plans_metal", judge_metal),
 )
 
 

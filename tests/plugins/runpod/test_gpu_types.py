@@ -234,3 +234,24 @@ def test_a_broken_answer_fails_the_sync_and_keeps_the_stored_prices(engine: Engi
     after = store.query_offers(engine, store.OfferQuery())
     assert sorted(o.id for o in after) == before
     assert max(o.price_per_gpu_hour for o in after) < 10
+
+
+def test_gpuhours_cheapest_plans_with_replayed_runpod_offers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from aggregator.cli import app
+
+    monkeypatch.setenv("GPUHOURS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("GPUHOURS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("GPUHOURS_PLUGINS", "runpod")
+    runner = CliRunner()
+    synced = runner.invoke(app, ["sync", "runpod", "--replay", str(recording(tmp_path, BODY_2026))])
+    assert synced.exit_code == 0, synced.output
+    result = runner.invoke(app, ["cheapest", "--gpu", "H200", "--gpu-hours", "16", "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    # community H200 at 3.59 per GPU-hour (2026-08-22), cheaper than secure at 4.59
+    assert plan["total_cost"] == pytest.approx(16 * 3.59)
+    assert {line["instance_type"].split()[0] for line in plan["lines"]} == {"community"}

@@ -279,3 +279,24 @@ def test_a_broken_answer_fails_the_sync_and_keeps_the_stored_prices(engine: Engi
     assert outcome.run.status is SyncStatus.FAILED
     after = sorted((o.id, o.price_per_hour) for o in store.query_offers(engine, store.OfferQuery()))
     assert after == before
+
+
+def test_gpuhours_cheapest_plans_with_replayed_vultr_offers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from aggregator.cli import app
+
+    monkeypatch.setenv("GPUHOURS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("GPUHOURS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("GPUHOURS_PLUGINS", "vultr")
+    runner = CliRunner()
+    synced = runner.invoke(app, ["sync", "vultr", "--replay", str(recording(tmp_path))])
+    assert synced.exit_code == 0, synced.output
+    result = runner.invoke(app, ["cheapest", "--gpu", "MI300X", "--gpu-hours", "80", "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    (line,) = plan["lines"]
+    assert (line["instance_type"], line["region"]) == ("vbm-256c-2048gb-8-mi300x-gpu", "ord")
+    assert plan["total_cost"] == pytest.approx(10 * 17.52)  # on demand: no --spot
