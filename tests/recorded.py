@@ -4,8 +4,9 @@ a recorded body, for APIs whose public recordings are plain response bodies."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -40,3 +41,23 @@ def write_response(
     }
     (host / f"{stem}.json").write_text(json.dumps(meta, indent=2))
     return directory
+
+
+def cli_for(tmp_path: Path, monkeypatch: Any, plugin: str) -> Callable[..., Any]:
+    """``gpuhours`` with only ``plugin`` loaded and a fresh SQLite store under ``tmp_path``;
+    returns ``invoke(*args)``, which fails the test on a traceback."""
+    from typer.testing import CliRunner
+
+    from aggregator.cli import app
+
+    monkeypatch.setenv("GPUHOURS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("GPUHOURS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("GPUHOURS_PLUGINS", plugin)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        result = runner.invoke(app, list(args))
+        assert "Traceback" not in result.output, result.output
+        return result
+
+    return invoke

@@ -32,7 +32,7 @@ from plugins.runpod import GpuTypesFeed, RunpodProvider
 from plugins.runpod.gpu_types import gpu_counts
 from plugins.runpod.settings import RunpodSettings
 from tests import paths
-from tests.recorded import write_response
+from tests.recorded import cli_for, write_response
 
 FIXTURES = paths.FIXTURES / "runpod"
 URL = "https://api.runpod.io/graphql"
@@ -239,17 +239,10 @@ def test_a_broken_answer_fails_the_sync_and_keeps_the_stored_prices(engine: Engi
 def test_gpuhours_cheapest_plans_with_replayed_runpod_offers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from typer.testing import CliRunner
-
-    from aggregator.cli import app
-
-    monkeypatch.setenv("GPUHOURS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("GPUHOURS_DATABASE_URL", raising=False)
-    monkeypatch.setenv("GPUHOURS_PLUGINS", "runpod")
-    runner = CliRunner()
-    synced = runner.invoke(app, ["sync", "runpod", "--replay", str(recording(tmp_path, BODY_2026))])
+    cli = cli_for(tmp_path, monkeypatch, "runpod")
+    synced = cli("sync", "runpod", "--replay", str(recording(tmp_path, BODY_2026)))
     assert synced.exit_code == 0, synced.output
-    result = runner.invoke(app, ["cheapest", "--gpu", "H200", "--gpu-hours", "16", "--json"])
+    result = cli("cheapest", "--gpu", "H200", "--gpu-hours", "16", "--json")
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     # community H200 at 3.59 per GPU-hour (2026-08-22), cheaper than secure at 4.59

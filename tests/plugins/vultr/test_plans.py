@@ -33,7 +33,7 @@ from db import store
 from plugins.vultr import PlansFeed, VultrProvider
 from plugins.vultr.settings import VultrSettings
 from tests import paths
-from tests.recorded import write_response
+from tests.recorded import cli_for, write_response
 
 FIXTURES = paths.FIXTURES / "vultr"
 API = "https://api.vultr.com"
@@ -284,17 +284,10 @@ def test_a_broken_answer_fails_the_sync_and_keeps_the_stored_prices(engine: Engi
 def test_gpuhours_cheapest_plans_with_replayed_vultr_offers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from typer.testing import CliRunner
-
-    from aggregator.cli import app
-
-    monkeypatch.setenv("GPUHOURS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("GPUHOURS_DATABASE_URL", raising=False)
-    monkeypatch.setenv("GPUHOURS_PLUGINS", "vultr")
-    runner = CliRunner()
-    synced = runner.invoke(app, ["sync", "vultr", "--replay", str(recording(tmp_path))])
+    cli = cli_for(tmp_path, monkeypatch, "vultr")
+    synced = cli("sync", "vultr", "--replay", str(recording(tmp_path)))
     assert synced.exit_code == 0, synced.output
-    result = runner.invoke(app, ["cheapest", "--gpu", "MI300X", "--gpu-hours", "80", "--json"])
+    result = cli("cheapest", "--gpu", "MI300X", "--gpu-hours", "80", "--json")
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     (line,) = plan["lines"]
