@@ -13,7 +13,7 @@ from typing import Any
 
 from aggregator.errors import ProviderResponseError
 
-__all__ = ["decode_object", "positive_price"]
+__all__ = ["decode_object", "positive_number"]
 
 
 def decode_object(body: bytes, *, source: str, setting: str, url: str, provider: str) -> Any:
@@ -37,10 +37,10 @@ def decode_object(body: bytes, *, source: str, setting: str, url: str, provider:
     return document
 
 
-def positive_price(value: object) -> float | None:
-    """A published price as a float, or None when it is missing, zero, negative or not finite.
+def positive_number(value: object) -> float | None:
+    """A published price or size as a float; None when missing, zero, negative or not finite.
 
-    Booleans are not prices (JSON ``true`` would otherwise read as 1.0).
+    Booleans are not numbers here (JSON ``true`` would otherwise read as 1.0).
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None

@@ -17,7 +17,7 @@ from typing import Any, Final
 from aggregator.errors import ProviderResponseError, UnknownGpu
 from aggregator.gpus import GpuVocabulary
 from aggregator.models import Billing
-from plugins.json_body import positive_price
+from plugins.json_body import positive_number
 from plugins.verdicts import Verdict
 
 __all__ = [
@@ -91,7 +91,7 @@ def judge(item: object, gpus: GpuVocabulary, *, observed_at: datetime | None) ->
     offered = [cloud for cloud, (flag, _, _) in CLOUDS.items() if item.get(flag) is True]
     if not offered:
         return verdict  # listed but rentable in neither cloud (e.g. the "unknown" entry)
-    memory = positive_price(item.get("memoryInGb"))
+    memory = positive_number(item.get("memoryInGb"))
     max_count = item.get("maxGpuCount")
     if memory is None or isinstance(max_count, bool) or not isinstance(max_count, int):
         verdict.rejected.append((f"GPU type {type_id}: no memoryInGb or maxGpuCount", {}))
@@ -106,8 +106,8 @@ def judge(item: object, gpus: GpuVocabulary, *, observed_at: datetime | None) ->
         return verdict
     for cloud in offered:
         _, on_demand_field, spot_field = CLOUDS[cloud]
-        on_demand = positive_price(item.get(on_demand_field))
-        spot = positive_price(item.get(spot_field))
+        on_demand = positive_number(item.get(on_demand_field))
+        spot = positive_number(item.get(spot_field))
         for count in gpu_counts(max_count):
             base = {
                 "provider": PROVIDER,

@@ -18,7 +18,7 @@ from typing import Any, Final
 from aggregator.errors import UnknownGpu
 from aggregator.gpus import GpuSpec, GpuVocabulary
 from aggregator.models import Billing
-from plugins.json_body import positive_price
+from plugins.json_body import positive_number
 from plugins.verdicts import Verdict
 
 __all__ = ["PROVIDER", "judge_metal", "judge_plan"]
@@ -43,7 +43,7 @@ def judge_plan(
         spec = gpus.resolve(gpu_type.replace("_", " ")).spec
     except UnknownGpu:
         return Verdict(unknown=gpu_type)
-    vram = positive_price(item.get("gpu_vram_gb"))
+    vram = positive_number(item.get("gpu_vram_gb"))
     if vram is None:
         return Verdict(rejected=[(f"plan {plan_id}: gpu_vram_gb is not a size", {})])
     per_gpu = _full_memory(spec, vram)
@@ -94,14 +94,14 @@ def _offers(
     locations = item.get("locations")
     if not isinstance(locations, list) or not locations:
         return verdict  # listed but deployable nowhere
-    ram_mb = positive_price(item.get("ram"))
+    ram_mb = positive_number(item.get("ram"))
     host = {
-        "vcpus": positive_price(vcpus),
+        "vcpus": positive_number(vcpus),
         "memory_gb": round(ram_mb / 1024, 3) if ram_mb is not None else None,
     }
     prices = {
-        "on_demand": ("hourly_cost", positive_price(item.get("hourly_cost"))),
-        "spot": ("hourly_cost_preemptible", positive_price(item.get("hourly_cost_preemptible"))),
+        "on_demand": ("hourly_cost", positive_number(item.get("hourly_cost"))),
+        "spot": ("hourly_cost_preemptible", positive_number(item.get("hourly_cost_preemptible"))),
     }
     for location in dict.fromkeys(locations):
         if not isinstance(location, str) or not _LOCATION.match(location):
