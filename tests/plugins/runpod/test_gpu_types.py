@@ -248,3 +248,18 @@ def test_gpuhours_cheapest_plans_with_replayed_runpod_offers(
     # community H200 at 3.59 per GPU-hour (2026-08-22), cheaper than secure at 4.59
     assert plan["total_cost"] == pytest.approx(16 * 3.59)
     assert {line["instance_type"].split()[0] for line in plan["lines"]} == {"community"}
+
+
+def test_a_type_listed_twice_or_out_of_range_is_rejected_not_picked() -> None:
+    (h100,) = [t for t in TYPES_2025 if t["displayName"] == "H100 SXM"]
+    (a40,) = [t for t in TYPES_2025 if t["displayName"] == "A40"]
+    types = [h100, {**h100, "securePrice": 0.01}, {**a40, "maxGpuCount": 10_000}, {"id": ""}]
+    offers, ctx = fetch(json.dumps({"data": {"gpuTypes": types}}).encode())
+    assert {o.price_per_gpu_hour for o in offers if o.source["price_field"] == "securePrice"} == {
+        2.99
+    }
+    assert [r[0] for r in ctx.rejects] == [
+        "GPU type listed twice",
+        "GPU type NVIDIA A40: maxGpuCount 10000 out of range",
+        "GPU type without an id",
+    ]

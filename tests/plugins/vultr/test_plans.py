@@ -293,3 +293,12 @@ def test_gpuhours_cheapest_plans_with_replayed_vultr_offers(
     (line,) = plan["lines"]
     assert (line["instance_type"], line["region"]) == ("vbm-256c-2048gb-8-mi300x-gpu", "ord")
     assert plan["total_cost"] == pytest.approx(10 * 17.52)  # on demand: no --spot
+
+
+def test_a_plan_listed_twice_is_rejected_not_picked() -> None:
+    twice = {"plans": [PLANS["plans"][1], {**PLANS["plans"][1], "hourly_cost": 0.01}]}
+    offers, ctx = fetch(serve(plans=twice, metal={"plans_metal": []}))
+    assert [(o.instance_type, o.price_per_hour) for o in offers] == [
+        ("vcg-a100-12c-120g-80vram", 2.397)
+    ]
+    assert [r[0] for r in ctx.rejects] == ["plan listed twice"]
