@@ -271,7 +271,9 @@ BUILTIN_GPUS: tuple[GpuSpec, ...] = (
     _nvidia("B200", (180.0,), 2250.0, "B200"),
     # Approximate: HGX B300 data sheet totals / 8; the dense BF16 rate equals B200's. Not
     # re-checked (one third-party page quotes ~3,500 dense; no vendor table confirms it).
-    _nvidia("B300", (288.0,), 2250.0, "B300 (Blackwell Ultra)"),
+    # "NVIDIA B300 SXM6 AC" is RunPod's gpuTypes id for it (displayName "B300"; RunPod
+    # recording of 2026-08-22, tests/fixtures/runpod/PROVENANCE.md).
+    _nvidia("B300", (288.0,), 2250.0, "B300 (Blackwell Ultra)", aliases=("B300 AC",)),
     # GB200 NVL72 rack figures / 72 GPUs (5 PF sparse -> 2.5 PF dense BF16, at 1,200 W):
     # nvidia.com/en-us/data-center/gb200-nvl72/; checked 2026-12-03.
     _nvidia("GB200", (186.0,), 2500.0, "GB200 Grace Blackwell superchip (its Blackwell GPU)"),
@@ -306,7 +308,9 @@ BUILTIN_GPUS: tuple[GpuSpec, ...] = (
     # MI300X 1,307.4 dense BF16 (2,614.9 sparse): amd.com/en/products/accelerators/instinct/
     # mi300/mi300x.html; checked 2026-12-03. MI325X: the same compute, amd.com .../mi325x.html;
     # not re-checked.
-    _amd("MI300X", (192.0,), 1307.4, "Instinct MI300X"),
+    # "AMD Instinct MI300X OAM" is RunPod's gpuTypes id (OAM: the module form it ships in;
+    # RunPod recordings of 2025 and 2026, tests/fixtures/runpod/PROVENANCE.md).
+    _amd("MI300X", (192.0,), 1307.4, "Instinct MI300X", aliases=("MI300X OAM",)),
     _amd("MI325X", (256.0,), 1307.4, "Instinct MI325X (MI300X compute, more memory)"),
 )
 
