@@ -217,6 +217,10 @@ BUILTIN_GPUS: tuple[GpuSpec, ...] = (
     # T4 65 FP16/FP32 mixed precision: nvidia.com/en-us/data-center/tesla-t4/; checked
     # 2026-12-03.
     _nvidia("T4", (16.0,), 65.0, "Tesla T4; Turing, FP16, no BF16"),
+    # Quadro RTX 6000 (Turing, 24 GB; Lambda gpu_1x_rtx6000 "RTX 6000 (24 GB)"):
+    # nvidia.com/en-us/design-visualization/quadro/rtx-6000/; no dense tensor figure re-checked,
+    # so left unknown. Not the RTX 6000 Ada.
+    _nvidia("RTX6000", (24.0,), None, "Quadro RTX 6000 (Turing)", aliases=("Quadro RTX 6000",)),
     _nvidia(
         "T4G",
         (16.0,),

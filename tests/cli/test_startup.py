@@ -36,7 +36,15 @@ def test_importing_the_cli_loads_no_database_http_solver_or_terminal_library() -
 
 
 @pytest.mark.parametrize(
-    "module", ["plugins.aws", "plugins.azure", "plugins.gcp", "plugins.mirror"]
+    "module",
+    [
+        "plugins.aws",
+        "plugins.azure",
+        "plugins.gcp",
+        "plugins.lambdacloud",
+        "plugins.mirror",
+        "plugins.oci",
+    ],
 )
 def test_loading_a_builtin_plugin_imports_its_provider_only_when_registered(module: str) -> None:
     assert loaded_after(f"import {module}") == set()
