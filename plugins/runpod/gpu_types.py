@@ -17,7 +17,7 @@ from typing import Any, Final
 from aggregator.errors import ProviderResponseError, UnknownGpu
 from aggregator.gpus import GpuVocabulary
 from aggregator.models import Billing
-from plugins.json_body import positive_number
+from plugins.json_api import positive_number
 from plugins.verdicts import Verdict
 
 __all__ = [

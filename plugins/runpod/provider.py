@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings
 
 from aggregator import Feed, FetchContext, Provider
 from aggregator.http.received import received_at
-from plugins.json_body import decode_object
+from plugins.json_api import json_object
 from plugins.runpod.gpu_types import GPU_TYPES_QUERY, PROVIDER, gpu_types_of, judge
 from plugins.runpod.settings import RunpodSettings
 from plugins.verdicts import report
@@ -32,12 +32,8 @@ class GpuTypesFeed(Feed):
             headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
         url = f"{settings.api_url}/graphql"
         response = await ctx.client.post(url, json={"query": GPU_TYPES_QUERY}, headers=headers)
-        document = decode_object(
-            response.content,
-            source="RunPod GraphQL",
-            setting="GPUHOURS_RUNPOD_API_URL",
-            url=url,
-            provider=PROVIDER,
+        document = json_object(
+            response, provider=PROVIDER, what="a GPU type list", setting="GPUHOURS_RUNPOD_API_URL"
         )
         types = gpu_types_of(document, url=url)
         ctx.progress(total=len(types))

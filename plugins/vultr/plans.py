@@ -18,7 +18,7 @@ from typing import Any, Final
 from aggregator.errors import UnknownGpu
 from aggregator.gpus import GpuSpec, GpuVocabulary
 from aggregator.models import Billing
-from plugins.json_body import positive_number
+from plugins.json_api import positive_number
 from plugins.verdicts import Verdict
 
 __all__ = ["PROVIDER", "judge_metal", "judge_plan"]

@@ -13,7 +13,7 @@ from aggregator import Feed, FetchContext, Provider
 from aggregator.errors import ProviderResponseError
 from aggregator.http.paging import PageChain
 from aggregator.http.received import received_at
-from plugins.json_body import decode_object
+from plugins.json_api import json_object
 from plugins.verdicts import Verdict, report
 from plugins.vultr.plans import PROVIDER, judge_metal, judge_plan
 from plugins.vultr.settings import VultrSettings
@@ -80,12 +80,8 @@ async def _pages(
         chain.before_page(cursor, url)
         params = {**query, **({"cursor": cursor} if cursor else {})}
         response = await client.get(url, params=params)
-        document = decode_object(
-            response.content,
-            source="Vultr API",
-            setting="GPUHOURS_VULTR_API_URL",
-            url=url,
-            provider=PROVIDER,
+        document = json_object(
+            response, provider=PROVIDER, what="a plan list", setting="GPUHOURS_VULTR_API_URL"
         )
         items = document.get(list_key)
         if not isinstance(items, list):

@@ -111,7 +111,7 @@ def test_an_unknown_gpu_is_reported_not_guessed() -> None:
     ("body", "match"),
     [
         (b"<html>bad gateway</html>", "not JSON"),
-        (b'["gpu_1x_a10"]', "not a JSON object"),
+        (b'["gpu_1x_a10"]', "JSON list, not an object"),
         (b'{"data": []}', "'data' is not an object"),
     ],
 )

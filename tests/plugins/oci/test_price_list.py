@@ -145,7 +145,7 @@ def test_a_tiered_price_is_rejected_not_picked_from() -> None:
     ("body", "match"),
     [
         (b"<html>maintenance</html>", "not JSON"),
-        (b"[]", "not a JSON object"),
+        (b"[]", "JSON list, not an object"),
         (b'{"items": {}}', "'items' is not a list"),
         (b'{"items": [], "hasMore": true}', "no 'next' link"),
     ],
