@@ -91,6 +91,14 @@ class Registry:
     terms_error: str | None = None
     """Why ``GPUHOURS_TERMS_FILE`` could not be used, if it could not."""
 
+    def built_in_providers(self) -> set[str]:
+        """Providers registered by plugins that gpuhours' own distribution installs."""
+        from aggregator.version import DISTRIBUTION
+
+        return {
+            p for info in self.plugins if info.distribution == DISTRIBUTION for p in info.providers
+        }
+
     def active_terms(self) -> tuple[ActiveTerm, ...]:
         """The price terms a plan applies, in the order they apply.
 

@@ -73,7 +73,7 @@ def sync(
         settings, registry = context()
         refs = registry.select_feeds(feeds or [])
         if bundled and not feeds:
-            refs, left_out = _in_snapshot(refs)
+            refs, left_out = _in_snapshot(refs, registry)
             if left_out:
                 note = (
                     f"{note}; not in the snapshot, so not synced: {', '.join(left_out)} "
@@ -99,12 +99,14 @@ def sync(
             raise typer.Exit(EXIT_SYNC_FAILED)
 
 
-def _in_snapshot(refs: Sequence[FeedRef]) -> tuple[list[FeedRef], list[str]]:
-    """The feeds of ``refs`` the bundled snapshot has recordings of, and the ids of the rest."""
+def _in_snapshot(refs: Sequence[FeedRef], registry: Registry) -> tuple[list[FeedRef], list[str]]:
+    """The feeds of ``refs`` a bundled sync runs, and the ids of those it leaves out: built-in
+    feeds the snapshot has no recordings of. Other plugins' feeds run (one may read a file)."""
     from plugins.snapshot import bundled_feeds
 
-    covered = bundled_feeds()
-    return [r for r in refs if r.id in covered], [r.id for r in refs if r.id not in covered]
+    covered, built_in = bundled_feeds(), registry.built_in_providers()
+    skipped = {r.id for r in refs if r.provider.name in built_in and r.id not in covered}
+    return [r for r in refs if r.id not in skipped], [r.id for r in refs if r.id in skipped]
 
 
 def _run_sync(

@@ -28,8 +28,8 @@ AGE_NOTE = (
 def bundled_feeds() -> frozenset[str]:
     """The feeds the snapshot holds recordings of: those its ``OBSERVED_AT.json`` dates.
 
-    A bundled sync runs only these: any other feed (a seller added since the snapshot was
-    built, the mirror, a third-party plugin) would ask for responses that were never recorded.
+    A bundled sync runs only these of the built-in feeds: another (a seller added since the
+    snapshot was built, the mirror) would ask for responses that were never recorded.
     """
     from aggregator.sync import load_observed_at
 

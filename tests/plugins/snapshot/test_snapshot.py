@@ -429,7 +429,8 @@ def test_the_cheapest_v100_node_is_no_longer_a_starved_host(cli: Any) -> None:
     assert instance_types(*lowered) == ["n1-standard-4+8xnvidia-tesla-v100"]  # 0.5 per GPU
 
 
-def test_the_bundled_sync_runs_only_the_feeds_the_snapshot_recorded(cli: Any) -> None:
+def test_the_bundled_sync_runs_only_the_built_in_feeds_the_snapshot_recorded(cli: Any) -> None:
+    # A third-party plugin's feeds still run (tests/testing/test_example_pricesheet.py).
     from plugins.snapshot import bundled_feeds
 
     recorded = json.loads((SNAPSHOT_DIR / "OBSERVED_AT.json").read_text())
