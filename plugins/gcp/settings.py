@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aggregator.settings import GpuhoursSettings
+from plugins.setting_values import blank_as_none
 
 __all__ = ["DEFAULT_BILLING_URL", "GcpSettings"]
 
@@ -51,6 +52,4 @@ class GcpSettings(GpuhoursSettings):
     @field_validator("api_key", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+        return blank_as_none(value)

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aggregator.settings import GpuhoursSettings
+from plugins.setting_values import blank_as_none, http_base_url
 
 __all__ = ["DEFAULT_API_URL", "LambdaSettings"]
 
@@ -33,16 +34,9 @@ class LambdaSettings(GpuhoursSettings):
     @field_validator("api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(
-                f"GPUHOURS_LAMBDA_API_URL must be an http(s) URL, e.g. {DEFAULT_API_URL}"
-            )
-        return value
+        return http_base_url(value, "GPUHOURS_LAMBDA_API_URL", DEFAULT_API_URL)
 
     @field_validator("api_key", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+        return blank_as_none(value)

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aggregator.settings import GpuhoursSettings
+from plugins.setting_values import http_base_url
 
 __all__ = ["DEFAULT_API_URL", "OciSettings"]
 
@@ -41,7 +42,4 @@ class OciSettings(GpuhoursSettings):
     @field_validator("api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"GPUHOURS_OCI_API_URL must be an http(s) URL, e.g. {DEFAULT_API_URL}")
-        return value
+        return http_base_url(value, "GPUHOURS_OCI_API_URL", DEFAULT_API_URL)

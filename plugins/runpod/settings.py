@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aggregator.settings import GpuhoursSettings
-from plugins.base_url import http_base_url
+from plugins.setting_values import blank_as_none, http_base_url
 
 __all__ = ["DEFAULT_API_URL", "RunpodSettings"]
 
@@ -38,4 +38,4 @@ class RunpodSettings(GpuhoursSettings):
     @field_validator("api_key", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_as_none(value)

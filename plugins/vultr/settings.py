@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aggregator.settings import GpuhoursSettings
-from plugins.base_url import http_base_url
+from plugins.setting_values import http_base_url
 
 __all__ = ["DEFAULT_API_URL", "VultrSettings"]
 

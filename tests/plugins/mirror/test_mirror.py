@@ -42,6 +42,16 @@ def mirror(laptop: Store, path: Path) -> Any:
     return laptop.json("sync", "mirror", GPUHOURS_MIRROR_URL=str(path))
 
 
+def mirrored_laptop(stores: Any, tmp_path: Path) -> tuple[Store, Path, Store]:
+    """A synced SQLite server, its export file, and a SQLite laptop that mirrored it."""
+    server = synced_server(stores)
+    path = tmp_path / "prices.jsonl.gz"
+    export_to(server, path)
+    laptop = stores("sqlite", "laptop")
+    mirror(laptop, path)
+    return server, path, laptop
+
+
 @pytest.mark.parametrize(("server_kind", "laptop_kind"), ROLES)
 def test_a_mirror_answers_offers_and_cheapest_exactly_as_its_server(
     stores: Any, tmp_path: Path, server_kind: str, laptop_kind: str
@@ -68,11 +78,7 @@ def test_a_mirror_answers_offers_and_cheapest_exactly_as_its_server(
 def test_providers_says_what_is_mirrored_from_where_and_how_old(
     stores: Any, tmp_path: Path
 ) -> None:
-    server = synced_server(stores)
-    path = tmp_path / "prices.jsonl.gz"
-    export_to(server, path)
-    laptop = stores("sqlite", "laptop")
-    mirror(laptop, path)
+    _, path, laptop = mirrored_laptop(stores, tmp_path)
     feeds = {f["id"]: f for f in laptop.json("providers", GPUHOURS_MIRROR_URL=str(path))["feeds"]}
     origin = feeds["mirror/export"]["mirrored_from"]
     assert origin["url"] == str(path) and origin["gpuhours_version"]
@@ -85,11 +91,7 @@ def test_providers_says_what_is_mirrored_from_where_and_how_old(
 def test_an_unchanged_export_file_keeps_every_price_and_its_age(
     stores: Any, tmp_path: Path
 ) -> None:
-    server = synced_server(stores)
-    path = tmp_path / "prices.jsonl.gz"
-    export_to(server, path)
-    laptop = stores("sqlite", "laptop")
-    mirror(laptop, path)
+    server, path, laptop = mirrored_laptop(stores, tmp_path)
     before = laptop.json("offers", "--limit", "100000")
     engine = make_engine(f"sqlite:///{laptop.env['GPUHOURS_DATA_DIR']}/gpuhours.db")
     try:
@@ -133,11 +135,7 @@ def _newer(data: bytes) -> bytes:
 def test_a_broken_export_fails_the_mirror_sync_and_changes_nothing(
     stores: Any, tmp_path: Path, spoil: Any, message: str
 ) -> None:
-    server = synced_server(stores)
-    path = tmp_path / "prices.jsonl.gz"
-    export_to(server, path)
-    laptop = stores("sqlite", "laptop")
-    mirror(laptop, path)
+    server, path, laptop = mirrored_laptop(stores, tmp_path)
     assert server.run("sync", "--replay", "bundled", "--force").exit_code == 0  # a new version
     export_to(server, path)
     path.write_bytes(spoil(path.read_bytes()))
