@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "MAX_BUDGET",
+    "MAX_CAPACITY_PLACES",
     "MAX_INTERCONNECT_GBPS",
     "MAX_INTERCONNECT_NAME",
     "MAX_LIST_ITEMS",
@@ -16,6 +17,7 @@ __all__ = [
     "MAX_OFFER_LIMIT",
     "MAX_PATTERN_LENGTH",
     "MAX_PATTERN_WILDCARDS",
+    "MAX_PLACE_NAME",
     "MAX_REQUEST_BODY_BYTES",
     "MAX_TERMS_FILE_BYTES",
     "MAX_TEXT_LENGTH",
@@ -54,6 +56,12 @@ for (the largest documented today is 6,400): a bigger figure is a unit mistake."
 
 MAX_INTERCONNECT_NAME = 40
 """Longest fabric name an offer may carry (``GPUDirect-TCPXO`` is 15 characters)."""
+
+MAX_CAPACITY_PLACES = 500
+"""Most regions or data centers an offer may list as having capacity (sellers have dozens)."""
+
+MAX_PLACE_NAME = 40
+"""Longest region or data-center name in an offer's capacity list (``us-east-1``, ``EU-RO-1``)."""
 
 MAX_VCPUS_PER_GPU = 10_000.0
 """Largest vCPUs-per-GPU a filter may ask for (a 1/8 GPU slice of a 448-vCPU host is 3,584)."""

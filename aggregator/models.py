@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple, Self, TypeVar
+from typing import Annotated, Any, NamedTuple, Self, TypeGuard, TypeVar
 
 from annotated_types import Gt, Le
 from pydantic import (
@@ -27,14 +28,21 @@ from pydantic import (
     model_validator,
 )
 
-from aggregator.limits import MAX_INTERCONNECT_GBPS, MAX_INTERCONNECT_NAME
+from aggregator.limits import (
+    MAX_CAPACITY_PLACES,
+    MAX_INTERCONNECT_GBPS,
+    MAX_INTERCONNECT_NAME,
+    MAX_PLACE_NAME,
+)
 
 __all__ = [
     "COMMITMENT_OPTIONS",
+    "GLOBAL_REGION",
     "HOURS_PER_YEAR",
     "INTERRUPTIBLE_OPTIONS",
     "ISO_4217",
     "NATURAL_KEY_FIELDS",
+    "PLACE_PATTERN",
     "Billing",
     "Finite",
     "Offer",
@@ -48,12 +56,16 @@ __all__ = [
     "SyncRun",
     "SyncStatus",
     "UtcDatetime",
+    "is_place",
     "natural_key_id",
     "natural_key_id_of",
     "utcnow",
 ]
 
 HOURS_PER_YEAR = 8760
+GLOBAL_REGION = "global"
+"""The region of an offer whose seller charges one price in all its regions: the instances run
+in whichever of them the buyer picks (a one-cluster plan picks one)."""
 _Enum = TypeVar("_Enum", bound=StrEnum)
 
 
@@ -130,6 +142,19 @@ Finite = Annotated[float, AfterValidator(_finite)]
 _PositiveFinite = Annotated[float, Gt(0), AfterValidator(_finite)]
 _Gbps = Annotated[float, Gt(0), Le(MAX_INTERCONNECT_GBPS), AfterValidator(_finite)]
 UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
+PLACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""A region or data-center name in a capacity list: no commas or spaces, so a list of them
+stores as one text."""
+_Place = Annotated[str, Field(min_length=1, max_length=MAX_PLACE_NAME, pattern=PLACE_PATTERN)]
+
+
+def is_place(text: object) -> TypeGuard[str]:
+    """Whether ``text`` may stand in ``Offer.available_in`` (plugins drop other names)."""
+    return (
+        isinstance(text, str)
+        and len(text) <= MAX_PLACE_NAME
+        and re.fullmatch(PLACE_PATTERN, text) is not None
+    )
 
 
 class Billing(BaseModel):
@@ -246,6 +271,13 @@ class Offer(BaseModel):
         description="the instance's documented network bandwidth between instances, Gbit/s; "
         "none where no sustained figure is documented",
     )
+    available_in: tuple[_Place, ...] | None = Field(
+        default=None,
+        max_length=MAX_CAPACITY_PLACES,
+        description="where the seller listed capacity for this offer when its price was last "
+        "seen (observed_at): regions or data centers, empty when it listed none; none where the "
+        "seller publishes no capacity. A snapshot that can be stale",
+    )
     purchase_option: PurchaseOption
     term_hours: int = Field(default=0, ge=0)
     payment: Payment | None = None
@@ -282,6 +314,11 @@ class Offer(BaseModel):
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    @field_validator("available_in")
+    @classmethod
+    def _places_once(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else tuple(dict.fromkeys(value))
+
     @model_validator(mode="after")
     def _term_matches_option(self) -> Self:
         option = self.purchase_option
@@ -303,6 +340,12 @@ class Offer(BaseModel):
     @property
     def interruptible(self) -> bool:
         return self.purchase_option.interruptible
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def available_now(self) -> bool | None:
+        """Whether the seller listed capacity at ``observed_at``; None where it lists none."""
+        return None if self.available_in is None else bool(self.available_in)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

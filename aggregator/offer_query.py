@@ -102,6 +102,7 @@ def build_offer_query(
     min_vcpus_per_gpu: float | None = None,
     min_memory_gb_per_gpu: float | None = None,
     min_interconnect_gbps: float | None = None,
+    available_now: bool = False,
     cheapest_per_shape: bool = False,
     shape_columns: Sequence[str] = (),
 ) -> OfferQuery:
@@ -161,6 +162,7 @@ def build_offer_query(
         min_vcpus_per_gpu=min_vcpus_per_gpu,
         min_memory_gb_per_gpu=min_memory_gb_per_gpu,
         min_interconnect_gbps=min_interconnect_gbps,
+        available_now=available_now,
         cheapest_per_shape=cheapest_per_shape,
         shape_columns=list(shape_columns),
     )

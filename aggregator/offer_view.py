@@ -58,6 +58,8 @@ class PlannableOffer(Protocol):
     @property
     def interconnect_gbps(self) -> float | None: ...
     @property
+    def available_in(self) -> tuple[str, ...] | None: ...
+    @property
     def purchase_option(self) -> PurchaseOption: ...
     @property
     def term_hours(self) -> int: ...
@@ -102,6 +104,7 @@ class OfferFields:
     memory_gb: float | None
     interconnect: str | None
     interconnect_gbps: float | None
+    available_in: tuple[str, ...] | None
 
     @property
     def interruptible(self) -> bool:

@@ -178,6 +178,12 @@ class PlanRequest(BaseModel):
         description="documented instance-to-instance bandwidth, Gbit/s, an instance needs; "
         "offers without a documented figure never pass",
     )
+    available_now: bool = Field(
+        default=False,
+        description="plan only with offers whose seller listed capacity for them when their "
+        "price was last seen (a snapshot that can be stale); sellers that publish no capacity "
+        "are left out",
+    )
     spot_overhead: Annotated[FiniteInput, Ge(0), Le(100)] | _Auto = Field(
         default=0.0,
         description="share of interruptible GPU-hours lost to interruptions (0.1 = 10 %), or "
@@ -346,6 +352,11 @@ class PlanLine(BaseModel):
     )
     offer_id: str
     observed_at: datetime | None = None
+    available_in: list[str] | None = Field(
+        default=None,
+        description="where the seller listed capacity for the offer at observed_at (a "
+        "snapshot that can be stale); none where it publishes no capacity",
+    )
 
 
 class Plan(BaseModel):

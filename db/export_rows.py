@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from db.capacity import decode_places
 from db.read import data_version, schema_revision, utc_datetime
 from db.reader import Reader, as_reader
 
@@ -25,7 +26,8 @@ __all__ = ["FeedSync", "StoreExport", "export_marker", "store_export"]
 
 _OFFER_COLUMNS = (
     "id, provider, region, zone, instance_type, gpu, gpu_count, gpu_memory_gb, vcpus, "
-    "memory_gb, interconnect, interconnect_gbps, purchase_option, term_hours, payment, "
+    "memory_gb, interconnect, interconnect_gbps, available_in, purchase_option, term_hours, "
+    "payment, "
     "offering_class, price_per_hour, upfront, currency, billing_increment_seconds, "
     "billing_minimum_seconds, source, observed_at, first_seen"
 )
@@ -114,8 +116,8 @@ class _Times(dict[Any, str]):
 def _offer(row: Any, times: _Times, history: Any) -> dict[str, Any]:
     (
         offer_id, provider, region, zone, instance_type, gpu, gpu_count, gpu_memory_gb,
-        vcpus, memory_gb, interconnect, interconnect_gbps, purchase_option, term_hours,
-        payment, offering_class, price_per_hour, upfront, currency, increment, minimum,
+        vcpus, memory_gb, interconnect, interconnect_gbps, available_in, purchase_option,
+        term_hours, payment, offering_class, price_per_hour, upfront, currency, increment, minimum,
         source, observed_at, first_seen,
     ) = row  # fmt: skip
     parsed = json.loads(source)
@@ -133,6 +135,7 @@ def _offer(row: Any, times: _Times, history: Any) -> dict[str, Any]:
         "memory_gb": memory_gb,
         "interconnect": interconnect,
         "interconnect_gbps": interconnect_gbps,
+        "available_in": decode_places(available_in),
         "purchase_option": purchase_option,
         "term_hours": term_hours,
         "payment": payment or None,

@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args
 from aggregator.globs import LIKE_ESCAPE, glob_to_like
 from aggregator.gpus import MEMORY_TOLERANCE_GB
 from aggregator.models import COMMITMENT_OPTIONS, PurchaseOption
+from db.capacity import AVAILABLE_NOW_SQL
 
 __all__ = [
     "GPU_COUNT_TOLERANCE",
@@ -84,6 +85,9 @@ class OfferQuery:
     be starved. ``min_interconnect_gbps`` keeps offers with a documented ``interconnect_gbps``
     of at least the bound; an unknown bandwidth never passes it.
 
+    ``available_now`` keeps offers whose seller listed capacity for them when their price was
+    last seen (``available_in`` not empty); where a seller lists no capacity, nothing passes.
+
     ``cheapest_per_shape`` keeps, of the offers matching everything else, only the cheapest
     per hour of each planner shape (currency, provider, GPUs per instance, interruptible,
     commitment, term; ties go to the first in the result order), which is exactly what
@@ -114,6 +118,7 @@ class OfferQuery:
     min_vcpus_per_gpu: float | None = None
     min_memory_gb_per_gpu: float | None = None
     min_interconnect_gbps: float | None = None
+    available_now: bool = False
     cheapest_per_shape: bool = False
     shape_columns: Sequence[str] = ()
 
@@ -294,6 +299,8 @@ def _host_conditions(q: OfferQuery, params: SqlParams) -> list[str]:
     if q.min_interconnect_gbps is not None:
         value = params.add("interconnect_gbps", float(q.min_interconnect_gbps))
         conditions.append(f"interconnect_gbps >= {value}")
+    if q.available_now:
+        conditions.append(AVAILABLE_NOW_SQL)
     return conditions
 
 

@@ -29,6 +29,7 @@ from aggregator.models import (
 )
 from aggregator.offer_view import OfferFields, PlannableOffer
 from aggregator.shapes import cheapest_per_shape, refinement
+from db.capacity import decode_places
 from db.offer_sql import OfferQuery, SqlParams, offer_select
 from db.reader import Reader, as_reader
 from db.schema_head import KNOWN_REVISIONS, SCHEMA_HEAD
@@ -79,7 +80,7 @@ _RECORD_COLUMNS = tuple(f.name for f in fields(OfferRecord))
 # fmt: off
 OFFER_COLUMNS = (
     "id", "feed", "provider", "region", "zone", "instance_type", "gpu", "gpu_count",
-    "gpu_memory_gb", "vcpus", "memory_gb", "interconnect", "interconnect_gbps",
+    "gpu_memory_gb", "vcpus", "memory_gb", "interconnect", "interconnect_gbps", "available_in",
     "purchase_option", "term_hours", "payment", "offering_class", "price_per_hour", "upfront",
     "currency", "billing_increment_seconds", "billing_minimum_seconds", "source", "observed_at",
     "first_seen", "withdrawn_at",
@@ -192,6 +193,7 @@ def query_offer_records(source: Reader | Engine, q: OfferQuery) -> list[OfferRec
         memory_gb,
         interconnect,
         interconnect_gbps,
+        available_in,
         price_per_hour,
         currency,
         raw_observed_at,
@@ -217,6 +219,7 @@ def query_offer_records(source: Reader | Engine, q: OfferQuery) -> list[OfferRec
                 memory_gb,
                 interconnect,
                 interconnect_gbps,
+                decode_places(available_in),
                 price_per_hour,
                 currency,
                 observed_at,
@@ -370,6 +373,7 @@ def _stored_offer(row: Sequence[Any]) -> StoredOffer:
         interconnect_gbps=(
             None if r["interconnect_gbps"] is None else float(r["interconnect_gbps"])
         ),
+        available_in=decode_places(r["available_in"]),
         purchase_option=_PURCHASE_OPTIONS[r["purchase_option"]],
         term_hours=int(r["term_hours"]),
         payment=_PAYMENTS[r["payment"]],

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 __all__ = ["KNOWN_REVISIONS", "SCHEMA_HEAD"]
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 """The head revision of ``db/migrations`` (:func:`db.migrate.head_revision`)."""
 
-KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 """Every revision of ``db/migrations``, oldest first: a database at any other one was
 upgraded by a newer gpuhours."""

@@ -96,8 +96,8 @@ class OfferRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint(*NATURAL_KEY_COLUMNS, name="uq_offers_natural_key"),
         Index("ix_offers_gpu_live_price", "gpu", "withdrawn_at", "price_per_gpu_hour"),
-        # Covers the planner's cheapest-per-shape read (db.offer_sql): its filters (the host
-        # and fabric ones of migration 0005 included) and the MIN(price_per_hour) per shape
+        # Covers the planner's cheapest-per-shape read (db.offer_sql): its filters (the host,
+        # fabric and capacity ones included) and the MIN(price_per_hour) per shape
         # come from the index alone, and the cheapest rows are found by a seek on the leading
         # columns and the price (migration 0003).
         Index(
@@ -116,6 +116,7 @@ class OfferRow(SQLModel, table=True):
             "vcpus",
             "memory_gb",
             "interconnect_gbps",
+            "available_in",
         ),
         Index("ix_offers_feed", "feed"),
         Index("ix_offers_provider_region", "provider", "region"),
@@ -134,6 +135,8 @@ class OfferRow(SQLModel, table=True):
     memory_gb: float | None = Field(sa_column=Column(Float, nullable=True))
     interconnect: str | None = Field(sa_column=Column(String, nullable=True))
     interconnect_gbps: float | None = Field(sa_column=Column(Float, nullable=True))
+    # Comma-separated places (see db.store.rows.encode_places); NULL: the seller lists none.
+    available_in: str | None = Field(sa_column=Column(String, nullable=True))
     purchase_option: str = Field(sa_column=Column(String, nullable=False))
     term_hours: int = Field(sa_column=Column(Integer, nullable=False))
     payment: str = Field(sa_column=Column(String, nullable=False))

@@ -27,9 +27,9 @@ __all__ = [
 ]
 
 FORMAT_NAME: Literal["gpuhours-export"] = "gpuhours-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Raised whenever a line's meaning changes or a reader must learn something new to read it
-right; a reader refuses versions above its own."""
+right; a reader refuses versions above its own. 2: offers gained ``available_in``."""
 MEDIA_TYPE = "application/gzip"
 FILE_SUFFIX = ".jsonl.gz"
 MAX_LINE_BYTES = 1024 * 1024

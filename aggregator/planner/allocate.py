@@ -194,6 +194,7 @@ def plan_lines(
                 terms=list(terms),
                 offer_id=offer.id,
                 observed_at=offer.observed_at,
+                available_in=None if offer.available_in is None else list(offer.available_in),
             )
         )
     lines.sort(key=lambda line: (-line.cost, line.offer_id))

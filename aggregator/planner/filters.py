@@ -2,14 +2,14 @@
 
 The request's filters are an ordered list of :class:`FilterStep` s (GPU, known throughput in a
 work-normalized plan, memory, provider, region, purchase option, GPUs per instance, fractional
-GPUs, host size per GPU, interconnect). They are applied one at a time so that an empty result
-names the *first* filter that emptied the set, with a hint of what the earlier filters still
-allowed ("no offers with exactly 3 GPUs per instance (sizes available: 1, 2, 8)"). Every step
-carries the :func:`aggregator.offer_query.build_offer_query` arguments that express it, so
-:mod:`aggregator.planner.from_store` filters entirely in SQL and diagnoses with the same steps
-and messages; the Python predicates here mirror the store's semantics exactly (GPU memory
-variants within 0.5 GB, case-insensitive region globs where only ``*`` and ``?`` are special,
-GPU counts within :data:`db.offer_sql.GPU_COUNT_TOLERANCE`).
+GPUs, host size per GPU, interconnect, capacity listed now). They are applied one at a time so
+that an empty result names the *first* filter that emptied the set, with a hint of what the
+earlier filters still allowed ("no offers with exactly 3 GPUs per instance (sizes available:
+1, 2, 8)"). Every step carries the :func:`aggregator.offer_query.build_offer_query` arguments
+that express it, so :mod:`aggregator.planner.from_store` filters entirely in SQL and diagnoses
+with the same steps and messages; the Python predicates here mirror the store's semantics
+exactly (GPU memory variants within 0.5 GB, case-insensitive region globs where only ``*`` and
+``?`` are special, GPU counts within :data:`db.offer_sql.GPU_COUNT_TOLERANCE`).
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ def filter_steps(
         steps.append(_per_gpu_step(_MEMORY, request.min_memory_gb_per_gpu))
     if request.min_interconnect_gbps is not None:
         steps.append(_interconnect_step(request.min_interconnect_gbps))
+    if request.available_now:
+        steps.append(_available_step())
     return steps
 
 
@@ -345,3 +347,20 @@ def _interconnect_step(minimum: float) -> FilterStep:
         return f"no matching offers document at least {minimum:g} Gbit/s between instances{hint}"
 
     return FilterStep("min_interconnect_gbps", keep, explain, {"min_interconnect_gbps": minimum})
+
+
+def _available_step() -> FilterStep:
+    def keep(offer: PlannableOffer) -> bool:
+        return bool(offer.available_in)
+
+    def explain(before: Sequence[PlannableOffer]) -> str:
+        listed = {o.provider for o in before if o.available_in is not None}
+        if listed:
+            hint = f" ({_listing(listed)} listed none for them when their prices were last seen)"
+        elif before:
+            hint = " (their sellers publish no capacity; drop available_now to plan with them)"
+        else:
+            hint = ""
+        return f"no matching offers were listed as available now{hint}"
+
+    return FilterStep("available_now", keep, explain, {"available_now": True})

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from aggregator.models import HOURS_PER_YEAR, PurchaseOption
+from aggregator.models import GLOBAL_REGION, HOURS_PER_YEAR, PurchaseOption
 from aggregator.planner.throughput import RAW, WorkScale
 from aggregator.plans import PlanLine, PlanRequest
 
@@ -109,10 +109,33 @@ def _cluster_note(lines: Sequence[PlanLine], request: PlanRequest) -> str | None
         return None
     first = lines[0]
     zone = next((line.zone for line in lines if line.zone), None)
-    return (
-        f"one cluster: every line runs on {first.provider} {first.instance_type} in "
-        f"{first.region}" + (f" ({zone})" if zone else "")
+    where = (
+        f"one {first.provider} region of your choice (the price is the same in each)"
+        if first.region == GLOBAL_REGION
+        else first.region + (f" ({zone})" if zone else "")
     )
+    return f"one cluster: every line runs on {first.provider} {first.instance_type} in {where}"
+
+
+def _capacity_notes(lines: Sequence[PlanLine]) -> list[str]:
+    """What the sellers that list capacity said about the offers used, and when."""
+    notes: list[str] = []
+    for line in lines:
+        if line.available_in is None:
+            continue
+        seen = (
+            f" when last seen ({line.observed_at:%Y-%m-%d %H:%M} UTC)" if line.observed_at else ""
+        )
+        listed = (
+            f"listed capacity in {', '.join(line.available_in)}"
+            if line.available_in
+            else "listed no capacity anywhere"
+        )
+        notes.append(
+            f"capacity: {line.provider} {line.instance_type} {listed}{seen}; a snapshot, "
+            "which may have changed since"
+        )
+    return list(dict.fromkeys(notes))
 
 
 def plan_notes(
@@ -163,6 +186,7 @@ def plan_notes(
             f"{line.hours_per_instance:,.1f} h"
             + (f"; {money(unused, currency)} pays for hours beyond the job" if unused > 0 else "")
         )
+    notes.extend(_capacity_notes(lines))
     models = sorted({line.gpu for line in lines})
     if len(models) > 1 and scale.reference is None:
         notes.append(

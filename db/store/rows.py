@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Dialect, Row
 
 from aggregator.models import Offer, SyncRun, natural_key_id
+from db.capacity import encode_places
 from db.tables import UtcDateTime
 
 __all__ = [
@@ -56,6 +57,7 @@ OFFER_LAYOUT = (
     "memory_gb",
     "interconnect",
     "interconnect_gbps",
+    "available_in",
     "purchase_option",
     "term_hours",
     "payment",
@@ -141,6 +143,7 @@ def offer_row(offer: Offer, feed: str, now: Any, seen: Any) -> TupleRow:
         offer.memory_gb,
         offer.interconnect,
         offer.interconnect_gbps,
+        encode_places(offer.available_in),
         purchase_option,
         term_hours,
         payment,

@@ -19,7 +19,7 @@ from aggregator.errors import ExportFormatError
 from aggregator.export import FORMAT_VERSION, ExportHeader, export_json_schema, write_export
 from aggregator.export.format import MAX_LINE_BYTES
 from aggregator.export.read import read_export
-from aggregator.models import PurchaseOption
+from aggregator.models import Offer, PurchaseOption
 from db import store
 from tests.offers import OfferFactory, save_offers
 from tests.paths import REPO
@@ -64,7 +64,7 @@ def filled(engine: Engine, make_offer: OfferFactory) -> Engine:
             purchase_option=PurchaseOption.SPOT, price_per_hour=30.0, observed_at=SEEN,
             billing={"increment_seconds": 1, "minimum_seconds": 60},
         ),
-        make_offer(region="eu-west-1", observed_at=SEEN),
+        make_offer(region="eu-west-1", observed_at=SEEN, available_in=("eu-west-1a",)),
     ]  # fmt: skip
     save_offers(engine, offers, now=NOW)
     withdrawn = make_offer(region="ap-south-1", observed_at=SEEN)
@@ -96,6 +96,10 @@ def test_an_export_holds_every_live_offer_and_rate_with_its_source_and_age(fille
         assert line["price_per_hour"] == offer.price_per_hour
     fabric = next(o for o in offers if o["interconnect"])
     assert (fabric["interconnect"], fabric["interconnect_gbps"]) == ("EFA", 3200)
+    assert {o["region"]: o["available_in"] for o in offers if o["purchase_option"] != "spot"} == {
+        "us-east-1": None,
+        "eu-west-1": ["eu-west-1a"],
+    }
     spot = next(o for o in offers if o["purchase_option"] == "spot")
     assert spot["billing"] == {"increment_seconds": 1, "minimum_seconds": 60}
     assert [r["instance_type"] for r in rates] == ["p5.48xlarge"]
@@ -197,3 +201,13 @@ def test_the_newer_format_message_says_what_to_do() -> None:
 
 def test_the_schema_file_is_in_the_docs() -> None:
     assert Path(SCHEMA_FILE).name in (REPO / "docs" / "export.md").read_text()
+
+
+def test_a_version_1_export_without_capacity_is_still_read(filled: Engine) -> None:
+    header, *items, end = lines_of(export_bytes(filled))
+    offers = [{k: v for k, v in i.items() if k != "available_in"} for i in items]
+    old = packed([{**header, "format_version": 1}, *offers, end])
+    read_header, *read = read_all(old)
+    assert read_header.format_version == 1 and len(read) == len(items)
+    fields = {k: v for k, v in read[0].items() if k not in ("kind", "id", "first_seen", "history")}
+    assert Offer.model_validate(fields).available_in is None

@@ -142,17 +142,19 @@ def test_0006_adds_the_fabric_as_unknown_to_stored_offers_and_covers_the_host_fi
     offer = build_offer(interconnect="EFA", interconnect_gbps=3200)
     now = timestamp_param(empty_engine.dialect, datetime(2025, 3, 1, tzinfo=UTC))
     values = dict(zip(OFFER_LAYOUT, offer_row(offer, "aws/on-demand", now, now), strict=True))
-    old = {k: v for k, v in values.items() if k not in ("interconnect", "interconnect_gbps")}
+    later = ("interconnect", "interconnect_gbps", "available_in")
+    old = {k: v for k, v in values.items() if k not in later}
     with empty_engine.begin() as conn:  # a row as a 0005 gpuhours wrote it
         conn.execute(insert(table("offers", *map(column, old))).values(old))
     shape_before = _plan_shape_columns(empty_engine)
 
     _migrate(empty_engine, "0006")
 
-    stored = get_offer(empty_engine, offer.id)
-    assert stored is not None
-    assert (stored.interconnect, stored.interconnect_gbps) == (None, None)
-    assert (stored.vcpus, stored.memory_gb) == (192, 2048)
+    with empty_engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT interconnect, interconnect_gbps, vcpus, memory_gb FROM offers")
+        ).one()
+    assert tuple(stored) == (None, None, 192, 2048)
     assert _plan_shape_columns(empty_engine) == [
         *shape_before,
         "vcpus",
@@ -164,6 +166,32 @@ def test_0006_adds_the_fabric_as_unknown_to_stored_offers_and_covers_the_host_fi
 
     columns = {c["name"] for c in inspect(empty_engine).get_columns("offers")}
     assert not columns & {"interconnect", "interconnect_gbps"}
+    assert _plan_shape_columns(empty_engine) == shape_before
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM offers")).scalar() == 1
+
+
+def test_0007_adds_capacity_as_not_listed_to_stored_offers(empty_engine: Engine) -> None:
+    _migrate(empty_engine, "0006")
+    offer = build_offer(available_in=("us-east-1",))
+    now = timestamp_param(empty_engine.dialect, datetime(2025, 3, 1, tzinfo=UTC))
+    values = dict(zip(OFFER_LAYOUT, offer_row(offer, "aws/on-demand", now, now), strict=True))
+    old = {k: v for k, v in values.items() if k != "available_in"}
+    with empty_engine.begin() as conn:  # a row as a 0006 gpuhours wrote it
+        conn.execute(insert(table("offers", *map(column, old))).values(old))
+    shape_before = _plan_shape_columns(empty_engine)
+
+    _migrate(empty_engine, "0007")
+
+    stored = get_offer(empty_engine, offer.id)
+    assert stored is not None
+    assert (stored.available_in, stored.available_now) == (None, None)
+    assert _plan_shape_columns(empty_engine) == [*shape_before, "available_in"]
+
+    _migrate(empty_engine, "0006", down=True)
+
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("offers")}
+    assert "available_in" not in columns
     assert _plan_shape_columns(empty_engine) == shape_before
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM offers")).scalar() == 1

@@ -506,6 +506,7 @@ def test_offer_fields_round_trip(engine: Engine, make_offer: OfferFactory) -> No
             zone="us-east-1a",
             billing=Billing(increment_seconds=1, minimum_seconds=60),
             source={"sku": 'ÄÖ "quoted" \\ back', "b": "2", "a": "1"},
+            available_in=("us-east-1", "US-TX-3"),
         ),
         make_offer(
             purchase_option=PurchaseOption.RESERVED,
@@ -524,6 +525,7 @@ def test_offer_fields_round_trip(engine: Engine, make_offer: OfferFactory) -> No
             gpu_memory_gb=24,
             vcpus=None,
             memory_gb=None,
+            available_in=(),
         ),
     ]
     apply(engine, offers, now=T0)
@@ -536,7 +538,7 @@ def test_offer_fields_round_trip(engine: Engine, make_offer: OfferFactory) -> No
         )
         # Read back without validation (the store validated on the way in): the same model,
         # field types included, as validating the row's values gives.
-        computed = {"id", "interruptible", "price_per_gpu_hour"}
+        computed = {"id", "interruptible", "available_now", "price_per_gpu_hour"}
         validated = StoredOffer.model_validate(got.model_dump(exclude=computed))
         assert got == validated and got.model_dump_json() == validated.model_dump_json()
         assert {k: type(v) for k, v in vars(got).items()} == {
