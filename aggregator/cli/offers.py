@@ -11,6 +11,7 @@ import typer
 from aggregator.cli.core import consoles, context, emit_json, errors, nothing, store_reader
 from aggregator.cli.format import age, money, option_text
 from aggregator.cli.options import (
+    AvailableNowOpt,
     GpuOpt,
     JsonOpt,
     LimitOpt,
@@ -75,6 +76,7 @@ def offers(
         typer.Option("--min-memory-per-gpu", help="At least N GB of host memory per GPU."),
     ] = None,
     min_interconnect_gbps: MinInterconnectOpt = None,
+    available_now: AvailableNowOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """List stored offers, cheapest first."""
@@ -98,6 +100,7 @@ def offers(
             min_vcpus_per_gpu=min_vcpus_per_gpu,
             min_memory_gb_per_gpu=min_memory_per_gpu,
             min_interconnect_gbps=min_interconnect_gbps,
+            available_now=available_now,
         )
         with store_reader(settings) as reader:
             found = catalog.find_offers(reader, query)
@@ -136,13 +139,24 @@ def _fabric(offer: StoredOffer) -> str:
     return " ".join(part for part in (offer.interconnect or "", gbps) if part)
 
 
+def _capacity(offer: StoredOffer) -> str:
+    """``us-east-1 +2``: where the seller listed capacity; ``none``; blank where it lists none."""
+    places = offer.available_in
+    if places is None:
+        return ""
+    if not places:
+        return "none"
+    return places[0] + (f" +{len(places) - 1}" if len(places) > 1 else "")
+
+
 def _offers_table(found: Sequence[StoredOffer]) -> Table:
     from rich.table import Table
 
     from aggregator.models import utcnow
 
     table = Table()
-    for column in ("id", "provider", "region", "instance type", "GPUs", "fabric", "option"):
+    columns = ("id", "provider", "region", "instance type", "GPUs", "fabric", "capacity", "option")
+    for column in columns:
         table.add_column(column)
     for column in ("$/hour", "$/GPU-hour", "cur", "seen"):
         table.add_column(column, justify="right")
@@ -155,6 +169,7 @@ def _offers_table(found: Sequence[StoredOffer]) -> Table:
             offer.instance_type,
             f"{offer.gpu_count:g}x {offer.gpu} {offer.gpu_memory_gb:g}GB",
             _fabric(offer),
+            _capacity(offer),
             _option_label(offer) + (" [withdrawn]" if offer.withdrawn_at else ""),
             money(offer.price_per_hour),
             money(offer.price_per_gpu_hour),

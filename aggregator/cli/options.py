@@ -11,6 +11,7 @@ import typer
 from aggregator.limits import MAX_OFFER_LIMIT
 
 __all__ = [
+    "AvailableNowOpt",
     "GpuOpt",
     "JsonOpt",
     "LimitOpt",
@@ -67,6 +68,14 @@ LimitOpt = Annotated[
         parser=whole_number(1, MAX_OFFER_LIMIT),
         metavar="INTEGER",
         help="At most N offers.",
+    ),
+]
+AvailableNowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--available-now",
+        help="Only offers whose seller listed capacity for them when the price was last seen "
+        "(Lambda, RunPod secure cloud); a snapshot that can be stale.",
     ),
 ]
 MinInterconnectOpt = Annotated[

@@ -13,6 +13,7 @@ import typer
 
 from aggregator.cli.core import consoles, context, emit_json, errors, store_reader
 from aggregator.cli.options import (
+    AvailableNowOpt,
     GpuOpt,
     JsonOpt,
     MinInterconnectOpt,
@@ -55,6 +56,7 @@ _FLAGS = {
     "min_vcpus_per_gpu": "--min-vcpus-per-gpu",
     "min_memory_gb_per_gpu": "--min-memory-per-gpu",
     "min_interconnect_gbps": "--min-interconnect-gbps",
+    "available_now": "--available-now",
     "deadline_hours": "--deadline",
     "max_gpus": "--max-gpus",
     "spot_overhead": "--spot-overhead",
@@ -203,6 +205,7 @@ def cheapest(
         ),
     ] = None,
     min_interconnect_gbps: MinInterconnectOpt = None,
+    available_now: AvailableNowOpt = False,
     top: Annotated[
         int,
         typer.Option(
@@ -293,6 +296,7 @@ def cheapest(
             max_gpus=max_gpus,
             allow_fractional=allow_fractional,
             min_interconnect_gbps=min_interconnect_gbps,
+            available_now=available_now,
             **host_floor,
             spot_overhead=spot_overhead.strip().lower(),
             **{

@@ -90,6 +90,7 @@ class OfferFilters(BaseModel):
     spot: bool | None = None
     gpus_per_node: Annotated[FiniteInput, Gt(0)] | None = None
     min_gpu_memory_gb: Annotated[FiniteInput, Ge(0)] | None = None
+    available_now: bool = False
     sort: OfferSort = "price_per_gpu_hour"
     order: Literal["asc", "desc"] = "asc"
     page: _PageNumber = 1
@@ -133,6 +134,7 @@ async def _read_page(service: Service, filters: OfferFilters) -> tuple[list[Stor
         purchase_options=[option.value for option in filters.purchase_option],
         interruptible=filters.spot,
         gpu_count=filters.gpus_per_node,
+        available_now=filters.available_now,
         limit=filters.limit + 1,
     )
     column = _BY_KEY[filters.sort]

@@ -76,6 +76,7 @@ FIELDS: tuple[Field, ...] = (
         Field("regions", "Regions (globs)", "list"),
         Field("one_cluster", "One cluster", "choice"),
         Field("min_interconnect_gbps", "Minimum interconnect, Gbit/s"),
+        Field("available_now", "Only offers listed available now", "choice"),
     ),
     *_group(
         "How to buy",

@@ -667,6 +667,35 @@ def test_plans_leave_starved_hosts_out_unless_told_and_can_require_a_fabric(
         assert lines(method, min_interconnect_gbps=400) == ["fk.8xh100"]
 
 
+def test_offers_and_plans_take_available_now(client: TestClient, fake_catalog: Catalog) -> None:
+    fake_catalog(
+        [
+            offer_row(price_per_hour=40.0),  # no capacity listed
+            offer_row(instance_type="fk.8xh100.gone", price_per_hour=50.0, available_in=[]),
+            offer_row(instance_type="fk.8xh100.now", price_per_hour=60.0, available_in=["dc-1"]),
+        ]
+    )
+    sync(client)
+    page = client.get("/v1/offers", params={"available_now": "true"})
+    assert page.status_code == 200, page.text
+    assert [(o["instance_type"], o["available_in"]) for o in page.json()["offers"]] == [
+        ("fk.8xh100.now", ["dc-1"])
+    ]
+    every = {
+        o["instance_type"]: o["available_now"] for o in client.get("/v1/offers").json()["offers"]
+    }
+    assert every == {"fk.8xh100": None, "fk.8xh100.gone": False, "fk.8xh100.now": True}
+    body = {"gpu_hours": 800, "gpus": ["H100"], "available_now": True}
+    for response in (client.post("/v1/plan", json=body), client.get("/v1/plan", params=body)):
+        assert response.status_code == 200, response.text
+        (line,) = response.json()["lines"]
+        assert (line["instance_type"], line["available_in"]) == ("fk.8xh100.now", ["dc-1"])
+    bad = client.get("/v1/offers", params={"available_now": "maybe"})
+    assert bad.status_code == 422 and error_of(bad)["field"] == "available_now"
+    bad_plan = client.post("/v1/plan", json={**body, "available_now": "maybe"})
+    assert bad_plan.status_code == 422 and error_of(bad_plan)["field"] == "available_now"
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

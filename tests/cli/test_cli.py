@@ -310,6 +310,35 @@ def test_cheapest_leaves_starved_hosts_out_unless_told(cli: Any, fake_catalog: C
     assert "at least 6400 Gbit/s between instances" in _json(result)["error"]["message"]
 
 
+def _capacity_rows() -> list[dict[str, Any]]:
+    return [
+        offer_row(price_per_hour=40.0),  # the fake seller lists no capacity here
+        offer_row(instance_type="fk.8xh100.gone", price_per_hour=50.0, available_in=[]),
+        offer_row(instance_type="fk.8xh100.now", price_per_hour=60.0,
+                  available_in=["us-east-1a", "us-east-1b"]),
+    ]  # fmt: skip
+
+
+def test_offers_and_cheapest_take_available_now(cli: Any, fake_catalog: Catalog) -> None:
+    fake_catalog(_capacity_rows())
+    cli("sync", "fakecloud/static", "--json")
+    (listed,) = _json(cli("offers", "--available-now", "--json"))["offers"]
+    assert (listed["instance_type"], listed["available_in"]) == (
+        "fk.8xh100.now",
+        ["us-east-1a", "us-east-1b"],
+    )
+    assert listed["available_now"] is True
+    table = cli("offers", "--gpu", "H100")
+    assert "us-east-1a +1" in table.stdout and "none" in table.stdout
+    base = ["cheapest", "--gpu", "H100", "--gpu-hours", "800", "--json"]
+    assert [ln["instance_type"] for ln in _json(cli(*base))["lines"]] == ["fk.8xh100"]
+    plan = _json(cli(*base, "--available-now"))
+    assert [ln["instance_type"] for ln in plan["lines"]] == ["fk.8xh100.now"]
+    assert any(note.startswith("capacity: fakecloud fk.8xh100.now") for note in plan["notes"])
+    shown = cli("cheapest", "--gpu", "H100", "--gpu-hours", "800", "--available-now")
+    assert shown.exit_code == 0 and "us-east-1a, us-east-1b" in shown.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -310,3 +310,30 @@ def test_with_a_read_token_the_pages_need_it_as_the_api_does(snapshot_engine: En
                 assert allowed.status_code in (200, 404), path
         assert client.post("/plan", data={"gpu_hours": "10"}).status_code == 401
         assert client.get("/static/web.css").status_code == 200  # no secret in a stylesheet
+
+
+def test_the_capacity_filter_keeps_what_the_api_keeps_and_rows_show_it(engine: Engine) -> None:
+    from aggregator.models import utcnow
+    from tests.offers import build_offer, save_offers
+
+    save_offers(
+        engine,
+        [
+            build_offer(price_per_hour=40.0),
+            build_offer(instance_type="gone", price_per_hour=50.0, available_in=()),
+            build_offer(instance_type="now", price_per_hour=60.0, available_in=("us-east-1a",)),
+        ],
+        now=utcnow(),
+    )
+    with TestClient(web_app(engine), raise_server_exceptions=False) as web:
+        page = web.get("/", params={"available_now": "true"})
+        assert page.status_code == 200
+        expected = [o["id"] for o in api_offers(web, available_now="true")]
+        assert len(expected) == 1 and row_ids(page.text) == expected
+        assert "capacity: us-east-1a" in page.text
+        assert "no capacity listed" in web.get("/").text
+        offer = web.get(f"/offers/{expected[0]}").text
+        assert "<dt>available_in</dt><dd>us-east-1a</dd>" in offer
+        assert "<dt>available_now</dt><dd>True</dd>" in offer
+        bad = web.get("/", params={"available_now": "maybe"})
+        assert bad.status_code == 422 and field_error(bad.text, "available_now")

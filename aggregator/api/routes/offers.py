@@ -124,6 +124,13 @@ async def list_offers(
         InterconnectGbps | None,
         Query(description="documented Gbit/s between instances, at least"),
     ] = None,
+    available_now: Annotated[
+        bool,
+        Query(
+            description="true: only offers whose seller listed capacity for them when the "
+            "price was last seen (a snapshot that can be stale; see available_in)"
+        ),
+    ] = False,
 ) -> Response:
     """Offers matching the filters (all of them combine), one page at a time.
 
@@ -144,6 +151,7 @@ async def list_offers(
         "min_vcpus_per_gpu": min_vcpus_per_gpu,
         "min_memory_gb_per_gpu": min_memory_gb_per_gpu,
         "min_interconnect_gbps": min_interconnect_gbps,
+        "available_now": available_now,
     }
     digest = fingerprint(filters)
     offset = decode_cursor(cursor, digest) if cursor else 0
@@ -167,6 +175,7 @@ async def list_offers(
         min_vcpus_per_gpu=min_vcpus_per_gpu,
         min_memory_gb_per_gpu=min_memory_gb_per_gpu,
         min_interconnect_gbps=min_interconnect_gbps,
+        available_now=available_now,
     )
     found = await limited("read", READ_SLOTS, catalog.find_offers, service.engine, query)
     page = found[offset : offset + limit]
