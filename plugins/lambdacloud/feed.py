@@ -65,9 +65,6 @@ class InstanceTypesFeed(Feed):
             if gpu is None:
                 ctx.report_unknown("GPU", f"{key}: {entry.gpu_text}", once=entry.gpu_text)
                 continue
-            ctx.log.debug(
-                "%s: %s has capacity in %s", ctx.feed_id, key, entry.regions_with_capacity or "none"
-            )
             yield entry.offer(gpu.name, seen)
 
 

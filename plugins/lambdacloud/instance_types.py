@@ -5,7 +5,8 @@ specs: {vcpus, memory_gib, storage_gib, gpus}}, "regions_with_capacity_available
 description}]}``. The price is whole US cents per instance-hour and the same in every region,
 so an instance type is one offer in region ``global``. The GPU and its memory come from
 ``gpu_description`` ("H100 (80 GB SXM5)"), the count from ``specs.gpus``. The regions with
-capacity are parsed too: they are an observation of that moment, kept out of the price.
+capacity become the offer's ``available_in``: an observation of that moment, kept apart from
+the price (the offer stays when capacity runs out).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aggregator.models import GLOBAL_REGION, is_place
+
 __all__ = ["CURRENCY", "GIB_IN_GB", "REGION", "Entry", "EntryError", "parse_entry"]
 
 CURRENCY = "USD"
-REGION = "global"
+REGION = GLOBAL_REGION
 GIB_IN_GB = 1.073741824
 _GPU_DESCRIPTION = re.compile(r"^\s*(?P<gpu>[^()]+?)\s*\((?P<mem>\d+(?:\.\d+)?)\s*GB\b[^)]*\)\s*$")
 
@@ -39,7 +42,7 @@ class Entry:
     price_per_hour: float
     vcpus: int | None
     memory_gb: float | None
-    regions_with_capacity: tuple[str, ...]
+    regions_with_capacity: tuple[str, ...] | None
 
     def offer(self, gpu: str, observed_at: Any) -> dict[str, Any]:
         """The on-demand offer of this instance type, priced as published."""
@@ -52,6 +55,7 @@ class Entry:
             "gpu_memory_gb": self.gpu_memory_gb,
             "vcpus": self.vcpus,
             "memory_gb": self.memory_gb,
+            "available_in": self.regions_with_capacity,
             "purchase_option": "on_demand",
             "price_per_hour": self.price_per_hour,
             "currency": CURRENCY,
@@ -108,8 +112,10 @@ def _gib_as_gb(value: Any) -> float | None:
     return None if gib is None else round(gib * GIB_IN_GB, 1)
 
 
-def _regions(value: Any) -> tuple[str, ...]:
+def _regions(value: Any) -> tuple[str, ...] | None:
+    """The regions listed with capacity; ``None`` when the answer has no such list (nothing is
+    then claimed either way). Names that are no region code are dropped."""
     if not isinstance(value, list):
-        return ()
+        return None
     names = (r.get("name") for r in value if isinstance(r, Mapping))
-    return tuple(n for n in names if isinstance(n, str) and n)
+    return tuple(n for n in names if is_place(n))

@@ -15,6 +15,7 @@ from typing import Any
 
 from aggregator.http.paging import PageChain
 from aggregator.http.received import received_at
+from aggregator.models import GLOBAL_REGION
 from aggregator.providers import Feed, FetchContext
 from plugins.json_api import bad_body, json_object
 from plugins.oci.price_list import PartPrice, SkipKind, classify
@@ -23,7 +24,7 @@ from plugins.oci.shapes import GpuShape, shapes_by_part
 
 __all__ = ["PREEMPTIBLE_SHARE", "REGION", "PriceListFeed", "offers_of", "products_url"]
 
-REGION = "global"
+REGION = GLOBAL_REGION
 PREEMPTIBLE_SHARE = 0.5
 """Share of the on-demand price a preemptible instance costs (OCI: "50% discount")."""
 

@@ -5,7 +5,10 @@ RunPod prices a GPU type per GPU-hour, the same in every data center, in two clo
 with an on-demand and a spot (interruptible) price. A cloud's prices count only where its
 flag (``secureCloud``, ``communityCloud``) says the type is offered there: the API fills the
 other column with 0 or a placeholder (``communityPrice: 0.5`` on types no community host has).
-The mapping, and why spot equal to on-demand is left out: docs/providers/runpod.md.
+Where the answer lists its data centers, a secure-cloud offer's ``available_in`` names those
+with the type available (RunPod's data centers are its secure cloud; community capacity is
+not listed, so community offers claim none). The mapping, and why spot equal to on-demand is
+left out: docs/providers/runpod.md.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, Final
 
 from aggregator.errors import ProviderResponseError, UnknownGpu
 from aggregator.gpus import GpuVocabulary
-from aggregator.models import Billing
+from aggregator.models import GLOBAL_REGION, Billing, is_place
 from plugins.json_api import positive_number
 from plugins.verdicts import Verdict
 
@@ -28,15 +31,17 @@ __all__ = [
     "gpu_counts",
     "gpu_types_of",
     "judge",
+    "secure_capacity",
 ]
 
 PROVIDER: Final = "runpod"
-REGION: Final = "global"
+REGION: Final = GLOBAL_REGION
 """RunPod publishes one price per GPU type for all its data centers."""
 
 GPU_TYPES_QUERY: Final = (
     "query GpuTypes { gpuTypes { id displayName memoryInGb maxGpuCount secureCloud "
-    "communityCloud securePrice communityPrice secureSpotPrice communitySpotPrice } }"
+    "communityCloud securePrice communityPrice secureSpotPrice communitySpotPrice } "
+    "dataCenters { id listed gpuAvailability { gpuTypeId available } } }"
 )
 
 # cloud -> (availability flag, on-demand price field, spot price field)
@@ -71,6 +76,29 @@ def gpu_types_of(document: Mapping[str, Any], *, url: str) -> list[Any]:
     return types
 
 
+def secure_capacity(document: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+    """GPU type id -> the listed data centers that have it available, from ``data.dataCenters``;
+    ``None`` when the answer has no data-center list (then no offer claims capacity either way).
+    Unlisted data centers and malformed entries are skipped."""
+    data = document.get("data")
+    centers = data.get("dataCenters") if isinstance(data, Mapping) else None
+    if not isinstance(centers, list):
+        return None
+    available: dict[str, list[str]] = {}
+    for center in centers:
+        if not isinstance(center, Mapping) or center.get("listed") is not True:
+            continue
+        name, gpus = center.get("id"), center.get("gpuAvailability")
+        if not is_place(name) or not isinstance(gpus, list):
+            continue
+        for gpu in gpus:
+            if isinstance(gpu, Mapping) and gpu.get("available") is True:
+                type_id = gpu.get("gpuTypeId")
+                if isinstance(type_id, str):
+                    available.setdefault(type_id, []).append(name)
+    return {type_id: tuple(names) for type_id, names in available.items()}
+
+
 def gpu_counts(max_gpu_count: int) -> tuple[int, ...]:
     """The pod sizes offered: 1, 2, 4, 8 up to the type's maximum, and the maximum itself.
 
@@ -81,8 +109,15 @@ def gpu_counts(max_gpu_count: int) -> tuple[int, ...]:
     return tuple(dict.fromkeys([*steps, max_gpu_count]))
 
 
-def judge(item: object, gpus: GpuVocabulary, *, observed_at: datetime | None) -> Verdict:
-    """The offers of one ``gpuTypes`` entry (every pod size x cloud x on-demand/spot)."""
+def judge(
+    item: object,
+    gpus: GpuVocabulary,
+    *,
+    observed_at: datetime | None,
+    capacity: Mapping[str, tuple[str, ...]] | None = None,
+) -> Verdict:
+    """The offers of one ``gpuTypes`` entry (every pod size x cloud x on-demand/spot);
+    ``capacity`` is :func:`secure_capacity` of the answer."""
     verdict = Verdict()
     if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
         verdict.rejected.append(("GPU type without an id", {}))
@@ -108,6 +143,9 @@ def judge(item: object, gpus: GpuVocabulary, *, observed_at: datetime | None) ->
         _, on_demand_field, spot_field = CLOUDS[cloud]
         on_demand = positive_number(item.get(on_demand_field))
         spot = positive_number(item.get(spot_field))
+        places = None
+        if cloud == "secure" and capacity is not None:
+            places = capacity.get(type_id, ())
         for count in gpu_counts(max_count):
             base = {
                 "provider": PROVIDER,
@@ -117,6 +155,7 @@ def judge(item: object, gpus: GpuVocabulary, *, observed_at: datetime | None) ->
                 "gpu_count": count,
                 "gpu_memory_gb": memory,
                 "billing": _PER_SECOND,
+                "available_in": places,
                 "currency": "USD",
                 "observed_at": observed_at,
             }

@@ -11,7 +11,13 @@ from pydantic_settings import BaseSettings
 from aggregator import Feed, FetchContext, Provider
 from aggregator.http.received import received_at
 from plugins.json_api import json_object
-from plugins.runpod.gpu_types import GPU_TYPES_QUERY, PROVIDER, gpu_types_of, judge
+from plugins.runpod.gpu_types import (
+    GPU_TYPES_QUERY,
+    PROVIDER,
+    gpu_types_of,
+    judge,
+    secure_capacity,
+)
 from plugins.runpod.settings import RunpodSettings
 from plugins.verdicts import report
 
@@ -38,6 +44,7 @@ class GpuTypesFeed(Feed):
         types = gpu_types_of(document, url=url)
         ctx.progress(total=len(types))
         observed_at = received_at(response)
+        capacity = secure_capacity(document)
         seen: set[str] = set()
         for item in types:
             ctx.progress(advance=1)
@@ -47,7 +54,7 @@ class GpuTypesFeed(Feed):
                 continue
             if isinstance(type_id, str):
                 seen.add(type_id)
-            verdict = judge(item, ctx.gpus, observed_at=observed_at)
+            verdict = judge(item, ctx.gpus, observed_at=observed_at, capacity=capacity)
             for offer in report(ctx, verdict, item, what="RunPod GPU type"):
                 yield offer
 

@@ -83,6 +83,26 @@ def test_capacity_regions_are_parsed() -> None:
     assert entry is not None and entry.regions_with_capacity == ("us-east-1", "us-west-1")
 
 
+def test_offers_carry_the_regions_with_capacity_as_listed() -> None:
+    run = _run()
+    a10 = run.find("gpu_1x_a10")
+    assert (a10.available_in, a10.available_now) == (("us-east-1", "us-west-1"), True)
+    sold_out = run.find("gpu_8x_a100_80gb_sxm4")
+    assert (sold_out.available_in, sold_out.available_now) == ((), False)
+
+
+def test_without_a_capacity_list_nothing_is_claimed_and_odd_names_are_dropped() -> None:
+    raw = copy.deepcopy(BODY["data"]["gpu_1x_a10"])
+    del raw["regions_with_capacity_available"]
+    entry = parse_entry("gpu_1x_a10", raw)
+    assert entry is not None and entry.regions_with_capacity is None
+    raw["regions_with_capacity_available"] = [
+        {"name": "us-east-1"}, {"name": "us east, 2"}, {"name": ""}, "us-west-1", {}
+    ]  # fmt: skip
+    entry = parse_entry("gpu_1x_a10", raw)
+    assert entry is not None and entry.regions_with_capacity == ("us-east-1",)
+
+
 def test_a_cpu_only_type_is_no_offer_and_no_reject() -> None:
     body = copy.deepcopy(BODY)
     cpu = copy.deepcopy(body["data"]["gpu_1x_a10"])

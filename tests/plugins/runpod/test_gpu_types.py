@@ -263,3 +263,46 @@ def test_a_type_listed_twice_or_out_of_range_is_rejected_not_picked() -> None:
         "GPU type NVIDIA A40: maxGpuCount 10000 out of range",
         "GPU type without an id",
     ]
+
+
+def test_secure_offers_name_the_data_centers_the_2026_recording_lists_with_stock() -> None:
+    """The 2026 capture's ``dataCenters``: H100 available in AP-IN-1 (listed) and not in
+    AP-IN-2 (unlisted) nor EU-NL-1 (``available: false``); B300 in three; MI300X in none."""
+    found = by_type(fetch(BODY_2026)[0])
+    h100 = found[("secure 8x NVIDIA H100 80GB HBM3", "on_demand")]
+    assert (h100.available_in, h100.available_now) == (("AP-IN-1",), True)
+    b300 = found[("secure 1x NVIDIA B300 SXM6 AC", "on_demand")].available_in
+    assert b300 == ("EU-NL-1", "EUR-IS-1", "US-WA-2")
+    assert found[("secure 1x AMD Instinct MI300X OAM", "on_demand")].available_in == ()
+    assert found[("secure 1x NVIDIA H200", "on_demand")].available_now is False
+    # Community hosts are no data center: their capacity is not listed, so none is claimed.
+    assert found[("community 1x NVIDIA H100 80GB HBM3", "on_demand")].available_in is None
+
+
+def test_an_answer_without_data_centers_claims_no_capacity() -> None:
+    offers, _ = fetch(BODY_2025)  # the 2025 recorder did not ask for dataCenters
+    assert offers and all(o.available_in is None for o in offers)
+    broken = json.loads(BODY_2026)
+    broken["data"]["dataCenters"] = [
+        {"id": "bad id, with a comma", "listed": True, "gpuAvailability": [
+            {"gpuTypeId": "NVIDIA H100 80GB HBM3", "available": True}]},
+        {"id": "US-OK-1", "listed": True, "gpuAvailability": "none"},
+        "not a data center",
+    ]  # fmt: skip
+    found = by_type(fetch(json.dumps(broken).encode())[0])
+    assert found[("secure 1x NVIDIA H100 80GB HBM3", "on_demand")].available_in == ()
+
+
+def test_the_query_asks_for_the_data_centers_stock() -> None:
+    from plugins.runpod.gpu_types import GPU_TYPES_QUERY
+
+    assert "dataCenters { id listed gpuAvailability { gpuTypeId available } }" in GPU_TYPES_QUERY
+
+
+def test_available_now_plans_only_with_secure_stock(engine: Engine) -> None:
+    assert sync(engine, BODY_2026).run.status is SyncStatus.OK
+    request = PlanRequest(gpu_hours=80, gpus=["h100"], providers=["runpod"], available_now=True)
+    plan = plan_from_store(engine, request, gpus=default_vocabulary())
+    assert {line.instance_type.split()[0] for line in plan.lines} == {"secure"}
+    assert all(line.available_in == ["AP-IN-1"] for line in plan.lines)
+    assert any(note.startswith("capacity: runpod secure") for note in plan.notes)
