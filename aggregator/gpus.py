@@ -299,6 +299,27 @@ BUILTIN_GPUS: tuple[GpuSpec, ...] = (
             "RTXPRO6000S",
         ),
     ),
+    # --- Workstation and GeForce cards the GPU clouds rent (RunPod's gpuTypes of 2025 and
+    # 2026, tests/fixtures/runpod/PROVENANCE.md, name them "NVIDIA GeForce RTX 4090", "NVIDIA
+    # RTX 6000 Ada Generation" ...). Memory from NVIDIA's product pages (nvidia.com/en-us/
+    # geforce/graphics-cards/ and .../design-visualization/), equal to RunPod's memoryInGb; the
+    # pages give only sparse or FP32 figures, so no dense BF16 rate is set (work-normalized
+    # plans leave them out unless --throughput names them). Not re-checked.
+    _nvidia("RTX3090", (24.0,), None, "GeForce RTX 3090", aliases=("GeForce RTX 3090",)),
+    _nvidia("RTX4090", (24.0,), None, "GeForce RTX 4090", aliases=("GeForce RTX 4090",)),
+    _nvidia("RTX5090", (32.0,), None, "GeForce RTX 5090", aliases=("GeForce RTX 5090",)),
+    _nvidia("A4500", (20.0,), None, "RTX A4500", aliases=("RTX A4500",)),
+    _nvidia("A5000", (24.0,), None, "RTX A5000", aliases=("RTX A5000",)),
+    _nvidia(
+        "RTX4000ADA", (20.0,), None, "RTX 4000 Ada Generation", aliases=("RTX 4000 Ada Generation",)
+    ),
+    _nvidia(
+        "RTX6000ADA",
+        (48.0,),
+        None,
+        "RTX 6000 Ada Generation (not the Turing Quadro RTX 6000)",
+        aliases=("RTX 6000 Ada Generation", "RTX 6000 Ada"),
+    ),
     # --- AMD ---
     # FP16 (packed math, no matrix cores, no BF16). amd.com (Radeon Instinct MI25 data sheet);
     # not re-checked.

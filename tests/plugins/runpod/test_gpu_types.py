@@ -75,7 +75,9 @@ def test_the_2025_recording_prices_both_clouds_per_pod_size() -> None:
     # A40 goes up to 10 GPUs a pod: 1, 2, 4, 8 and 10.
     assert {o.gpu_count for o in offers if "NVIDIA A40" in o.instance_type} == {1, 2, 4, 8, 10}
     assert ctx.rejects == []
-    assert "RunPod GPU type NVIDIA GeForce RTX 4090" in ctx.unknown_names
+    assert "RunPod GPU type NVIDIA GeForce RTX 3090 Ti" in ctx.unknown_names
+    assert found[("community 1x NVIDIA GeForce RTX 4090", "on_demand")].gpu == "RTX4090"
+    assert found[("secure 1x NVIDIA RTX 6000 Ada Generation", "on_demand")].gpu == "RTX6000ADA"
 
 
 def test_a_price_in_a_cloud_the_type_is_not_offered_in_is_not_an_offer() -> None:
