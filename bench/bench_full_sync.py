@@ -1,4 +1,4 @@
-"""Full replayed sync of all three built-in providers: wall time and peak RSS.
+"""Full replayed sync of every feed the bundled snapshot holds: wall time and peak RSS.
 
 Replays the bundled offline snapshot (``plugins/snapshot/responses``) into a fresh SQLite
 store (and into PostgreSQL when ``--pg URL`` or ``GPUHOURS_TEST_DATABASE_URL`` is given), in a
@@ -25,14 +25,14 @@ from aggregator.settings import Settings
 from aggregator.sync import load_observed_at, sync_feeds
 from db.engine import make_engine
 from db.migrate import upgrade
-from plugins.snapshot import SNAPSHOT_DIR
+from plugins.snapshot import SNAPSHOT_DIR, bundled_feeds
 
 url = sys.argv[1]
 engine = make_engine(url)
 upgrade(engine)
 settings = Settings()
 registry = load_registry(settings)
-refs = registry.select_feeds(["aws", "azure", "gcp"])
+refs = registry.select_feeds(sorted(bundled_feeds()))
 start = time.perf_counter()
 outcomes = asyncio.run(sync_feeds(refs, registry, engine, settings, replay_dir=SNAPSHOT_DIR,
                                   observed_at=load_observed_at(SNAPSHOT_DIR)))
@@ -48,7 +48,7 @@ print(json.dumps({
 
 
 def run_child(url: str) -> dict[str, object]:
-    env = dict(os.environ, GPUHOURS_PLUGINS="aws,azure,gcp")
+    env = dict(os.environ, GPUHOURS_PLUGINS="aws,azure,gcp,oci,lambda,runpod")
     out = subprocess.run(
         [sys.executable, "-c", CHILD, url], capture_output=True, text=True, env=env, check=True
     )

@@ -1,18 +1,23 @@
 """Build the offline price snapshot shipped in ``plugins/snapshot/responses``.
 
-``gpuhours sync --replay bundled`` answers every request of the three built-in plugins from
-that directory (the AWS Spot Instance Advisor's file too, so the bundled sync fills
-``interruption_rates``). It is made here by running the real feeds against a stand-in server that
-serves the provenance-noted fixtures of ``tests/fixtures/`` (real recorded responses wherever
-one exists), recording what they receive with the ordinary record transport, gzipping the
-bodies, and then replaying the result once into a fresh store to prove it is complete.
+``gpuhours sync --replay bundled`` answers every request of the built-in plugins AWS, Azure,
+GCP, OCI, Lambda and RunPod from that directory (the AWS Spot Instance Advisor's file too, so
+the bundled sync fills ``interruption_rates``). Vultr is left out: its fixtures are
+unconfirmed excerpts of a test file, not recorded answers. The snapshot is made here by
+running the real feeds against a stand-in server that serves the provenance-noted fixtures of
+``tests/fixtures/`` (real recorded responses wherever one exists), recording what they receive
+with the ordinary record transport, gzipping the bodies, and then replaying the result once
+into a fresh store to prove it is complete.
 
 What ships is users' data, not the fixtures' test decoys: rows and SKUs that the fixtures
 construct only so that tests can see them rejected, reported as unknown or excluded (with
 made-up prices) are dropped on the way (``AWS_OFFER_DECOYS``, ``AWS_SP_DECOYS``,
-``GCP_DECOYS``); the fixtures keep them for the tests. Real recorded rows that are merely
-unknown to the plugins' tables (``g2.2xlarge``, Azure sizes without documented GPU facts) are
-kept: a sync counts them.
+``GCP_DECOYS``); the fixtures keep them for the tests. The OCI, Lambda and RunPod fixtures
+hold no such rows (their tests build edge cases in the test itself). What the constructed
+Lambda fixture invents beyond Lambda's published prices, the regions with capacity, is removed
+(:func:`lambda_body`): the snapshot must not claim capacity nobody observed. Real recorded rows
+that are merely unknown to the plugins' tables (``g2.2xlarge``, Azure sizes without documented
+GPU facts) are kept: a sync counts them.
 
 Run from the repository root: ``python tools/build_snapshot.py``. Deterministic: the same
 fixtures give the same files (apart from gzip, which is written with mtime 0).
@@ -45,6 +50,9 @@ AWS_EC2_INDEX = "/offers/v1.0/aws/AmazonEC2/current/region_index.json"
 AWS_SP_INDEX = "/savingsPlan/v1.0/aws/AWSComputeSavingsPlan/current/region_index.json"
 AWS_REGIONS = ("us-east-1",)  # the regions the fixtures have offer files for
 ADVISOR_PATH = "/spot-advisor-data.json"  # the Spot Instance Advisor's file, GPU types only
+OCI_PRODUCTS_PATH = "/pls/apex/cetools/api/v1/products/"  # plugins/oci: {api_url}/products/
+LAMBDA_PATH = "/api/v1/instance-types"
+RUNPOD_PATH = "/graphql"
 GCP_PAGE_THREE = "FIXT-PAGE-3"
 GCP_PAGE_FOUR = "FIXT-PAGE-4"
 
@@ -246,6 +254,39 @@ def gcp_page(request: httpx.Request) -> httpx.Response:
     return _json(400, b'{"error": {"message": "bad page token"}}')
 
 
+def oci_page(request: httpx.Request) -> httpx.Response:
+    """The real USD price list of 2026-08-22, byte for byte: one page (no ``hasMore``)."""
+    if request.url.params.get("currencyCode") != "USD":
+        return _json(400, b'{"error": "the snapshot builder has the USD price list only"}')
+    body = (FIXTURES / "oci" / "products_usd-gpu-rows-2026-08-22-gpu-index.json").read_bytes()
+    assert "hasMore" not in json.loads(body), "the OCI fixture now pages: serve its pages"
+    return _json(200, body)
+
+
+def lambda_body() -> bytes:
+    """The constructed instance-type list without ``regions_with_capacity_available``.
+
+    Its prices are Lambda's published ones; its regions with capacity are invented to exercise
+    the parser (tests/fixtures/lambda/PROVENANCE.md), so the key is removed from every entry
+    (not emptied: an absent key says capacity is not listed, an empty list would say sold out).
+    """
+    data = json.loads((FIXTURES / "lambda" / "instance-types-constructed.json").read_bytes())
+    for entry in data["data"].values():
+        assert "regions_with_capacity_available" in entry, entry
+        del entry["regions_with_capacity_available"]
+    return json.dumps(data, indent=2).encode()
+
+
+def runpod_answer(request: httpx.Request) -> httpx.Response:
+    """The real ``gpuTypes`` answer of 2026-08-22 (whole envelope, data centers too), unchanged,
+    to the plugin's query."""
+    if request.method != "POST" or b"gpuTypes" not in request.content:
+        return _json(400, b'{"errors": [{"message": "the snapshot builder answers gpuTypes"}]}')
+    return _json(
+        200, (FIXTURES / "runpod" / "gputypes-trimmed-2026-08-22-gpu-index.json").read_bytes()
+    )
+
+
 # When each recorded body was received at its source (see the fixtures' PROVENANCE.md): the
 # commit that recorded it, or the publication / effective time the body itself states. Each
 # response carries it as its received-at stamp, which the recording keeps, so offers made from
@@ -264,6 +305,9 @@ RECEIVED_AT = {
     ("gcp/catalog", "gcp/opencost"): "2023-03-24T00:00:00+00:00",  # page 1 effectiveTime
     ("gcp/catalog", "gcp/2024-09"): "2024-09-16T12:03:12+00:00",  # pages 2 and 3 effectiveTime
     ("gcp/catalog", "gcp/constructed"): "2023-03-24T00:00:00+00:00",  # page 4, see above
+    ("oci/price-list", "oci/products"): "2026-08-22T00:00:00+00:00",  # recording's capture date
+    ("lambda/instance-types", "lambda/constructed"): "2026-09-20T00:00:00+00:00",  # transcript
+    ("runpod/gpu-types", "runpod/gpu-index"): "2026-08-22T00:00:00+00:00",  # recording's date
 }
 _BY_RECORDING = {recording: when for (_, recording), when in RECEIVED_AT.items()}
 
@@ -287,6 +331,12 @@ def _recorded_as(request: httpx.Request) -> str:
     if host == "prices.azure.com":
         pages = {"": "eastus2", "1000": "mexicocentral", "2000": "francecentral"}
         return "azure/" + pages.get(request.url.params.get("$skip", ""), "unfiltered")
+    if host == "apexapps.oracle.com":
+        return "oci/products"
+    if host == "cloud.lambdalabs.com":
+        return "lambda/constructed"
+    if host == "api.runpod.io":
+        return "runpod/gpu-index"
     token = request.url.params.get("pageToken", "")
     if token == GCP_PAGE_FOUR:
         return "gcp/constructed"
@@ -311,6 +361,12 @@ def _answer(request: httpx.Request) -> httpx.Response:
         return azure_page(request)
     elif host == "cloudbilling.googleapis.com":
         return gcp_page(request)
+    elif host == "apexapps.oracle.com" and path == OCI_PRODUCTS_PATH:
+        return oci_page(request)
+    elif host == "cloud.lambdalabs.com" and path == LAMBDA_PATH:
+        return _json(200, lambda_body())
+    elif host == "api.runpod.io" and path == RUNPOD_PATH:
+        return runpod_answer(request)
     return httpx.Response(404, text=f"the snapshot builder has nothing for {request.url}")
 
 
@@ -326,9 +382,20 @@ def _gzip_bodies(directory: Path) -> None:
 
 def main() -> int:
     os.environ.setdefault("GPUHOURS_GCP_API_KEY", "snapshot-builder")  # dropped from the keys
-    for name in ("GPUHOURS_AWS_REGIONS", "GPUHOURS_AZURE_REGIONS", "GPUHOURS_DATABASE_URL"):
+    # Lambda wants a key live (a bearer header, never recorded); replay asks for none.
+    os.environ.setdefault("GPUHOURS_LAMBDA_API_KEY", "snapshot-builder")
+    for name in (
+        "GPUHOURS_AWS_REGIONS",
+        "GPUHOURS_AZURE_REGIONS",
+        "GPUHOURS_DATABASE_URL",
+        "GPUHOURS_OCI_API_URL",
+        "GPUHOURS_OCI_CURRENCY",
+        "GPUHOURS_LAMBDA_API_URL",
+        "GPUHOURS_RUNPOD_API_URL",
+        "GPUHOURS_RUNPOD_API_KEY",
+    ):
         os.environ.pop(name, None)
-    os.environ["GPUHOURS_PLUGINS"] = "aws,azure,gcp"
+    os.environ["GPUHOURS_PLUGINS"] = "aws,azure,gcp,oci,lambda,runpod"  # entry-point names
 
     from aggregator.plugins import load_registry
     from aggregator.settings import Settings
@@ -355,7 +422,7 @@ def main() -> int:
             for outcome in outcomes:
                 run = outcome.run
                 print(
-                    f"{phase:7} {run.feed:18} {run.status.value:8} seen={run.seen:5} "
+                    f"{phase:7} {run.feed:21} {run.status.value:8} seen={run.seen:5} "
                     f"rejected={run.rejected} unknown={run.unknown} {run.error or ''}"
                 )
             if any(o.run.status.value != "ok" for o in outcomes):

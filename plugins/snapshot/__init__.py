@@ -20,8 +20,9 @@ AGE_NOTE = (
     "2021-04 and Spot Instance Advisor interruption rates of 2025-06, "
     "Azure retail prices of 2021-12 (francecentral), 2026-01 (eastus2) and 2026-08 "
     "(mexicocentral and a few other regions), GCP SKUs of 2023-03 and 2024-09 (H100 machines "
-    "in 42 regions) plus SKUs built from a published catalog; run `gpuhours sync` with "
-    "network access for live prices"
+    "in 42 regions) plus SKUs built from a published catalog; OCI's price list and RunPod's "
+    "GPU types of 2026-08; Lambda's published prices of 2026-09 (a list built from them, "
+    "capacity not listed); run `gpuhours sync` with network access for live prices"
 )
 
 

@@ -1,4 +1,5 @@
-"""The built-in AWS, Azure and GCP plugins pass the provider test kit on the bundled snapshot.
+"""The built-in plugins the bundled snapshot holds (AWS, Azure, GCP, OCI, Lambda, RunPod) pass
+the provider test kit on it.
 
 ``plugins/snapshot/responses`` is what ``gpuhours sync --replay bundled`` answers from; the kit
 replays the same directory, so these tests hold the built-ins to what third-party plugins are
@@ -18,12 +19,18 @@ from plugins.aws import AwsProvider
 from plugins.azure import AzureProvider
 from plugins.gcp import GcpProvider
 from plugins.gcp.settings import GcpSettings
+from plugins.lambdacloud.provider import LambdaProvider
+from plugins.oci.provider import OciProvider
+from plugins.runpod.provider import RunpodProvider
 from plugins.snapshot import SNAPSHOT_DIR
 
 BUILTIN_FEEDS = {
     "aws": ["aws/on-demand", "aws/spot", "aws/savings-plan", "aws/spot-advisor"],
     "azure": ["azure/retail"],
     "gcp": ["gcp/catalog"],
+    "oci": ["oci/price-list"],
+    "lambda": ["lambda/instance-types"],
+    "runpod": ["runpod/gpu-types"],
 }
 
 
@@ -36,7 +43,16 @@ def default_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "provider", [AwsProvider(), AzureProvider(), GcpProvider()], ids=lambda p: p.name
+    "provider",
+    [
+        AwsProvider(),
+        AzureProvider(),
+        GcpProvider(),
+        OciProvider(),
+        LambdaProvider(),  # no API key: a replay asks for none
+        RunpodProvider(),
+    ],
+    ids=lambda p: p.name,
 )
 def test_builtin_provider_passes_the_kit_on_the_bundled_snapshot(provider: Provider) -> None:
     report = check_provider(provider, responses=SNAPSHOT_DIR)

@@ -26,7 +26,13 @@ from tests.snapshot import sync_snapshot
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     monkeypatch.setenv("GPUHOURS_DATA_DIR", str(tmp_path / "data"))
-    for name in ("GPUHOURS_DATABASE_URL", "GPUHOURS_PLUGINS", "GPUHOURS_GCP_API_KEY"):
+    for name in (
+        "GPUHOURS_DATABASE_URL",
+        "GPUHOURS_PLUGINS",
+        "GPUHOURS_GCP_API_KEY",
+        "GPUHOURS_LAMBDA_API_KEY",
+        "GPUHOURS_RUNPOD_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     runner = CliRunner()
 
@@ -38,27 +44,37 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     return invoke
 
 
-def test_bundled_replay_fills_the_store_with_all_three_providers(cli: Any) -> None:
+# The sellers the snapshot holds, and their feeds (Vultr is not in it: plugins/snapshot/
+# PROVENANCE.md).
+PROVIDERS = {"aws", "azure", "gcp", "oci", "lambda", "runpod"}
+FEEDS = {
+    "aws/on-demand",
+    "aws/spot",
+    "aws/savings-plan",
+    "aws/spot-advisor",
+    "azure/retail",
+    "gcp/catalog",
+    "oci/price-list",
+    "lambda/instance-types",
+    "runpod/gpu-types",
+}
+
+
+def test_bundled_replay_fills_the_store_with_every_provider_it_recorded(cli: Any) -> None:
     result = cli("sync", "--replay", "bundled", "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     runs = {r["feed"]: r for r in document["runs"]}
-    assert set(runs) == {
-        "aws/on-demand",
-        "aws/spot",
-        "aws/savings-plan",
-        "aws/spot-advisor",
-        "azure/retail",
-        "gcp/catalog",
-    }
+    assert set(runs) == FEEDS
     assert all(r["status"] == "ok" and r["seen"] > 0 for r in runs.values())
     assert "gpuhours sync" in document["note"]  # says how to get live prices
     # Feeds with no recordings in the snapshot are named, not run against it.
     skipped = document["note"].split("not in the snapshot, so not synced: ")[1]
-    assert "mirror/export" in skipped and "runpod/gpu-types" in skipped
+    assert "mirror/export" in skipped and "vultr/plans" in skipped
+    assert "runpod/gpu-types" not in skipped
 
-    offers = json.loads(cli("offers", "--limit", "1000", "--json").stdout)["offers"]
-    assert {o["provider"] for o in offers} == {"aws", "azure", "gcp"}
+    offers = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
+    assert {o["provider"] for o in offers} == PROVIDERS
     h100 = json.loads(cli("offers", "--gpu", "H100", "--no-spot", "--json").stdout)["offers"]
     assert h100 and all(o["gpu"] == "H100" and o["source"] for o in h100)
 
@@ -107,16 +123,28 @@ def test_replay_needs_no_credentials_but_live_gcp_does(cli: Any) -> None:
     assert json.loads(result.stdout)["runs"][0]["status"] == "ok"
 
 
+def test_replay_needs_no_lambda_key_either(cli: Any) -> None:
+    # Live, lambda/instance-types wants GPUHOURS_LAMBDA_API_KEY (unset by the fixture); the
+    # recording was stored without it (the key travels in a header, which is never recorded).
+    result = cli("sync", "lambda", "--replay", "bundled", "--json")
+    assert [(r["feed"], r["status"]) for r in json.loads(result.stdout)["runs"]] == [
+        ("lambda/instance-types", "ok")
+    ]
+    assert "snapshot-builder" not in "".join(_snapshot_texts().values())
+
+
 def test_the_snapshot_syncs_into_both_stores(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from aggregator.models import SyncStatus
     from aggregator.settings import Settings
     from db import store
 
-    monkeypatch.setenv("GPUHOURS_PLUGINS", "aws,azure,gcp")
+    monkeypatch.setenv("GPUHOURS_PLUGINS", ",".join(sorted(PROVIDERS)))
+    monkeypatch.delenv("GPUHOURS_LAMBDA_API_KEY", raising=False)
     outcomes = sync_snapshot(engine, Settings())
-    assert [o.run.status for o in outcomes] == [SyncStatus.OK] * 6
+    assert {o.run.feed for o in outcomes} == FEEDS
+    assert [o.run.status for o in outcomes] == [SyncStatus.OK] * len(FEEDS)
     offers = store.query_offers(engine, store.OfferQuery())
-    assert {o.provider for o in offers} == {"aws", "azure", "gcp"}
+    assert {o.provider for o in offers} == PROVIDERS
     rates = {o.run.feed: o.run.seen for o in outcomes if o.run.feed == "aws/spot-advisor"}
     assert len(offers) == sum(o.run.seen for o in outcomes) - rates["aws/spot-advisor"]
     assert store.interruption_rate_counts(engine) == {"aws/spot-advisor": 682}
@@ -237,6 +265,9 @@ def test_the_bundled_sync_prints_no_warning(tmp_path: Path) -> None:
     assert {feed: run["rejected"] for feed, run in runs.items()} == rejected
     assert runs["aws/on-demand"]["unknown"] == 1  # g2.2xlarge, a real previous-gen size
     assert runs["azure/retail"]["unknown"] == 3  # real sizes without documented GPU facts
+    assert runs["oci/price-list"]["unknown"] == 8  # real GPU parts with no shape in the table
+    assert runs["runpod/gpu-types"]["unknown"] == 2  # real GeForce types the vocabulary lacks
+    assert runs["lambda/instance-types"]["unknown"] == 0
 
 
 def test_the_sync_summary_counts_skipped_rows_in_one_hint_line(tmp_path: Path) -> None:
@@ -244,7 +275,7 @@ def test_the_sync_summary_counts_skipped_rows_in_one_hint_line(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     hints = [line for line in done.stderr.splitlines() if "`gpuhours -v sync` lists each" in line]
     assert hints == [
-        "1 row rejected and 6 unknown to gpuhours' tables were skipped; "
+        "1 row rejected and 16 unknown to gpuhours' tables were skipped; "
         "`gpuhours -v sync` lists each"
     ]
     assert "skipped unknown" not in done.stderr  # the rows themselves only with -v
@@ -286,13 +317,7 @@ def test_every_feed_yields_offers_from_the_snapshot(cli: Any) -> None:
     assert cli("sync", "--replay", "bundled").exit_code == 0
     offers = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
     per_feed = Counter(o["feed"] for o in offers)
-    assert set(per_feed) == {
-        "aws/on-demand",
-        "aws/spot",
-        "aws/savings-plan",
-        "azure/retail",
-        "gcp/catalog",
-    }
+    assert set(per_feed) == FEEDS - {"aws/spot-advisor"}  # that one stores interruption rates
     assert all(n > 0 for n in per_feed.values()), per_feed
 
 
@@ -357,6 +382,66 @@ def test_gcp_h100_machines_come_from_every_recorded_region(cli: Any) -> None:
     assert {tokyo["source"]["core_sku"], tokyo["source"]["ram_sku"]} <= set(skus)
 
 
+# --- the GPU clouds: one price everywhere, so region "global" ---------------------------------
+
+# When each GPU cloud's body was received (plugins/snapshot/PROVENANCE.md): OCI's and RunPod's
+# real recordings of 2026-08-22; Lambda's list constructed from its prices as transcribed
+# 2026-09-20.
+GPU_CLOUD_DATES = {"oci": "2026-08-22", "lambda": "2026-09-20", "runpod": "2026-08-22"}
+
+
+def test_the_gpu_clouds_offers_carry_their_recordings_date(cli: Any) -> None:
+    result = cli("sync", "oci", "lambda", "runpod", "--replay", "bundled", "--json")
+    assert {r["feed"]: r["status"] for r in json.loads(result.stdout)["runs"]} == {
+        "oci/price-list": "ok",
+        "lambda/instance-types": "ok",
+        "runpod/gpu-types": "ok",
+    }
+    offers = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
+    dates = {(o["provider"], o["region"], o["observed_at"][:10]) for o in offers}
+    assert dates == {(p, "global", d) for p, d in GPU_CLOUD_DATES.items()}
+    on_demand = {
+        (o["provider"], o["instance_type"]): o["price_per_hour"]
+        for o in offers
+        if o["purchase_option"] == "on_demand"
+    }
+    assert on_demand["oci", "BM.GPU.H100.8"] == pytest.approx(80.0)  # 8 x 10.00 per GPU-hour
+    assert on_demand["lambda", "gpu_8x_h100_sxm5"] == pytest.approx(31.92)  # 8 x 3.99
+    assert on_demand["runpod", "community 1x NVIDIA H100 80GB HBM3"] == pytest.approx(2.69)
+    feeds = {f["id"]: f for f in json.loads(cli("providers", "--json").stdout)["feeds"]}
+    for feed in ("oci/price-list", "lambda/instance-types", "runpod/gpu-types"):
+        provider = feed.split("/")[0]
+        assert feeds[feed]["last_run"]["started_at"][:10] == GPU_CLOUD_DATES[provider]
+
+
+def _recorded_body(host: str) -> Any:
+    (body,) = (SNAPSHOT_DIR / host).glob("*.body.gz")
+    return json.loads(gzip.decompress(body.read_bytes()))
+
+
+def test_the_snapshot_claims_no_lambda_capacity() -> None:
+    # The fixture's regions with capacity are invented (tests/fixtures/lambda/PROVENANCE.md):
+    # the key is removed from every entry, not emptied (an empty list would mean sold out).
+    fixture = json.loads((FIXTURES / "lambda" / "instance-types-constructed.json").read_text())
+    served = _recorded_body("cloud.lambdalabs.com")
+    assert set(served["data"]) == set(fixture["data"]) and len(served["data"]) == 16
+    for name, entry in served["data"].items():
+        assert "regions_with_capacity_available" not in entry, name
+        assert entry["instance_type"] == fixture["data"][name]["instance_type"]  # prices as built
+
+
+def test_the_real_oci_and_runpod_recordings_are_served_unchanged() -> None:
+    for host, fixture in (
+        (
+            "apexapps.oracle.com",
+            FIXTURES / "oci" / "products_usd-gpu-rows-2026-08-22-gpu-index.json",
+        ),
+        ("api.runpod.io", FIXTURES / "runpod" / "gputypes-trimmed-2026-08-22-gpu-index.json"),
+    ):
+        assert _recorded_body(host) == json.loads(fixture.read_text())
+    assert set(_recorded_body("api.runpod.io")["data"]) == {"gpuTypes", "dataCenters"}
+
+
 def test_a_recorded_spot_price_equal_to_on_demand_is_not_offered(cli: Any) -> None:
     # The recorded mexicocentral page lists Standard_ND96isr_H200_v5 spot at 93.28 USD/h, the
     # on-demand price: not a discount anyone can buy, so no spot offer is made of it.
@@ -392,6 +477,12 @@ def test_providers_lists_what_the_tables_did_not_know_in_the_last_sync(cli: Any)
     ]
     assert feeds["aws/on-demand"]["unknown_names"] == ["instance family g2.2xlarge"]
     assert feeds["gcp/catalog"]["unknown_names"] == []
+    oci = feeds["oci/price-list"]["unknown_names"]  # by part number: GB200, MI355X, E4, ...
+    assert len(oci) == 8 and all(name.startswith("GPU part B") for name in oci)
+    assert feeds["runpod/gpu-types"]["unknown_names"] == [
+        "RunPod GPU type NVIDIA GeForce RTX 3070",
+        "RunPod GPU type NVIDIA GeForce RTX 4090",
+    ]
     assert feeds["azure/retail"]["last_run"]["unknown"] == 3
     text = cli("providers").stdout
     assert "azure/retail: not in gpuhours' tables" in text and "ND96is_MI300X_v5" in text
@@ -418,6 +509,13 @@ def test_the_snapshot_stores_each_providers_fabric(cli: Any) -> None:
 def test_the_cheapest_v100_node_is_no_longer_a_starved_host(cli: Any) -> None:
     assert cli("sync", "--replay", "bundled").exit_code == 0
     request = ["cheapest", "--gpu", "V100", "--gpu-hours", "800", "--gpus-per-node", "8", "--json"]
+    # Of all sellers, Lambda's 8x V100 wins (88 vCPUs: not starved either); the starved hosts
+    # in question are GCP's composed n1 machines, so the rest asks GCP alone.
+    overall = json.loads(cli(*request).stdout)["lines"]
+    assert [(line["provider"], line["instance_type"]) for line in overall] == [
+        ("lambda", "gpu_8x_v100")
+    ]
+    request += ["--provider", "gcp"]
 
     def instance_types(*extra: str) -> list[str]:
         result = cli(*request, *extra)
