@@ -266,7 +266,7 @@ def test_the_bundled_sync_prints_no_warning(tmp_path: Path) -> None:
     assert runs["aws/on-demand"]["unknown"] == 1  # g2.2xlarge, a real previous-gen size
     assert runs["azure/retail"]["unknown"] == 3  # real sizes without documented GPU facts
     assert runs["oci/price-list"]["unknown"] == 8  # real GPU parts with no shape in the table
-    assert runs["runpod/gpu-types"]["unknown"] == 2  # real GeForce types the vocabulary lacks
+    assert runs["runpod/gpu-types"]["unknown"] == 1  # the RTX 3070 (GeForce), not in the vocabulary
     assert runs["lambda/instance-types"]["unknown"] == 0
 
 
@@ -275,7 +275,7 @@ def test_the_sync_summary_counts_skipped_rows_in_one_hint_line(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     hints = [line for line in done.stderr.splitlines() if "`gpuhours -v sync` lists each" in line]
     assert hints == [
-        "1 row rejected and 16 unknown to gpuhours' tables were skipped; "
+        "1 row rejected and 15 unknown to gpuhours' tables were skipped; "
         "`gpuhours -v sync` lists each"
     ]
     assert "skipped unknown" not in done.stderr  # the rows themselves only with -v
@@ -430,6 +430,16 @@ def test_the_snapshot_claims_no_lambda_capacity() -> None:
         assert entry["instance_type"] == fixture["data"][name]["instance_type"]  # prices as built
 
 
+def test_bundled_offers_claim_capacity_only_where_a_real_recording_lists_it(cli: Any) -> None:
+    cli("sync", "--replay", "bundled")
+    every = json.loads(cli("offers", "--limit", "100000", "--json").stdout)["offers"]
+    claims = {(o["provider"], o["instance_type"].split()[0]) for o in every if o["available_in"]}
+    assert claims == {("runpod", "secure")}  # the real 2026 recording's data centers
+    assert all(o["available_in"] is None for o in every if o["provider"] == "lambda")
+    listed = json.loads(cli("offers", "--available-now", "--gpu", "H100", "--json").stdout)
+    assert {tuple(o["available_in"]) for o in listed["offers"]} == {("AP-IN-1",)}
+
+
 def test_the_real_oci_and_runpod_recordings_are_served_unchanged() -> None:
     for host, fixture in (
         (
@@ -481,7 +491,6 @@ def test_providers_lists_what_the_tables_did_not_know_in_the_last_sync(cli: Any)
     assert len(oci) == 8 and all(name.startswith("GPU part B") for name in oci)
     assert feeds["runpod/gpu-types"]["unknown_names"] == [
         "RunPod GPU type NVIDIA GeForce RTX 3070",
-        "RunPod GPU type NVIDIA GeForce RTX 4090",
     ]
     assert feeds["azure/retail"]["last_run"]["unknown"] == 3
     text = cli("providers").stdout
