@@ -1,6 +1,6 @@
 """The canonical GPU vocabulary: one name per GPU, and every spelling the clouds use mapped to it.
 
-Prices from three clouds compare only if "nvidia-tesla-a100" (GCP), "A100" (AWS) and "NVIDIA
+Prices from several sellers compare only if "nvidia-tesla-a100" (GCP), "A100" (AWS) and "NVIDIA
 A100 80GB" (a user) land on one key: a canonical name (``^[A-Z0-9]+$``) with the facts the
 planner and the CLI need. Memory is a variant, not part of the name. :func:`normalize` treats
 names, aliases and input alike, and the key is then looked up exactly, never by prefix or
@@ -195,7 +195,7 @@ def _amd(
     return GpuSpec(name, "AMD", memory_gb, bf16_tflops, aliases, description)
 
 
-#: The GPUs gpuhours knows without any plugin: everything the three built-in clouds rent out
+#: The GPUs gpuhours knows without any plugin: everything the built-in sellers rent out
 #: (current and still-listed older generations) plus common names from other GPU clouds.
 #: Each row names the public page its figures come from. "checked 2026-12-03" marks the
 #: figures re-checked that day against public copies of the vendor's table (docs/gpus.md says

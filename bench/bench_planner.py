@@ -42,8 +42,9 @@ The catalog is synthetic but shaped like the real one: AWS, Azure and GCP instan
 their GPU counts (fractional A10 on Azure), per-provider purchase options (AWS reserved terms
 x payments x offering classes and savings plans, Azure spot / low priority / reservations /
 savings plans, GCP spot and committed use), region and option price factors, sampled with a
-fixed seed. Larger stores have more regions. SQLite runs on a temporary file; PostgreSQL too
-when ``--pg URL`` or ``GPUHOURS_TEST_DATABASE_URL`` is set, in a schema dropped afterwards.
+fixed seed; one offer in five lists capacity (half of those sold out) for ``available-now``.
+Larger stores have more regions. SQLite runs on a temporary file; PostgreSQL too when ``--pg
+URL`` or ``GPUHOURS_TEST_DATABASE_URL`` is set, in a schema dropped afterwards.
 
     python bench/bench_planner.py [--sizes 1000,10000,100000] [--repeat 100] [--pg URL]
                                   [--gc-freeze] [--cases training,spot-auto]
@@ -241,6 +242,8 @@ def make_offers(count: int, seed: int = 0) -> list[Offer]:
                 price_per_hour=price,
                 upfront=upfront,
                 source={"sku": f"BENCH-{i:07d}"},
+                # One offer in five lists capacity, as Lambda and RunPod do: half of them sold out.
+                available_in=None if i % 5 else ((f"{region}-dc",) if i % 10 == 0 else ()),
             )
         )
     return offers
@@ -328,6 +331,9 @@ CASES = {
         one_cluster=True,
     ),
     "budget": PlanRequest(budget=2_000_000, gpus=["H100"], deadline_hours=8760, max_gpus=256),
+    "available-now": PlanRequest(
+        gpu_hours=1_500_000, gpus=["H100"], deadline_hours=8760, max_gpus=256, available_now=True
+    ),
     "equivalent": PlanRequest(
         gpu_hours=200_000,
         equivalent_gpu="H100",

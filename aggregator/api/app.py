@@ -98,7 +98,7 @@ def create_app(
     # not from a CDN, so they work offline.
     app = FastAPIOffline(
         title="gpuhours",
-        summary="The cheapest way to buy N GPU-hours across AWS, Google Cloud and Azure.",
+        summary="The cheapest way to buy N GPU-hours across the clouds and GPU clouds.",
         version=gpuhours_version(),
         lifespan=lifespan,
         default_response_class=StrictJSONResponse,

@@ -62,7 +62,7 @@ EXIT_OK, EXIT_NOTHING, EXIT_INPUT, EXIT_SYNC_FAILED, EXIT_STORE = 0, 1, 2, 3, 4
 
 app = typer.Typer(
     name="gpuhours",
-    help="The cheapest way to buy N GPU-hours across AWS, Google Cloud and Azure.",
+    help="The cheapest way to buy N GPU-hours across AWS, Google Cloud, Azure and the GPU clouds.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -36,7 +36,7 @@ MAX_LINE_BYTES = 1024 * 1024
 """Longest line a reader accepts (an offer line is under 1 KiB): a longer one is corruption,
 and the bound keeps a reader's memory bounded whatever it is sent."""
 MAX_LINES = 5_000_000
-"""Most lines a reader accepts (a full catalog of the three clouds is about 100,000)."""
+"""Most lines a reader accepts (a full catalog of the three big clouds is about 100,000)."""
 
 
 class FeedLastSync(BaseModel):
