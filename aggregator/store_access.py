@@ -31,18 +31,22 @@ def open_store(settings: Settings, *, check: bool = True, writable: bool = False
     deliberately).
     """
     from db.engine import check_writable, make_engine
-    from db.migrate import check_schema, current_revision, upgrade
+    from db.read import check_schema_version, schema_revision
 
     engine = make_engine(settings.database_url, settings=settings)
     try:
         if check:
+            # The light checks of db.read: Alembic (a tenth of a second to import) is loaded
+            # only to create a new store's schema.
             if (
                 engine.dialect.name == "sqlite"
-                and current_revision(engine) is None
+                and schema_revision(engine) is None
                 and _is_empty(engine)
             ):
+                from db.migrate import upgrade
+
                 upgrade(engine)
-            check_schema(engine)
+            check_schema_version(engine)
         if writable:
             check_writable(engine)
     except BaseException:

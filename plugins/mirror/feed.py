@@ -26,8 +26,6 @@ from aggregator.http import redact_url
 from aggregator.interruptions import InterruptionRate
 from aggregator.models import PastInterval, PastPrice, UtcDatetime, natural_key_id_of
 from aggregator.providers import FetchContext, RelayedOffer, RelayFeed
-from aggregator.sync.collect import first_error
-from aggregator.sync.rates import validate_interruption_rate
 from plugins.mirror.settings import MirrorSettings
 
 __all__ = ["MirrorFeed"]
@@ -81,6 +79,10 @@ def _item(ctx: FetchContext, line: dict[str, Any]) -> InterruptionRate | Relayed
     """An export line as the engine takes it: an offer's fields, or a validated rate."""
     kind = line.pop("kind")
     if kind == "interruption_rate":
+        # The sync engine's modules are imported when a sync reads lines, not whenever the
+        # plugin loads (``gpuhours providers`` loads every plugin).
+        from aggregator.sync.rates import validate_interruption_rate
+
         try:
             return validate_interruption_rate(line)
         except ValueError as exc:
@@ -101,6 +103,8 @@ def _item(ctx: FetchContext, line: dict[str, Any]) -> InterruptionRate | Relayed
     try:
         past = _PAST.validate_python({"first_seen": first_seen, "history": history})
     except pydantic.ValidationError as exc:
+        from aggregator.sync.collect import first_error
+
         ctx.reject(f"offer {first_error(exc)}", line, offer=line)
         return None
     source = line.get("source")

@@ -44,6 +44,8 @@ def test_importing_the_cli_loads_no_database_http_solver_or_terminal_library() -
         "plugins.lambdacloud",
         "plugins.mirror",
         "plugins.oci",
+        "plugins.runpod",
+        "plugins.vultr",
     ],
 )
 def test_loading_a_builtin_plugin_imports_its_provider_only_when_registered(module: str) -> None:
@@ -111,3 +113,25 @@ def test_reading_a_current_sqlite_store_loads_no_sqlalchemy_or_alembic(
     document = json.loads(out[: out.rindex("\n[")])
     assert document[key]
     assert json.loads(out.splitlines()[-1]) == []
+
+
+def test_reporting_providers_on_a_current_store_loads_no_alembic_or_sync_engine(
+    bundled_store: dict[str, str],
+) -> None:
+    """``providers`` loads every plugin and opens the store: neither needs the migrations
+    (Alembic) nor the sync engine, which the mirror plugin imports only to sync."""
+    probe = (
+        "import json, sys\n"
+        "from aggregator.cli import app\n"
+        "try:\n"
+        "    app(['providers', '--json'])\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "loaded = ('alembic', 'aggregator.sync.engine', 'plugins.mirror.feed')\n"
+        "print(json.dumps(sorted(m for m in loaded if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=bundled_store, capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out[: out.rindex("\n[")])["feeds"]
+    assert json.loads(out.splitlines()[-1]) == ["plugins.mirror.feed"]
