@@ -86,6 +86,26 @@ def bundled_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
+def run_loading(
+    env: dict[str, str], command: list[str], modules: tuple[str, ...]
+) -> tuple[dict[str, object], list[str]]:
+    """``gpuhours COMMAND`` in a fresh interpreter: its JSON document, and which of
+    ``modules`` it left loaded."""
+    probe = (
+        "import json, sys\n"
+        "from aggregator.cli import app\n"
+        "try:\n"
+        f"    app({command!r})\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        f"print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out[: out.rindex("\n[")]), json.loads(out.splitlines()[-1])
+
+
 @pytest.mark.parametrize(
     ("command", "key"),
     [
@@ -97,22 +117,9 @@ def bundled_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_reading_a_current_sqlite_store_loads_no_sqlalchemy_or_alembic(
     bundled_store: dict[str, str], command: list[str], key: str
 ) -> None:
-    probe = (
-        "import json, sys\n"
-        "from aggregator.cli import app\n"
-        "try:\n"
-        f"    app({command!r})\n"
-        "except SystemExit as done:\n"
-        "    assert not done.code, done.code\n"
-        "heavy = ('sqlalchemy', 'alembic', 'httpx')\n"
-        "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], env=bundled_store, capture_output=True, text=True, check=True
-    ).stdout
-    document = json.loads(out[: out.rindex("\n[")])
+    document, loaded = run_loading(bundled_store, command, ("sqlalchemy", "alembic", "httpx"))
     assert document[key]
-    assert json.loads(out.splitlines()[-1]) == []
+    assert loaded == []
 
 
 def test_reporting_providers_on_a_current_store_loads_no_alembic_or_sync_engine(
@@ -120,18 +127,7 @@ def test_reporting_providers_on_a_current_store_loads_no_alembic_or_sync_engine(
 ) -> None:
     """``providers`` loads every plugin and opens the store: neither needs the migrations
     (Alembic) nor the sync engine, which the mirror plugin imports only to sync."""
-    probe = (
-        "import json, sys\n"
-        "from aggregator.cli import app\n"
-        "try:\n"
-        "    app(['providers', '--json'])\n"
-        "except SystemExit as done:\n"
-        "    assert not done.code, done.code\n"
-        "loaded = ('alembic', 'aggregator.sync.engine', 'plugins.mirror.feed')\n"
-        "print(json.dumps(sorted(m for m in loaded if m in sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], env=bundled_store, capture_output=True, text=True, check=True
-    ).stdout
-    assert json.loads(out[: out.rindex("\n[")])["feeds"]
-    assert json.loads(out.splitlines()[-1]) == ["plugins.mirror.feed"]
+    modules = ("alembic", "aggregator.sync.engine", "plugins.mirror.feed")
+    document, loaded = run_loading(bundled_store, ["providers", "--json"], modules)
+    assert document["feeds"]
+    assert loaded == ["plugins.mirror.feed"]
