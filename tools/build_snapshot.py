@@ -287,6 +287,22 @@ def runpod_answer(request: httpx.Request) -> httpx.Response:
     )
 
 
+def vultr_answer(request: httpx.Request) -> httpx.Response:
+    """The bare-metal GPU plans of the Vultr excerpt (2025-01-08), and no cloud GPU plan.
+
+    Neither excerpt is a confirmed recording (tests/fixtures/vultr/PROVENANCE.md). The
+    bare-metal one is served as it is: its 8x H100 plan's hourly, monthly and preemptible
+    prices match what two other public reads of ``/v2/plans-metal`` show. The cloud GPU one is
+    not shipped (nothing corroborates it, and one of its rows looks edited by its authors), so
+    ``/v2/plans`` answers an empty list: the snapshot holds no Vultr cloud GPU prices.
+    """
+    if request.url.path == "/v2/plans-metal":
+        return _json(
+            200, (FIXTURES / "vultr" / "plans-metal-excerpt-gpuhunt-test.json").read_bytes()
+        )
+    return _json(200, b'{"plans": []}')
+
+
 # When each recorded body was received at its source (see the fixtures' PROVENANCE.md): the
 # commit that recorded it, or the publication / effective time the body itself states. Each
 # response carries it as its received-at stamp, which the recording keeps, so offers made from
@@ -308,6 +324,7 @@ RECEIVED_AT = {
     ("oci/price-list", "oci/products"): "2026-08-22T00:00:00+00:00",  # recording's capture date
     ("lambda/instance-types", "lambda/constructed"): "2026-09-20T00:00:00+00:00",  # transcript
     ("runpod/gpu-types", "runpod/gpu-index"): "2026-08-22T00:00:00+00:00",  # recording's date
+    ("vultr/plans", "vultr/excerpt"): "2025-01-08T00:00:00+00:00",  # the excerpt's commit
 }
 _BY_RECORDING = {recording: when for (_, recording), when in RECEIVED_AT.items()}
 
@@ -337,6 +354,8 @@ def _recorded_as(request: httpx.Request) -> str:
         return "lambda/constructed"
     if host == "api.runpod.io":
         return "runpod/gpu-index"
+    if host == "api.vultr.com":
+        return "vultr/excerpt"
     token = request.url.params.get("pageToken", "")
     if token == GCP_PAGE_FOUR:
         return "gcp/constructed"
@@ -367,6 +386,8 @@ def _answer(request: httpx.Request) -> httpx.Response:
         return _json(200, lambda_body())
     elif host == "api.runpod.io" and path == RUNPOD_PATH:
         return runpod_answer(request)
+    elif host == "api.vultr.com" and path in ("/v2/plans", "/v2/plans-metal"):
+        return vultr_answer(request)
     return httpx.Response(404, text=f"the snapshot builder has nothing for {request.url}")
 
 
@@ -393,9 +414,10 @@ def main() -> int:
         "GPUHOURS_LAMBDA_API_URL",
         "GPUHOURS_RUNPOD_API_URL",
         "GPUHOURS_RUNPOD_API_KEY",
+        "GPUHOURS_VULTR_API_URL",
     ):
         os.environ.pop(name, None)
-    os.environ["GPUHOURS_PLUGINS"] = "aws,azure,gcp,oci,lambda,runpod"  # entry-point names
+    os.environ["GPUHOURS_PLUGINS"] = "aws,azure,gcp,oci,lambda,runpod,vultr"  # entry points
 
     from aggregator.plugins import load_registry
     from aggregator.settings import Settings

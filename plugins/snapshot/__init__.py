@@ -22,7 +22,8 @@ AGE_NOTE = (
     "(mexicocentral and a few other regions), GCP SKUs of 2023-03 and 2024-09 (H100 machines "
     "in 42 regions) plus SKUs built from a published catalog; OCI's price list and RunPod's "
     "GPU types of 2026-08; Lambda's published prices of 2026-09 (a list built from them, "
-    "capacity not listed); run `gpuhours sync` with network access for live prices"
+    "capacity not listed); Vultr's bare-metal GPU plans of 2025-01 (an excerpt, no cloud GPU "
+    "plans); run `gpuhours sync` with network access for live prices"
 )
 
 

@@ -180,9 +180,9 @@ def test_syncs_and_wins_cheapest_when_it_is_cheapest(installed: Venv) -> None:
     assert line["instance_hours"] == pytest.approx(125.0)
     assert plan["currency"] == "USD"
     assert plan["total_cost"] == pytest.approx(2100.0, abs=1e-6)
-    # The clouds' H100 offers were there and lost.
+    # The snapshot's H100 offers were there and lost, the cheapest of them (RunPod's) too.
     beaten = {alt["lines"][0]["provider"]: alt["total_cost"] for alt in plan["alternatives"]}
-    assert set(beaten) & {"aws", "azure", "gcp"}, plan["alternatives"]
+    assert "runpod" in beaten, plan["alternatives"]
     assert all(cost > 2100.0 for cost in beaten.values())
 
 

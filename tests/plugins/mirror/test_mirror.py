@@ -73,7 +73,7 @@ def test_a_mirror_answers_offers_and_cheapest_exactly_as_its_server(
     assert rated and not rated[0].startswith("0 of"), "the plan must use mirrored rates"
     providers = {o["provider"] for o in mirrored["offers"]}
     # each keeps its own provider: every seller the snapshot holds
-    assert providers == {"aws", "azure", "gcp", "oci", "lambda", "runpod"}
+    assert providers == {"aws", "azure", "gcp", "oci", "lambda", "runpod", "vultr"}
 
 
 def test_providers_says_what_is_mirrored_from_where_and_how_old(

@@ -44,9 +44,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     return invoke
 
 
-# The sellers the snapshot holds, and their feeds (Vultr is not in it: plugins/snapshot/
+# The sellers the snapshot holds, and their feeds (Vultr's bare metal only: plugins/snapshot/
 # PROVENANCE.md).
-PROVIDERS = {"aws", "azure", "gcp", "oci", "lambda", "runpod"}
+PROVIDERS = {"aws", "azure", "gcp", "oci", "lambda", "runpod", "vultr"}
 FEEDS = {
     "aws/on-demand",
     "aws/spot",
@@ -57,6 +57,7 @@ FEEDS = {
     "oci/price-list",
     "lambda/instance-types",
     "runpod/gpu-types",
+    "vultr/plans",
 }
 
 
@@ -70,8 +71,8 @@ def test_bundled_replay_fills_the_store_with_every_provider_it_recorded(cli: Any
     assert "gpuhours sync" in document["note"]  # says how to get live prices
     # Feeds with no recordings in the snapshot are named, not run against it.
     skipped = document["note"].split("not in the snapshot, so not synced: ")[1]
-    assert "mirror/export" in skipped and "vultr/plans" in skipped
-    assert "runpod/gpu-types" not in skipped
+    assert "mirror/export" in skipped
+    assert "runpod/gpu-types" not in skipped and "vultr/plans" not in skipped
 
     offers = json.loads(cli("offers", "--limit", "10000", "--json").stdout)["offers"]
     assert {o["provider"] for o in offers} == PROVIDERS
@@ -412,6 +413,21 @@ def test_the_gpu_clouds_offers_carry_their_recordings_date(cli: Any) -> None:
     for feed in ("oci/price-list", "lambda/instance-types", "runpod/gpu-types"):
         provider = feed.split("/")[0]
         assert feeds[feed]["last_run"]["started_at"][:10] == GPU_CLOUD_DATES[provider]
+
+
+def test_vultr_comes_as_its_bare_metal_plans_of_2025_01_only(cli: Any) -> None:
+    result = cli("sync", "vultr", "--replay", "bundled", "--json")
+    assert [r["status"] for r in json.loads(result.stdout)["runs"]] == ["ok"]
+    offers = json.loads(cli("offers", "--provider", "vultr", "--json").stdout)["offers"]
+    assert {o["source"]["plan_id"] for o in offers} == {
+        "vbm-112c-2048gb-8-h100-gpu",
+        "vbm-256c-2048gb-8-mi300x-gpu",
+    }  # no cloud GPU (VM) plan: that excerpt is not shipped
+    assert {o["observed_at"][:10] for o in offers} == {"2025-01-08"}
+    prices = {(o["gpu"], o["region"], o["purchase_option"]): o["price_per_hour"] for o in offers}
+    assert prices["H100", "sea", "on_demand"] == pytest.approx(23.92)
+    assert prices["H100", "sea", "spot"] == pytest.approx(18.40)
+    assert prices["MI300X", "ord", "on_demand"] == pytest.approx(17.52)
 
 
 def _recorded_body(host: str) -> Any:
