@@ -77,7 +77,7 @@ def sync(
             if left_out:
                 note = (
                     f"{note}; not in the snapshot, so not synced: {', '.join(left_out)} "
-                    "(sync them by name with network access)"
+                    "(sync them by name, without --replay)"
                 )
         if not refs:
             nothing(
