@@ -32,7 +32,7 @@ engine = make_engine(url)
 upgrade(engine)
 settings = Settings()
 registry = load_registry(settings)
-refs = registry.select_feeds(sorted(bundled_feeds()))
+refs = [ref for ref in registry.select_feeds([]) if ref.id in bundled_feeds()]
 start = time.perf_counter()
 outcomes = asyncio.run(sync_feeds(refs, registry, engine, settings, replay_dir=SNAPSHOT_DIR,
                                   observed_at=load_observed_at(SNAPSHOT_DIR)))
@@ -48,9 +48,8 @@ print(json.dumps({
 
 
 def run_child(url: str) -> dict[str, object]:
-    env = dict(os.environ, GPUHOURS_PLUGINS="aws,azure,gcp,oci,lambda,runpod")
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, url], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-c", CHILD, url], capture_output=True, text=True, check=True
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
