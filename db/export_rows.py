@@ -27,8 +27,7 @@ __all__ = ["FeedSync", "StoreExport", "export_marker", "store_export"]
 _OFFER_COLUMNS = (
     "id, provider, region, zone, instance_type, gpu, gpu_count, gpu_memory_gb, vcpus, "
     "memory_gb, interconnect, interconnect_gbps, available_in, purchase_option, term_hours, "
-    "payment, "
-    "offering_class, price_per_hour, upfront, currency, billing_increment_seconds, "
+    "payment, offering_class, price_per_hour, upfront, currency, billing_increment_seconds, "
     "billing_minimum_seconds, source, observed_at, first_seen"
 )
 _RATE_COLUMNS = (

@@ -135,7 +135,7 @@ class OfferRow(SQLModel, table=True):
     memory_gb: float | None = Field(sa_column=Column(Float, nullable=True))
     interconnect: str | None = Field(sa_column=Column(String, nullable=True))
     interconnect_gbps: float | None = Field(sa_column=Column(Float, nullable=True))
-    # Comma-separated places (see db.store.rows.encode_places); NULL: the seller lists none.
+    # Comma-separated places (db.capacity.encode_places); NULL: the seller lists none.
     available_in: str | None = Field(sa_column=Column(String, nullable=True))
     purchase_option: str = Field(sa_column=Column(String, nullable=False))
     term_hours: int = Field(sa_column=Column(Integer, nullable=False))

@@ -1,9 +1,9 @@
 """Build the offline price snapshot shipped in ``plugins/snapshot/responses``.
 
-``gpuhours sync --replay bundled`` answers every request of the built-in plugins AWS, Azure,
-GCP, OCI, Lambda and RunPod from that directory (the AWS Spot Instance Advisor's file too, so
-the bundled sync fills ``interruption_rates``). Vultr is left out: its fixtures are
-unconfirmed excerpts of a test file, not recorded answers. The snapshot is made here by
+``gpuhours sync --replay bundled`` answers every request of the built-in price plugins (AWS,
+Azure, GCP, OCI, Lambda, RunPod, Vultr) from that directory (the AWS Spot Instance Advisor's
+file too, so the bundled sync fills ``interruption_rates``). Of Vultr only the bare-metal plans
+are served (:func:`vultr_answer` says why). The snapshot is made here by
 running the real feeds against a stand-in server that serves the provenance-noted fixtures of
 ``tests/fixtures/`` (real recorded responses wherever one exists), recording what they receive
 with the ordinary record transport, gzipping the bodies, and then replaying the result once
@@ -12,8 +12,8 @@ into a fresh store to prove it is complete.
 What ships is users' data, not the fixtures' test decoys: rows and SKUs that the fixtures
 construct only so that tests can see them rejected, reported as unknown or excluded (with
 made-up prices) are dropped on the way (``AWS_OFFER_DECOYS``, ``AWS_SP_DECOYS``,
-``GCP_DECOYS``); the fixtures keep them for the tests. The OCI, Lambda and RunPod fixtures
-hold no such rows (their tests build edge cases in the test itself). What the constructed
+``GCP_DECOYS``); the fixtures keep them for the tests. The OCI, Lambda, RunPod and Vultr
+fixtures hold no such rows (their tests build edge cases in the test itself). What the constructed
 Lambda fixture invents beyond Lambda's published prices, the regions with capacity, is removed
 (:func:`lambda_body`): the snapshot must not claim capacity nobody observed. Real recorded rows
 that are merely unknown to the plugins' tables (``g2.2xlarge``, Azure sizes without documented
